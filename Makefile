@@ -1,0 +1,47 @@
+# The course in two commands:  make lab  (open it)  and  make test  (prove it works).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# torch first and pinned: an unpinned torch pulls gigabytes of CUDA wheels on Linux.
+TORCH_PIN ?= torch==2.13.*
+
+.PHONY: install lab test test-unit test-notebooks test-browser benchmark app clean-outputs
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_PIN)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Open the course: JupyterLab on notebooks/ (auto mode: offline when the Hub is unreachable).
+lab: install
+	cd notebooks && ../$(BIN)/jupyter lab --ServerApp.root_dir=.
+
+## Run every test offline: package, doctests, notebooks (nbval), and the browser tests.
+test: install
+	HF_HUB_OFFLINE=1 IMGSIM_MODE=offline $(BIN)/python -m pytest -q tests --doctest-modules imgsim_tutorial \
+		--ignore=tests/browser
+	HF_HUB_OFFLINE=1 IMGSIM_MODE=offline $(BIN)/python -m pytest -q --nbval-lax notebooks
+	HF_HUB_OFFLINE=1 IMGSIM_MODE=offline $(BIN)/python -m pytest -q tests/browser
+
+test-unit: install
+	HF_HUB_OFFLINE=1 IMGSIM_MODE=offline $(BIN)/python -m pytest -q tests --doctest-modules imgsim_tutorial --ignore=tests/browser
+
+test-notebooks: install
+	HF_HUB_OFFLINE=1 IMGSIM_MODE=offline $(BIN)/python -m pytest -q --nbval-lax notebooks
+
+test-browser: install
+	HF_HUB_OFFLINE=1 IMGSIM_MODE=offline $(BIN)/python -m pytest -q tests/browser
+
+## Speed and quality benchmarks (a few minutes); writes benchmarks/results/.
+benchmark: install
+	HF_HUB_OFFLINE=1 IMGSIM_MODE=offline $(BIN)/python benchmarks/run.py
+
+## The search app as a standalone page (Voila), offline by default.
+app: install
+	IMGSIM_MODE=$${IMGSIM_MODE:-offline} $(BIN)/voila notebooks/06_search_app.ipynb --VoilaExecutor.timeout=300

@@ -1,0 +1,134 @@
+"""Exact cosine search: the oracle every faster index is measured against.
+
+Builds on ``embeddings.py``. Cosine similarity compares directions, not lengths:
+
+    cos(a, b) = a . b / (|a| |b|)        1 = same direction, 0 = unrelated, -1 = opposite
+
+If every vector is scaled to unit length once, cosine similarity is a plain dot product, and
+scoring all ``candidates`` against a batch of queries is one matrix product. ``CosineIndex``
+does exactly that, then keeps the best ``k`` per query with ``argpartition`` (linear time)
+and sorts only those ``k``. It is exact: it never misses a neighbour. What it leaves out is
+speed at scale; that is what random projection, hash tables and FAISS add later.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def as_matrix(vectors, name: str = "vectors", dim: int | None = None) -> np.ndarray:
+    """Check and convert to a finite float32 matrix (a single 1-D vector becomes one row)."""
+    matrix = np.asarray(vectors, dtype=np.float32)
+    if matrix.ndim == 1:
+        matrix = matrix[None, :]
+    if matrix.ndim != 2 or matrix.shape[1] == 0:
+        raise ValueError(f"{name} must have shape (n, d) or (d,), got shape {np.shape(vectors)}")
+    if matrix.shape[0] == 0:
+        raise ValueError(f"{name} is empty (shape {matrix.shape}); pass at least one vector")
+    if dim is not None and matrix.shape[1] != dim:
+        raise ValueError(f"{name} have dimension {matrix.shape[1]}, but the index was built with dimension "
+                         f"{dim}; embed {name} with the same model as the candidates")
+    if not np.isfinite(matrix).all():
+        rows = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
+        raise ValueError(f"{name} contain NaN or infinite values in rows {rows[:5].tolist()}; "
+                         "check how they were computed")
+    return matrix
+
+
+def normalize(vectors, name: str = "vectors") -> np.ndarray:
+    """Scale each row to unit length: ``normalize([[3, 4]])`` -> ``[[0.6, 0.8]]``.
+
+    A zero vector has no direction, so it cannot be compared by cosine: that is an error.
+    """
+    matrix = as_matrix(vectors, name)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    if (norms == 0).any():
+        rows = np.flatnonzero(norms[:, 0] == 0)
+        raise ValueError(f"{name} rows {rows[:5].tolist()} have zero length, so they have no direction "
+                         "and no cosine similarity; remove them or fix how they were computed")
+    return matrix / norms
+
+
+def cosine_similarity(a, b) -> np.ndarray:
+    """All pairwise cosine similarities: ``a`` (n, d), ``b`` (m, d) -> float32 (n, m).
+
+    >>> cosine_similarity([[1, 0]], [[1, 0], [0, 2], [-3, 0]])
+    array([[ 1.,  0., -1.]], dtype=float32)
+    """
+    a, b = normalize(a, "a"), normalize(b, "b")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"a has dimension {a.shape[1]} but b has dimension {b.shape[1]}; "
+                         "both must come from the same encoder")
+    return a @ b.T
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` largest entries of each row, best first: returns ``(scores, columns)``.
+
+    >>> top_k(np.array([[0.1, 0.9, 0.5]]), 2)
+    (array([[0.9, 0.5]]), array([[1, 2]]))
+    """
+    n_columns = scores.shape[1]
+    if k < n_columns:
+        # argpartition puts the k largest first in O(n); only those k are then sorted.
+        columns = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    else:
+        columns = np.broadcast_to(np.arange(n_columns), scores.shape).copy()
+    best = np.take_along_axis(scores, columns, axis=1)
+    order = np.argsort(-best, axis=1, kind="stable")
+    return np.take_along_axis(best, order, axis=1), np.take_along_axis(columns, order, axis=1)
+
+
+def check_k(k, n_items: int) -> int:
+    """``k`` as an int if 1 <= k <= n_items, else a ValueError that says why."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise ValueError(f"k must be a whole number, got {k!r}")
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    if k > n_items:
+        raise ValueError(f"k={k} but the index holds only {n_items} candidates; ask for k <= {n_items}")
+    return int(k)
+
+
+class CosineIndex:
+    """Exact top-k cosine search over a set of ``candidates``.
+
+    >>> index = CosineIndex().add(np.eye(3))
+    >>> scores, ids = index.search([1.0, 0.1, 0.0], k=2)
+    >>> scores.round(3), ids
+    (array([[0.995, 0.1  ]], dtype=float32), array([[0, 1]]))
+    """
+
+    def __init__(self, *, batch_size: int = 1024):
+        self.batch_size = batch_size
+
+    def add(self, embeddings, ids=None) -> "CosineIndex":
+        """Store unit-length copies of ``embeddings`` (n, d); ``ids`` defaults to 0..n-1."""
+        vectors = normalize(embeddings, "embeddings")
+        ids = np.arange(len(vectors)) if ids is None else np.asarray(ids)
+        if ids.shape != (len(vectors),):
+            raise ValueError(f"ids must have shape ({len(vectors)},), one per embedding, got {ids.shape}")
+        if hasattr(self, "vectors_"):  # adding again appends
+            vectors = np.vstack([self.vectors_, as_matrix(vectors, "embeddings", self.dim_)])
+            ids = np.concatenate([self.ids_, ids])
+        self.vectors_, self.ids_, self.dim_ = vectors, ids, vectors.shape[1]
+        return self
+
+    def __len__(self) -> int:
+        return len(getattr(self, "ids_", ()))
+
+    def check_fitted(self) -> None:
+        if not len(self):
+            raise ValueError(f"this {type(self).__name__} is empty; call .add(embeddings) before .search()")
+
+    def search(self, queries, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` candidates per query: ``(scores, ids)``, each (nq, k), best first."""
+        self.check_fitted()
+        k = check_k(k, len(self))
+        queries = normalize(as_matrix(queries, "queries", self.dim_), "queries")
+        all_scores, all_rows = [], []
+        for start in range(0, len(queries), self.batch_size):  # bounds memory: batch x n scores
+            scores, rows = top_k(queries[start:start + self.batch_size] @ self.vectors_.T, k)
+            all_scores.append(scores)
+            all_rows.append(rows)
+        return np.vstack(all_scores), self.ids_[np.vstack(all_rows)]

@@ -1,0 +1,117 @@
+"""The beans data: from the Hub, or generated offline with the same schema.
+
+Builds on ``mode.py`` (which world we are in) and ``leaves.py`` (how offline leaves are drawn).
+Both worlds return a ``datasets.DatasetDict`` with splits ``train``/``validation``/``test`` and
+the features ``image_file_path`` (string), ``image`` (Image) and ``labels`` (ClassLabel
+``angular_leaf_spot``, ``bean_rust``, ``healthy``), so every later notebook is written once.
+
+It also picks, with a fixed seed, which images are ``candidates`` (what we search) and which
+are queries, because the original tutorial's unseeded choice made its results unrepeatable.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .leaves import LABEL_NAMES, generate_split
+from .mode import check_mode
+
+HUB_DATASET = "AI-Lab-Makerere/beans"  # the `beans` dataset's home on the Hub
+OFFLINE_SIZES = {"train": 600, "validation": 100, "test": 100}
+LEAVES_VERSION = 1
+
+
+def cache_dir() -> Path:
+    """Where generated data and embeddings are kept (``IMGSIM_CACHE`` overrides)."""
+    if os.environ.get("IMGSIM_CACHE"):
+        return Path(os.environ["IMGSIM_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "imgsim_tutorial"
+
+
+def beans_features():
+    """The ``datasets.Features`` of ``beans``: image path, image, and a 3-class label."""
+    from datasets import ClassLabel, Features, Image, Value
+
+    return Features({"image_file_path": Value("string"), "image": Image(),
+                     "labels": ClassLabel(names=list(LABEL_NAMES))})
+
+
+def generate_beans(seed: int = 0, sizes: dict | None = None):
+    """Draw the offline dataset in memory (about 5 s for 800 images); see ``leaves.py``."""
+    from datasets import Dataset, DatasetDict
+
+    splits = {}
+    for split, n in (sizes or OFFLINE_SIZES).items():
+        images, labels = generate_split(n, seed=seed, split=split)
+        records = {"image_file_path": [], "image": [], "labels": []}
+        for index, (image, label) in enumerate(zip(images, labels)):
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG")
+            name = f"{LABEL_NAMES[label]}_{split}.{index}.png"
+            records["image_file_path"].append(f"leaves/{split}/{LABEL_NAMES[label]}/{name}")
+            records["image"].append({"bytes": buffer.getvalue(), "path": name})
+            records["labels"].append(int(label))
+        splits[split] = Dataset.from_dict(records, features=beans_features())
+    return DatasetDict(splits)
+
+
+def _offline_beans(seed: int = 0):
+    from datasets import load_from_disk
+
+    sizes = "-".join(str(n) for n in OFFLINE_SIZES.values())
+    folder = cache_dir() / f"leaves-v{LEAVES_VERSION}-seed{seed}-{sizes}"
+    if not (folder / "dataset_dict.json").exists():
+        print(f"Drawing the offline bean leaves once (about 10 s); cached in {folder.name}/")
+        partial = folder.with_name(folder.name + f".partial-{os.getpid()}")
+        generate_beans(seed).save_to_disk(str(partial))
+        if folder.exists():  # another process finished first: keep its copy
+            shutil.rmtree(partial)
+        else:
+            partial.replace(folder)
+    # In memory, so that later .map() calls never write cache files next to the data.
+    return load_from_disk(str(folder), keep_in_memory=True)
+
+
+def load_beans(mode: str | None = None, seed: int = 0):
+    """Load the beans ``DatasetDict`` for ``mode`` (``None``: the process-wide mode).
+
+    >>> beans = load_beans("offline"); beans["train"].features["labels"].names
+    ['angular_leaf_spot', 'bean_rust', 'healthy']
+    """
+    if check_mode(mode) == "hub":
+        from datasets import load_dataset
+
+        # IMGSIM_BEANS_DATASET lets tests point the hub path at a local copy in the same layout.
+        return load_dataset(os.environ.get("IMGSIM_BEANS_DATASET", HUB_DATASET))
+    return _offline_beans(seed)
+
+
+def course_sizes(mode: str | None = None, device: str = "cpu") -> dict:
+    """How many candidates and queries the notebooks use by default.
+
+    ViT-base embeds only 1-2 images/s on a 2-core CPU, so the hub mode on CPU searches a
+    subset that embeds in about two minutes; on a GPU, or offline, the whole train split.
+    """
+    if check_mode(mode) == "hub" and device == "cpu":
+        return {"n_candidates": 160, "n_queries": 40}
+    return {"n_candidates": None, "n_queries": None}
+
+
+def seeded_subset(split, n: int | None, seed: int = 0):
+    """``n`` rows of a dataset split chosen with a fixed seed (all rows, in order, if n is None).
+
+    >>> seeded_subset(load_beans("offline")["test"], 5, seed=1).num_rows
+    5
+    """
+    if n is None or n >= split.num_rows:
+        return split
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    rows = np.sort(np.random.default_rng(seed).choice(split.num_rows, size=n, replace=False))
+    return split.select(rows.tolist())

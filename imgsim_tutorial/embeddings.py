@@ -1,0 +1,210 @@
+"""Image embeddings: from pixels to one vector per image.
+
+Builds on ``data.py``. An *encoder* (a vision transformer here) turns an image into a
+sequence of token vectors; we keep one vector per image as its ``embedding``:
+
+- ViT-like models put a learned [CLS] token first, trained to summarise the image, so we take
+  ``last_hidden_state[:, 0]``;
+- models with no CLS token (CNNs such as ResNet) offer ``pooler_output`` instead.
+
+Embeddings are L2-normalised by default, so that cosine similarity (notebook 02) is a plain dot
+product. Computing them is the slow part of the course (ViT-base: 1-2 images/s on a 2-core CPU),
+so :func:`embed_dataset` caches them on disk, keyed by model, data and preprocessing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .data import cache_dir
+from .mode import check_mode
+
+HUB_CHECKPOINT = "nateraw/vit-base-beans"
+OFFLINE_CHECKPOINT = Path(__file__).parent / "assets" / "leaf-vit-tiny"
+CLS_MODEL_TYPES = {"vit", "deit", "beit", "dinov2", "vit_mae", "vit_msn", "data2vec-vision", "dinov3_vit"}
+
+
+def default_device() -> str:
+    """``"cuda"`` when a GPU is visible to torch, else ``"cpu"``."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_encoder(checkpoint: str | Path | None = None, mode: str | None = None, device: str | None = None):
+    """Load ``(processor, model)`` with ``AutoImageProcessor``/``AutoModel``, ready for inference.
+
+    ``checkpoint`` defaults to ``nateraw/vit-base-beans`` in hub mode and to the encoder shipped
+    in ``imgsim_tutorial/assets/`` offline; any local folder in Hugging Face format works too.
+
+    >>> processor, model = load_encoder(mode="offline"); model.config.hidden_size
+    192
+    """
+    import transformers
+    from transformers import AutoImageProcessor, AutoModel
+
+    if checkpoint is None:
+        checkpoint = HUB_CHECKPOINT if check_mode(mode) == "hub" else OFFLINE_CHECKPOINT
+    checkpoint = str(checkpoint)
+    # The PIL backend needs no torchvision and gives the same pixels on every machine.
+    processor = AutoImageProcessor.from_pretrained(checkpoint, backend="pil")
+    # Loading a classifier checkpoint into the bare AutoModel drops its classification head;
+    # transformers reports that at length. It is expected here, so hush it for this call only.
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
+    try:
+        model = AutoModel.from_pretrained(checkpoint, trust_remote_code=False)
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+    return processor, model.eval().to(device or default_device())
+
+
+def to_rgb(image, name: str = "image"):
+    """Any PIL image as 8-bit RGB; transparent areas become white. Clear errors otherwise.
+
+    >>> from PIL import Image; to_rgb(Image.new("LA", (4, 4))).mode
+    'RGB'
+    """
+    from PIL import Image
+
+    if not isinstance(image, Image.Image):
+        raise TypeError(f"{name} is a {type(image).__name__}, expected a PIL.Image.Image; "
+                        "open files with PIL.Image.open(path)")
+    try:
+        image.load()  # PIL decodes lazily: a truncated or corrupt file only fails here
+    except Exception as error:
+        raise ValueError(f"{name} could not be decoded ({error}); is the file a complete image?") from error
+    if image.width < 1 or image.height < 1:
+        raise ValueError(f"{name} has size {image.size}; an image needs at least 1x1 pixels")
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit or float grayscale
+        values = np.asarray(image, dtype=np.float64)
+        span = values.max() - values.min()
+        scaled = (values - values.min()) / (span if span > 0 else 1) * 255
+        image = Image.fromarray(scaled.astype(np.uint8))
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        canvas = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(canvas, image.convert("RGBA"))
+    return image.convert("RGB")
+
+
+def pool(outputs, model):
+    """One vector per image from a model's outputs: CLS token or ``pooler_output``."""
+    hidden = getattr(outputs, "last_hidden_state", None)
+    if getattr(model.config, "model_type", None) in CLS_MODEL_TYPES and hidden is not None:
+        return hidden[:, 0]
+    pooled = getattr(outputs, "pooler_output", None)
+    if pooled is not None:
+        return pooled.flatten(1)  # CNN poolers return (n, d, 1, 1)
+    if hidden is not None and hidden.dim() == 3:
+        return hidden.mean(dim=1)
+    raise ValueError(f"cannot pool outputs of a {type(model).__name__}: it has neither a CLS "
+                     "token nor pooler_output; pass a vision encoder such as a ViT or a ResNet")
+
+
+def embed_images(images, processor, model, batch_size: int = 32, normalize: bool = True,
+                 progress: bool | None = None) -> np.ndarray:
+    """Embed a list of PIL images; returns float32 ``(n, d)``, unit length if ``normalize``.
+
+    >>> from PIL import Image; processor, model = load_encoder(mode="offline")
+    >>> embed_images([Image.new("RGB", (96, 96))], processor, model).shape
+    (1, 192)
+    """
+    import torch
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    images = list(images)
+    if not images:
+        raise ValueError("embed_images got no images; pass a non-empty list of PIL images")
+    if progress is None:
+        progress = len(images) > 4 * batch_size
+    starts = range(0, len(images), batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="embedding", unit="batch")
+    device = next(model.parameters()).device
+    chunks = []
+    with torch.inference_mode():
+        for start in starts:
+            batch = [to_rgb(image, f"image {start + i}") for i, image in enumerate(images[start:start + batch_size])]
+            pixels = processor(images=batch, return_tensors="pt")["pixel_values"].to(device)
+            vectors = pool(model(pixel_values=pixels), model).float()
+            if normalize:
+                vectors = torch.nn.functional.normalize(vectors, dim=1)
+            chunks.append(vectors.cpu().numpy())
+    return np.concatenate(chunks).astype(np.float32, copy=False)
+
+
+def embedding_function(processor, model, column: str = "image", normalize: bool = True):
+    """A function for ``Dataset.map(batched=True)`` that adds an ``embeddings`` column.
+
+    >>> from imgsim_tutorial import load_beans; processor, model = load_encoder(mode="offline")
+    >>> split = load_beans("offline")["test"].select(range(4))
+    >>> split.map(embedding_function(processor, model), batched=True, batch_size=2).column_names
+    ['image_file_path', 'image', 'labels', 'embeddings']
+    """
+    def add_embeddings(batch):
+        vectors = embed_images(batch[column], processor, model, batch_size=len(batch[column]),
+                               normalize=normalize, progress=False)
+        return {"embeddings": vectors}
+
+    return add_embeddings
+
+
+def cache_key(dataset, processor, model, normalize: bool = True) -> str:
+    """A short hash naming one (model, data, preprocessing) combination."""
+    parts = {
+        "model": str(getattr(model.config, "_name_or_path", "")),
+        "config": model.config.to_json_string(use_diff=True),
+        "processor": processor.to_json_string(),
+        "data": getattr(dataset, "_fingerprint", None) or str(dataset.num_rows),
+        "normalize": normalize,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def embed_dataset(dataset, processor, model, batch_size: int = 32, normalize: bool = True,
+                  cache: bool = True) -> np.ndarray:
+    """Embed every image of a dataset split with ``Dataset.map``; cached on disk.
+
+    Returns float32 ``(dataset.num_rows, d)``, row i for example i.
+    """
+    path = cache_dir() / "embeddings" / f"{cache_key(dataset, processor, model, normalize)}.npy"
+    if cache and path.exists():
+        stored = np.load(path, allow_pickle=False)
+        if stored.shape[0] == dataset.num_rows:
+            return stored
+    mapped = dataset.map(embedding_function(processor, model, normalize=normalize), batched=True,
+                         batch_size=batch_size, keep_in_memory=True, desc="embedding",
+                         remove_columns=[c for c in dataset.column_names if c != "labels"])
+    vectors = np.asarray(mapped.with_format("numpy")["embeddings"], dtype=np.float32)
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial.npy")
+        np.save(partial, vectors, allow_pickle=False)
+        partial.replace(path)
+    return vectors
+
+
+def random_init_like(model, seed: int = 0):
+    """The same architecture as ``model`` with fresh random weights: the "no training" baseline."""
+    import torch
+    from transformers import AutoModel
+
+    torch.manual_seed(seed)
+    return AutoModel.from_config(model.config).eval().to(next(model.parameters()).device)
+
+
+def pixel_vectors(images, size: int = 32) -> np.ndarray:
+    """Raw pixels as vectors, the "no model at all" baseline: (n, size*size*3) float32, unit length."""
+    rows = [np.asarray(to_rgb(image, f"image {i}").resize((size, size)), dtype=np.float32).ravel()
+            for i, image in enumerate(images)]
+    matrix = np.stack(rows) - 127.5  # centre so that cosine compares patterns, not brightness
+    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True).clip(1e-12)

@@ -1,0 +1,98 @@
+"""How good, how fast: the measurements every notebook reports.
+
+Builds on ``cosine_search.py``. Two kinds of "good":
+
+- *precision@k by label*: of the k images returned, what fraction has the query's label?
+  It judges the embeddings (does similar-looking mean same-disease?).
+- *recall@k against exact search*: of the true top-k (from ``CosineIndex``), what fraction did
+  an approximate index find? It judges the index, whatever the embeddings are.
+
+The original tutorial measured neither; here every speed-up is paid for in recall, and we show
+the bill. ``time_call`` reports a median and spread over repeats, never a single run.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+
+def precision_at_k(result_labels, query_labels) -> float:
+    """Mean fraction of results sharing the query's label: (nq, k) and (nq,) -> float.
+
+    >>> precision_at_k([[0, 0, 1], [2, 2, 2]], [0, 2])
+    0.8333333333333334
+    """
+    result_labels = np.atleast_2d(np.asarray(result_labels))
+    query_labels = np.asarray(query_labels).reshape(-1, 1)
+    if len(result_labels) != len(query_labels):
+        raise ValueError(f"got results for {len(result_labels)} queries but {len(query_labels)} query labels")
+    return float((result_labels == query_labels).mean())
+
+
+def recall_at_k(found_ids, true_ids) -> float:
+    """Mean fraction of the true top-k that was found: both (nq, k) -> float.
+
+    Ids of -1 (no result) never count as found.
+
+    >>> recall_at_k([[1, 2, 3]], [[3, 1, 9]])
+    0.6666666666666666
+    """
+    found_ids, true_ids = np.atleast_2d(found_ids), np.atleast_2d(true_ids)
+    if len(found_ids) != len(true_ids):
+        raise ValueError(f"found_ids has {len(found_ids)} rows but true_ids has {len(true_ids)}")
+    hits = [len(set(found[found >= 0].tolist()) & set(true.tolist())) for found, true in zip(found_ids, true_ids)]
+    return float(np.sum(hits) / true_ids.size)
+
+
+def average_precision(result_labels, query_label) -> float:
+    """Average precision of one ranked list (relevant = same label), over the relevant found.
+
+    >>> average_precision([0, 1, 0], 0)   # hits at ranks 1 and 3: (1/1 + 2/3) / 2
+    0.8333333333333333
+    """
+    relevant = np.asarray(result_labels) == query_label
+    if not relevant.any():
+        return 0.0
+    precision_at_hits = np.cumsum(relevant)[relevant] / (np.flatnonzero(relevant) + 1)
+    return float(precision_at_hits.mean())
+
+
+def mean_average_precision(result_labels, query_labels) -> float:
+    """Mean of :func:`average_precision` over queries: (nq, k) and (nq,) -> float."""
+    result_labels = np.atleast_2d(np.asarray(result_labels))
+    return float(np.mean([average_precision(row, label) for row, label in zip(result_labels, query_labels)]))
+
+
+def time_call(function, *args, repeats: int = 7, warmup: int = 1, **kwargs) -> dict:
+    """Run ``function(*args, **kwargs)`` several times; median and spread in seconds.
+
+    >>> time_call(sorted, [3, 1, 2])["median_s"] < 1
+    True
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    for _ in range(warmup):
+        function(*args, **kwargs)
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function(*args, **kwargs)
+        seconds.append(time.perf_counter() - started)
+    seconds = np.array(seconds)
+    return {"median_s": float(np.median(seconds)), "min_s": float(seconds.min()),
+            "max_s": float(seconds.max()), "iqr_s": float(np.subtract(*np.percentile(seconds, [75, 25]))),
+            "repeats": repeats}
+
+
+
+def label_precision(candidates, candidate_labels, queries, query_labels, k: int = 5) -> float:
+    """precision@k by label of exact cosine search: how often a neighbour shares the query's label.
+
+    The one-number answer to "are these embeddings any good for search?".
+    """
+    from .cosine_search import CosineIndex
+
+    _, ids = CosineIndex().add(candidates).search(queries, k)
+    return precision_at_k(np.asarray(candidate_labels)[ids], query_labels)

@@ -1,0 +1,61 @@
+"""Pieces every widget shares: thumbnails as PNG bytes, result cards, and safe uploads.
+
+Pure helpers (no widget state) so they can be tested without a browser or a kernel.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UPLOAD_PIXELS = 40_000_000
+
+
+def thumbnail_png(image, size: int = 96) -> bytes:
+    """A PIL image shrunk to fit ``size`` x ``size``, as PNG bytes for ``ipywidgets.Image``."""
+    from ..embeddings import to_rgb
+
+    small = to_rgb(image).copy()
+    small.thumbnail((size, size))
+    buffer = io.BytesIO()
+    small.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def decode_upload(content: bytes, name: str = "upload"):
+    """Bytes from a ``FileUpload`` -> an RGB PIL image, or a ValueError a learner can act on."""
+    from PIL import Image
+
+    if not content:
+        raise ValueError(f"{name} is empty (0 bytes); choose an image file such as a .jpg or .png")
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise ValueError(f"{name} is {len(content) / 2**20:.0f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB. "
+                         "Resize it or pick a smaller image")
+    try:
+        with Image.open(io.BytesIO(content)) as opened:
+            if opened.width * opened.height > MAX_UPLOAD_PIXELS:
+                raise ValueError(f"{name} is {opened.width}x{opened.height} pixels; the limit is "
+                                 f"{MAX_UPLOAD_PIXELS // 10**6} megapixels. Resize it first")
+            opened.load()
+            image = opened.copy()
+    except ValueError:
+        raise
+    except Exception as error:
+        raise ValueError(f"{name} is not an image PIL can read ({type(error).__name__}); "
+                         "choose a .jpg, .png, .webp or .bmp file") from error
+    from ..embeddings import to_rgb
+
+    return to_rgb(image, name)
+
+
+def uploaded_files(value):
+    """``FileUpload.value`` -> list of ``(name, bytes)`` (ipywidgets 8 gives a tuple of dicts)."""
+    return [(item.get("name", "upload"), bytes(item.get("content", b""))) for item in (value or ())]
+
+
+def card_caption(lines, colour: str | None = None) -> str:
+    """HTML for a small caption under a thumbnail; ``lines`` are escaped."""
+    style = f"color:{colour};" if colour else ""
+    body = "<br>".join(html.escape(str(line)) for line in lines)
+    return f"<div style='font-size:11px;line-height:1.25;text-align:center;{style}'>{body}</div>"

@@ -1,0 +1,126 @@
+"""The query gallery: a query image, its top-k candidates, and how many share its label.
+
+``gallery_view`` (pure) computes everything shown; ``QueryGallery`` only wires controls
+(query slider, k slider, upload) to it and renders the result. Tests call both.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..evaluation import precision_at_k
+from ..leaves import LABEL_NAMES
+from .common import card_caption, decode_upload, thumbnail_png, uploaded_files
+
+SAME_COLOUR, DIFFERENT_COLOUR = "#2a9d4b", "#d1495b"
+
+
+def gallery_view(index, query_embedding, query_image, query_label, candidate_images, candidate_labels,
+                 k: int = 5, names=LABEL_NAMES) -> dict:
+    """What the gallery shows for one query.
+
+    ``query_label`` may be None (an uploaded image has no label): then nothing is marked and
+    precision is None. Returns ``{"query": {...}, "results": [...], "precision": float | None}``.
+    """
+    scores, ids = index.search(np.asarray(query_embedding)[None, :], k)
+    results = []
+    for score, candidate in zip(scores[0], ids[0]):
+        if candidate < 0:  # an approximate index found fewer than k
+            continue
+        label = int(candidate_labels[candidate])
+        results.append({"id": int(candidate), "image": candidate_images[int(candidate)], "label": names[label],
+                        "label_id": label, "score": float(score),
+                        "same_label": None if query_label is None else label == query_label})
+    precision = None
+    if query_label is not None and results:
+        precision = precision_at_k([[r["label_id"] for r in results]], [query_label])
+    return {"query": {"image": query_image, "label": "uploaded" if query_label is None else names[query_label]},
+            "results": results, "precision": precision}
+
+
+class QueryGallery:
+    """Pick a query (or upload an image), choose k, see the top-k candidates.
+
+    >>> gallery = QueryGallery(index, query_embeddings, query_images, query_labels,
+    ...                        candidate_images, candidate_labels, embed=embed_one)   # doctest: +SKIP
+    >>> gallery.widget                                                                 # doctest: +SKIP
+    """
+
+    def __init__(self, index, query_embeddings, query_images, query_labels, candidate_images, candidate_labels,
+                 embed=None, k: int = 5, names=LABEL_NAMES, thumbnail: int = 96):
+        import ipywidgets as w
+
+        self.index, self.embed, self.names, self.thumbnail = index, embed, names, thumbnail
+        self.query_embeddings, self.query_images = np.asarray(query_embeddings), query_images
+        self.query_labels, self.candidate_images = np.asarray(query_labels), candidate_images
+        self.candidate_labels = np.asarray(candidate_labels)
+        self.uploaded = None  # (image, embedding) while an upload is shown
+        self.query = w.IntSlider(value=0, min=0, max=len(query_images) - 1, description="query",
+                                 continuous_update=False)
+        self.k = w.IntSlider(value=k, min=1, max=min(12, len(index)), description="k", continuous_update=False)
+        self.upload = w.FileUpload(accept="image/*", multiple=False, description="upload image",
+                                   disabled=embed is None)
+        self.message = w.HTML()
+        self.summary = w.HTML()
+        self.cards = w.HBox(layout=w.Layout(flex_flow="row wrap"))
+        self.query.observe(self._on_query, names="value")
+        self.k.observe(lambda change: self.refresh(), names="value")
+        self.upload.observe(self._on_upload, names="value")
+        controls = w.HBox([self.query, self.k, self.upload])
+        self.widget = w.VBox([controls, self.message, self.summary, self.cards])
+        self.refresh()
+
+    def _on_query(self, change):
+        self.uploaded = None
+        self.refresh()
+
+    def _on_upload(self, change):
+        files = uploaded_files(change["new"])
+        if not files:
+            return
+        name, content = files[0]
+        try:
+            image = decode_upload(content, name)
+            self.uploaded = (image, self.embed(image))
+            self.message.value = card_caption([f"searching with {name}"])
+        except ValueError as error:
+            self.message.value = card_caption([str(error)], DIFFERENT_COLOUR)
+            return
+        self.refresh()
+
+    def current_view(self) -> dict:
+        if self.uploaded is not None:
+            image, embedding = self.uploaded
+            return gallery_view(self.index, embedding, image, None, self.candidate_images, self.candidate_labels,
+                                self.k.value, self.names)
+        q = self.query.value
+        return gallery_view(self.index, self.query_embeddings[q], self.query_images[q], int(self.query_labels[q]),
+                            self.candidate_images, self.candidate_labels, self.k.value, self.names)
+
+    def refresh(self):
+        import ipywidgets as w
+
+        self.view = view = self.current_view()
+        cards = [self._card(view["query"]["image"], ["query", view["query"]["label"]], "#333333", bold=True)]
+        for rank, result in enumerate(view["results"], start=1):
+            if result["same_label"] is None:
+                colour, mark = "#555555", ""
+            else:
+                colour, mark = (SAME_COLOUR, "✓ ") if result["same_label"] else (DIFFERENT_COLOUR, "✗ ")
+            cards.append(self._card(result["image"], [f"#{rank} {mark}{result['label']}",
+                                                      f"cos {result['score']:.3f}"], colour))
+        self.cards.children = cards
+        if view["precision"] is None:
+            self.summary.value = f"<b>top-{len(view['results'])}</b> for an uploaded image (it has no label)"
+        else:
+            self.summary.value = (f"<b>precision@{len(view['results'])} = {view['precision']:.2f}</b> "
+                                  f"({sum(r['same_label'] for r in view['results'])} of {len(view['results'])} "
+                                  f"share the query's label)")
+
+    def _card(self, image, lines, colour, bold=False):
+        import ipywidgets as w
+
+        picture = w.Image(value=thumbnail_png(image, self.thumbnail), format="png",
+                          layout=w.Layout(width=f"{self.thumbnail}px", height=f"{self.thumbnail}px",
+                                          border=f"{4 if bold else 3}px solid {colour}"))
+        return w.VBox([picture, w.HTML(card_caption(lines, colour))], layout=w.Layout(margin="2px", align_items="center"))

@@ -1,0 +1,123 @@
+"""The offline encoder and embed_images: loading, shapes, image modes, errors, quality."""
+
+import io
+import json
+import stat
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from imgsim_tutorial import embed_dataset, embed_images, embedding_function, load_encoder, to_rgb
+from imgsim_tutorial.embeddings import OFFLINE_CHECKPOINT, pixel_vectors, random_init_like
+from imgsim_tutorial.evaluation import label_precision
+
+
+def test_checkpoint_is_in_hugging_face_format_and_world_readable():
+    for name in ("config.json", "model.safetensors", "preprocessor_config.json"):
+        path = OFFLINE_CHECKPOINT / name
+        assert path.exists(), name
+        assert path.stat().st_mode & stat.S_IROTH, f"{name} is not world-readable"
+    config = json.loads((OFFLINE_CHECKPOINT / "config.json").read_text())
+    assert config["model_type"] == "vit" and config["architectures"] == ["ViTModel"]
+    assert not list(OFFLINE_CHECKPOINT.glob("*.bin")) and not list(OFFLINE_CHECKPOINT.glob("*.pkl"))
+
+
+def test_encoder_loads_through_automodel(encoder):
+    processor, model = encoder
+    assert type(model).__name__ == "ViTModel" and not model.training
+    assert model.config.hidden_size == 192
+    assert processor.size == {"height": 64, "width": 64}
+
+
+def test_embeddings_have_the_right_shape_and_unit_length(encoder, beans):
+    processor, model = encoder
+    images = beans["test"][:5]["image"]
+    vectors = embed_images(images, processor, model, batch_size=2)
+    assert vectors.shape == (5, 192) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    raw = embed_images(images, processor, model, normalize=False)
+    assert not np.allclose(np.linalg.norm(raw, axis=1), 1)
+    np.testing.assert_allclose(raw / np.linalg.norm(raw, axis=1, keepdims=True), vectors, atol=1e-5)
+
+
+def test_batch_size_does_not_change_the_result(encoder, beans):
+    processor, model = encoder
+    images = beans["test"][:7]["image"]
+    np.testing.assert_allclose(embed_images(images, processor, model, batch_size=3),
+                               embed_images(images, processor, model, batch_size=7), atol=1e-5)
+
+
+def test_dataset_map_path_matches_embed_images(encoder, beans):
+    processor, model = encoder
+    subset = beans["test"].select(range(6))
+    mapped = subset.map(embedding_function(processor, model), batched=True, batch_size=4)
+    np.testing.assert_allclose(np.array(mapped["embeddings"]), embed_images(subset["image"], processor, model), atol=1e-5)
+
+
+def test_embed_dataset_is_cached(encoder, beans, private_cache):
+    processor, model = encoder
+    subset = beans["validation"].select(range(4))
+    first = embed_dataset(subset, processor, model)
+    files = list((private_cache / "embeddings").glob("*.npy"))
+    assert files
+    second = embed_dataset(subset, processor, model)
+    np.testing.assert_array_equal(first, second)
+    other = embed_dataset(beans["validation"].select(range(1, 5)), processor, model)
+    np.testing.assert_allclose(other[:3], first[1:], atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGBA", "P", "CMYK", "1", "I;16", "F", "RGB"])
+def test_any_pil_mode_becomes_rgb(encoder, mode):
+    processor, model = encoder
+    image = Image.new(mode, (50, 70))
+    assert to_rgb(image).mode == "RGB"
+    assert embed_images([image], processor, model).shape == (1, 192)
+
+
+def test_any_size_works(encoder):
+    processor, model = encoder
+    images = [Image.new("RGB", (1, 1)), Image.new("RGB", (1500, 20)), Image.new("RGB", (300, 300))]
+    assert embed_images(images, processor, model).shape == (3, 192)
+
+
+def test_transparent_pixels_become_white():
+    clear = Image.new("RGBA", (2, 2), (0, 0, 0, 0))
+    assert to_rgb(clear).getpixel((0, 0)) == (255, 255, 255)
+
+
+def test_not_an_image_names_the_item(encoder):
+    processor, model = encoder
+    with pytest.raises(TypeError, match="image 1 is a ndarray, expected a PIL.Image.Image"):
+        embed_images([Image.new("RGB", (8, 8)), np.zeros((8, 8, 3))], processor, model)
+
+
+def test_corrupt_image_names_the_item(encoder):
+    processor, model = encoder
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (10, 200, 30)).save(buffer, format="PNG")
+    truncated = Image.open(io.BytesIO(buffer.getvalue()[:60]))
+    with pytest.raises(ValueError, match="image 2 could not be decoded"):
+        embed_images([Image.new("RGB", (8, 8))] * 2 + [truncated], processor, model)
+
+
+def test_empty_input_and_bad_batch_size_are_refused(encoder):
+    processor, model = encoder
+    with pytest.raises(ValueError, match="no images"):
+        embed_images([], processor, model)
+    with pytest.raises(ValueError, match="batch_size"):
+        embed_images([Image.new("RGB", (8, 8))], processor, model, batch_size=0)
+
+
+def test_offline_encoder_is_genuinely_useful(encoder, beans, leaf_embeddings):
+    processor, model = encoder
+    (train, train_labels), (test, test_labels) = leaf_embeddings["train"], leaf_embeddings["test"]
+    trained = label_precision(train, train_labels, test, test_labels, k=5)
+    untrained_model = random_init_like(model)
+    random_init = label_precision(embed_images(beans["train"]["image"], processor, untrained_model), train_labels,
+                                  embed_images(beans["test"]["image"], processor, untrained_model), test_labels, k=5)
+    pixels = label_precision(pixel_vectors(beans["train"]["image"]), train_labels,
+                             pixel_vectors(beans["test"]["image"]), test_labels, k=5)
+    print(f"\nprecision@5 test vs train: trained {trained:.3f}, random init {random_init:.3f}, raw pixels {pixels:.3f}")
+    assert trained >= 0.85
+    assert random_init < 0.6 and pixels < 0.6

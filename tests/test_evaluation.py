@@ -1,0 +1,42 @@
+"""Metrics worked by hand, and the naive baseline agreeing with the real index."""
+
+import numpy as np
+import pytest
+
+from imgsim_tutorial import (CosineIndex, average_precision, mean_average_precision, naive_search,
+                             precision_at_k, recall_at_k, time_call)
+
+
+def test_precision_by_hand():
+    assert precision_at_k([[0, 0, 1], [2, 2, 2]], [0, 2]) == pytest.approx(5 / 6)
+    with pytest.raises(ValueError, match="queries"):
+        precision_at_k([[0, 1]], [0, 1])
+
+
+def test_recall_by_hand():
+    assert recall_at_k([[1, 2, 3]], [[3, 1, 9]]) == pytest.approx(2 / 3)
+    assert recall_at_k([[-1, -1, 3]], [[3, 1, 9]]) == pytest.approx(1 / 3)
+    assert recall_at_k([[4, 5]], [[4, 5]]) == 1.0
+    with pytest.raises(ValueError, match="rows"):
+        recall_at_k([[1]], [[1], [2]])
+
+
+def test_average_precision_by_hand():
+    assert average_precision([0, 1, 0], 0) == pytest.approx((1 + 2 / 3) / 2)
+    assert average_precision([1, 1], 0) == 0.0
+    assert mean_average_precision([[0, 0], [1, 0]], [0, 0]) == pytest.approx((1 + 0.5) / 2)
+
+
+def test_time_call_reports_median_and_spread():
+    timing = time_call(sum, range(1000), repeats=5)
+    assert timing["repeats"] == 5 and timing["min_s"] <= timing["median_s"] <= timing["max_s"]
+    with pytest.raises(ValueError, match="repeats"):
+        time_call(sum, [], repeats=0)
+
+
+def test_naive_search_agrees_with_cosine_index(rng):
+    candidates, query = rng.standard_normal((50, 8)), rng.standard_normal(8)
+    scores, ids = naive_search(query, candidates, list(range(50)), k=5)
+    true_scores, true_ids = CosineIndex().add(candidates).search(query, 5)
+    assert ids.tolist() == true_ids[0].tolist()
+    np.testing.assert_allclose(scores, true_scores[0], atol=1e-5)

@@ -1,0 +1,105 @@
+"""resolve_mode: decided once, honours the switches, and never hangs on a dead network."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from imgsim_tutorial import mode as mode_module
+
+
+def run_python(code, **env):
+    full_env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "IMGSIM_MODE")}
+    full_env.update(env)
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True, text=True, timeout=60)
+    return result, time.monotonic() - started
+
+
+def test_hf_hub_offline_means_offline_without_network():
+    # A socket() that explodes proves no connection is even attempted.
+    code = ("import socket\n"
+            "def refuse(*a, **k): raise AssertionError('network touched')\n"
+            "socket.socket.connect = refuse\n"
+            "import imgsim_tutorial as t, sys\n"
+            "print(t.resolve_mode())\n"
+            "assert 'transformers' not in sys.modules and 'datasets' not in sys.modules\n")
+    result, _ = run_python(code, HF_HUB_OFFLINE="1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines() == [
+        "imgsim_tutorial: offline mode (HF_HUB_OFFLINE=1): using generated bean leaves and the bundled encoder.",
+        "offline"]
+
+
+def test_auto_mode_falls_back_fast_when_the_hub_never_answers():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # accepts connections (the kernel does) but never reads or answers
+    port = listener.getsockname()[1]
+    try:
+        result, seconds = run_python("import imgsim_tutorial as t, os; print(t.resolve_mode()); "
+                                     "print(os.environ['HF_HUB_OFFLINE'])",
+                                     IMGSIM_MODE="auto", IMGSIM_HUB_URL=f"http://127.0.0.1:{port}")
+    finally:
+        listener.close()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == ["offline", "1"]
+    assert "no answer" in result.stdout
+    assert seconds < 10
+
+
+def test_auto_mode_chooses_hub_when_the_hub_answers():
+    class Ok(BaseHTTPRequestHandler):
+        def do_HEAD(self):
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Ok)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result, _ = run_python("import imgsim_tutorial as t; print(t.resolve_mode())",
+                               IMGSIM_MODE="auto", IMGSIM_HUB_URL=f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+    assert result.stdout.split()[-1] == "hub", result.stdout + result.stderr
+
+
+def test_refused_connection_is_offline(monkeypatch):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()  # nothing listens there now
+    reachable, reason = mode_module.probe_hub(f"http://127.0.0.1:{port}", timeout=3)
+    assert not reachable and "unreachable" in reason
+
+
+def test_mode_is_decided_once(monkeypatch):
+    monkeypatch.setenv("IMGSIM_MODE", "offline")
+    assert mode_module.resolve_mode(refresh=True, announce=False) == "offline"
+    monkeypatch.setenv("IMGSIM_MODE", "hub")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert mode_module.resolve_mode(announce=False) == "offline"  # cached for the process
+
+
+@pytest.mark.parametrize("settings, message", [({"IMGSIM_MODE": "cloud"}, "IMGSIM_MODE must be"),
+                                               ({"IMGSIM_MODE": "hub", "HF_HUB_OFFLINE": "1"}, "unset one")])
+def test_contradictory_settings_are_refused(monkeypatch, settings, message):
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=message):
+        mode_module.resolve_mode(refresh=True, announce=False)
+    monkeypatch.setenv("IMGSIM_MODE", "offline")
+    mode_module.resolve_mode(refresh=True, announce=False)
+
+
+def test_check_mode_rejects_unknown_names():
+    with pytest.raises(ValueError, match="'hub', 'offline' or None"):
+        mode_module.check_mode("online")
