@@ -97,10 +97,12 @@ def course_sizes(mode: str | None = None, device: str = "cpu") -> dict:
 
     ViT-base embeds only 1-2 images/s on a 2-core CPU, so the hub mode on CPU searches a
     subset that embeds in about two minutes; on a GPU, or offline, the whole train split.
+    ``n_baseline`` caps the images embedded again by the untrained baseline in notebook 01.
+    None means "all of them".
     """
     if check_mode(mode) == "hub" and device == "cpu":
-        return {"n_candidates": 160, "n_queries": 40}
-    return {"n_candidates": None, "n_queries": None}
+        return {"n_candidates": 160, "n_queries": 40, "n_baseline": 60}
+    return {"n_candidates": None, "n_queries": None, "n_baseline": None}
 
 
 def seeded_subset(split, n: int | None, seed: int = 0):

@@ -55,11 +55,15 @@ def load_encoder(checkpoint: str | Path | None = None, mode: str | None = None, 
     # Loading a classifier checkpoint into the bare AutoModel drops its classification head;
     # transformers reports that at length. It is expected here, so hush it for this call only.
     verbosity = transformers.logging.get_verbosity()
+    bars_were_on = transformers.utils.logging.is_progress_bar_enabled()
     transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()  # a bar for loading 1 file is noise
     try:
         model = AutoModel.from_pretrained(checkpoint, trust_remote_code=False)
     finally:
         transformers.logging.set_verbosity(verbosity)
+        if bars_were_on:
+            transformers.utils.logging.enable_progress_bar()
     return processor, model.eval().to(device or default_device())
 
 
