@@ -258,7 +258,13 @@ class LSHIndex:
         try:
             with np.load(path, allow_pickle=False) as stored:
                 arrays = {name: stored[name] for name in stored.files}
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        except ValueError as error:
+            if "pickle" in str(error):  # never follow numpy's hint to load it unsafely
+                raise ValueError(f"{path.name} contains pickled Python objects; loading them could run code, so "
+                                 "it is refused. Only files written by LSHIndex.save() can be loaded") from None
+            raise ValueError(f"{path.name} is not a readable LSH index file ({error}); "
+                             "only files written by LSHIndex.save() can be loaded") from error
+        except (OSError, EOFError, zipfile.BadZipFile) as error:
             raise ValueError(f"{path.name} is not a readable LSH index file ({error}); "
                              "only files written by LSHIndex.save() can be loaded") from error
         if not isinstance(arrays, dict) or "header" not in arrays:

@@ -38,8 +38,8 @@ class RandomHyperplanes:
     """
 
     def __init__(self, n_bits: int, dim: int, seed: int = 0):
-        if not 1 <= n_bits <= MAX_BITS:
-            raise ValueError(f"n_bits must be between 1 and {MAX_BITS} (codes are packed into a uint64), got {n_bits}")
+        if n_bits < 1:
+            raise ValueError(f"n_bits must be at least 1, got {n_bits}")
         if dim < 1:
             raise ValueError(f"dim must be at least 1, got {dim}")
         self.n_bits, self.dim, self.seed = n_bits, dim, seed
@@ -54,7 +54,7 @@ class RandomHyperplanes:
         return self.margins(vectors) > 0
 
     def codes(self, vectors) -> np.ndarray:
-        """Bits packed into integers: (n, dim) -> uint64 (n,)."""
+        """Bits packed into integers: (n, dim) -> uint64 (n,); needs n_bits <= 64."""
         return pack_bits(self.bits(vectors))
 
 
@@ -62,7 +62,8 @@ def pack_bits(bits) -> np.ndarray:
     """bool (n, n_bits) -> uint64 (n,), bit j at place value 2**j: ``pack_bits([[1, 0, 1]])`` -> [5]."""
     bits = np.atleast_2d(np.asarray(bits, dtype=bool))
     if bits.shape[1] > MAX_BITS:
-        raise ValueError(f"at most {MAX_BITS} bits fit in a uint64 code, got {bits.shape[1]}")
+        raise ValueError(f"at most {MAX_BITS} bits fit in a uint64 code, got {bits.shape[1]}; "
+                         "use .bits() for longer bit vectors")
     place_values = np.left_shift(np.uint64(1), np.arange(bits.shape[1], dtype=np.uint64))
     return (bits.astype(np.uint64) * place_values).sum(axis=1, dtype=np.uint64)
 

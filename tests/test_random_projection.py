@@ -34,8 +34,11 @@ def test_codes_depend_only_on_direction(rng):
 
 
 def test_bad_sizes_are_refused():
-    with pytest.raises(ValueError, match="between 1 and 64"):
-        RandomHyperplanes(65, 4)
+    with pytest.raises(ValueError, match="at least 1"):
+        RandomHyperplanes(0, 4)
+    assert RandomHyperplanes(65, 4).bits(np.ones((2, 4))).shape == (2, 65)
+    with pytest.raises(ValueError, match="at most 64 bits"):
+        RandomHyperplanes(65, 4).codes(np.ones((2, 4)))
     with pytest.raises(ValueError, match="dimension 4"):
         RandomHyperplanes(8, 4).codes(np.ones((2, 3)))
 

@@ -59,3 +59,13 @@ def card_caption(lines, colour: str | None = None) -> str:
     style = f"color:{colour};" if colour else ""
     body = "<br>".join(html.escape(str(line)) for line in lines)
     return f"<div style='font-size:11px;line-height:1.25;text-align:center;{style}'>{body}</div>"
+
+
+def figure_png(figure) -> bytes:
+    """A matplotlib figure as PNG bytes (then closed), for ``ipywidgets.Image``."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    plt.close(figure)
+    return buffer.getvalue()

@@ -1,0 +1,101 @@
+"""TableBrowser: look inside one LSH hash table.
+
+``table_view`` (pure) lists a table's buckets (largest first) and, for the chosen bucket, its
+members, their labels and the label purity; ``TableBrowser`` wires a table chooser and a
+bucket chooser to it and shows thumbnails and the bucket-size histogram.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..leaves import LABEL_NAMES
+
+
+def table_view(index, table: int, bucket_rank: int, labels, names=LABEL_NAMES, max_members: int = 24) -> dict:
+    """What the browser shows for bucket number ``bucket_rank`` (0 = largest) of ``table``."""
+    if not 0 <= table < index.n_tables:
+        raise ValueError(f"table must be between 0 and {index.n_tables - 1}, got {table}")
+    codes, sizes = index.tables_[table].bucket_codes()
+    if not 0 <= bucket_rank < len(codes):
+        raise ValueError(f"bucket_rank must be between 0 and {len(codes) - 1}, got {bucket_rank}")
+    code = codes[bucket_rank]
+    members = index.bucket_members(table, code)
+    member_labels = np.asarray(labels)[members]
+    counts = np.bincount(member_labels, minlength=len(names))
+    return {"table": table, "code": int(code), "code_bits": format(int(code), f"0{index.n_bits}b"),
+            "size": int(sizes[bucket_rank]), "members": members[:max_members], "labels": member_labels[:max_members],
+            "label_counts": {names[i]: int(c) for i, c in enumerate(counts)},
+            "purity": float(counts.max() / counts.sum()), "bucket_sizes": sizes, "n_buckets": len(codes),
+            "possible_buckets": 2 ** index.n_bits}
+
+
+def plot_bucket_sizes(view: dict):
+    """Histogram of the sizes of a table's non-empty buckets, the chosen one marked."""
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(4.2, 2.6), dpi=80)
+    sizes = view["bucket_sizes"]
+    axis.hist(sizes, bins=min(30, max(5, len(np.unique(sizes)))), color="#4c72b0")
+    axis.axvline(view["size"], color="#d1495b", lw=2, label="this bucket")
+    axis.set_xlabel("items in bucket")
+    axis.set_ylabel("buckets")
+    axis.set_title(f"table {view['table']}: {view['n_buckets']} of {view['possible_buckets']} buckets used",
+                   fontsize=9)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+class TableBrowser:
+    """Choose a table and a bucket; see its images, their labels and the table's histogram."""
+
+    def __init__(self, index, images, labels, names=LABEL_NAMES, thumbnail: int = 72):
+        import ipywidgets as w
+
+        self.index, self.images, self.labels, self.names, self.thumbnail = index, images, np.asarray(labels), names, thumbnail
+        self._filling = False
+        self.table = w.Dropdown(options=list(range(index.n_tables)), value=0, description="table")
+        self.bucket = w.Dropdown(description="bucket")
+        self.summary = w.HTML()
+        self.histogram = w.Image(format="png")
+        self.gallery = w.HBox(layout=w.Layout(flex_flow="row wrap"))
+        self.table.observe(lambda change: self._fill_buckets(), names="value")
+        self.bucket.observe(lambda change: self.refresh(), names="value")
+        self.widget = w.VBox([w.HBox([self.table, self.bucket]), self.summary,
+                              w.HBox([self.gallery, self.histogram])])
+        self._fill_buckets()
+
+    def _fill_buckets(self):
+        codes, sizes = self.index.tables_[self.table.value].bucket_codes()
+        width = self.index.n_bits
+        options = [(f"#{rank + 1}: {format(int(code), f'0{width}b')} ({size} items)", rank)
+                   for rank, (code, size) in enumerate(zip(codes[:200], sizes[:200]))]
+        self._filling = True  # changing options moves the value; refresh once, after
+        try:
+            self.bucket.options = options
+            self.bucket.value = 0
+        finally:
+            self._filling = False
+        self.refresh()
+
+    def refresh(self):
+        import ipywidgets as w
+
+        from .common import card_caption, figure_png, thumbnail_png
+
+        if self._filling or self.bucket.value is None:
+            return
+        self.view = view = table_view(self.index, self.table.value, self.bucket.value, self.labels, self.names)
+        counts = ", ".join(f"{name}: {count}" for name, count in view["label_counts"].items())
+        shown = f" (showing {len(view['members'])})" if len(view["members"]) < view["size"] else ""
+        self.summary.value = (f"bucket <code>{view['code_bits']}</code> holds <b>{view['size']}</b> items{shown}; "
+                              f"{counts}; label purity <b>{view['purity']:.2f}</b>")
+        cards = []
+        for member, label in zip(view["members"], view["labels"]):
+            picture = w.Image(value=thumbnail_png(self.images[int(member)], self.thumbnail), format="png",
+                              layout=w.Layout(width=f"{self.thumbnail}px", height=f"{self.thumbnail}px"))
+            cards.append(w.VBox([picture, w.HTML(card_caption([f"{int(member)}", self.names[label]]))],
+                                layout=w.Layout(margin="1px")))
+        self.gallery.children = cards
+        self.histogram.value = figure_png(plot_bucket_sizes(view))

@@ -1,0 +1,103 @@
+"""TradeoffExplorer: move n_bits, n_tables and n_probes; watch recall, work and time change.
+
+``tradeoff_point`` (pure) builds one ``LSHIndex`` and measures it against exact search;
+``plot_tradeoff`` draws the theoretical S-curve for the current setting with the measured point
+on it; ``TradeoffExplorer`` wires three sliders to both (indexes are cached per setting).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..cosine_search import CosineIndex
+from ..evaluation import recall_at_k, time_call
+from ..hash_tables import LSHIndex
+from ..random_projection import any_table_collision_probability
+
+
+def tradeoff_point(embeddings, queries, exact, n_bits: int, n_tables: int, n_probes: int, k: int = 10,
+                   seed: int = 0, index: LSHIndex | None = None, timing_queries: int = 20) -> dict:
+    """recall@k against ``exact`` (its ``(scores, ids)``), fraction scanned, median query time."""
+    index = index or LSHIndex(n_bits=n_bits, n_tables=n_tables, n_probes=n_probes, seed=seed).add(embeddings)
+    with warnings.catch_warnings():  # a short result list is expected at extreme settings; recall shows it
+        warnings.simplefilter("ignore")
+        _, ids, stats = index.search_with_stats(queries, k)
+        timing = time_call(lambda: [index.search(q, k) for q in queries[:timing_queries]], repeats=3)
+    exact_scores, exact_ids = exact
+    return {"n_bits": n_bits, "n_tables": n_tables, "n_probes": n_probes, "k": k,
+            "recall": recall_at_k(ids, exact_ids), "fraction_scanned": float(stats["n_candidates"].mean() / len(index)),
+            "median_query_ms": timing["median_s"] / min(timing_queries, len(queries)) * 1e3,
+            "neighbour_similarity": float(np.median(exact_scores)), "index": index}
+
+
+def plot_tradeoff(point: dict, history=()):
+    """Left: P(collide in >= 1 table) vs cosine, with the true neighbours' median cosine marked.
+    Right: recall vs fraction scanned for every setting tried so far."""
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(8.6, 3.3), dpi=80)
+    similarity = np.linspace(-0.2, 1, 200)
+    curve = any_table_collision_probability(similarity, point["n_bits"], point["n_tables"])
+    left.plot(similarity, curve, color="#4c72b0",
+              label=f"theory: K={point['n_bits']}, L={point['n_tables']} (no probes)")
+    s = point["neighbour_similarity"]
+    left.scatter([s], [any_table_collision_probability(s, point["n_bits"], point["n_tables"])], color="#4c72b0", zorder=3)
+    left.scatter([s], [point["recall"]], color="#d1495b", marker="*", s=120, zorder=4,
+                 label=f"measured recall@{point['k']}: {point['recall']:.2f}")
+    left.axvline(s, color="gray", lw=0.8, ls=":")
+    left.set_xlabel("cosine similarity to the query")
+    left.set_ylabel("probability / recall")
+    left.set_ylim(-0.02, 1.02)
+    left.legend(fontsize=7, loc="upper left")
+    left.set_title("the S-curve", fontsize=10)
+    for past in history:
+        right.scatter(past["fraction_scanned"] * 100, past["recall"], color="#bbbbbb", s=18)
+    right.scatter(point["fraction_scanned"] * 100, point["recall"], color="#d1495b", marker="*", s=140)
+    right.set_xscale("log")
+    right.set_xlabel("% of candidates scanned (log)")
+    right.set_ylabel(f"recall@{point['k']}")
+    right.set_ylim(-0.02, 1.02)
+    right.set_title("recall vs work (grey: settings tried)", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+class TradeoffExplorer:
+    """Sliders for ``n_bits``, ``n_tables``, ``n_probes``; measured recall, work and time."""
+
+    def __init__(self, embeddings, queries, k: int = 10, n_bits: int = 8, n_tables: int = 4, n_probes: int = 0,
+                 seed: int = 0):
+        import ipywidgets as w
+
+        self.embeddings, self.queries, self.k, self.seed = embeddings, queries, k, seed
+        exact_index = CosineIndex().add(embeddings)
+        self.exact = exact_index.search(queries, k)
+        timing = time_call(lambda: [exact_index.search(q, k) for q in queries[:20]], repeats=3)
+        self.exact_time_ms = timing["median_s"] / min(20, len(queries)) * 1e3
+        self.cache, self.history = {}, []
+        self.n_bits = w.IntSlider(value=n_bits, min=1, max=24, description="n_bits", continuous_update=False)
+        self.n_tables = w.IntSlider(value=n_tables, min=1, max=32, description="n_tables", continuous_update=False)
+        self.n_probes = w.IntSlider(value=n_probes, min=0, max=16, description="n_probes", continuous_update=False)
+        self.summary = w.HTML()
+        self.image = w.Image(format="png")
+        for control in (self.n_bits, self.n_tables, self.n_probes):
+            control.observe(lambda change: self.refresh(), names="value")
+        self.widget = w.VBox([w.HBox([self.n_bits, self.n_tables, self.n_probes]), self.summary, self.image])
+        self.refresh()
+
+    def refresh(self):
+        from .common import figure_png
+
+        setting = (self.n_bits.value, self.n_tables.value, self.n_probes.value)
+        if setting not in self.cache:
+            self.cache[setting] = tradeoff_point(self.embeddings, self.queries, self.exact, *setting, k=self.k,
+                                                 seed=self.seed)
+            self.history.append(self.cache[setting])
+        self.point = point = self.cache[setting]
+        self.summary.value = (
+            f"<b>recall@{self.k} = {point['recall']:.3f}</b> &nbsp; scanned <b>{point['fraction_scanned']:.1%}</b> "
+            f"of {len(self.embeddings)} candidates &nbsp; median query <b>{point['median_query_ms']:.2f} ms</b> "
+            f"(exact search: {self.exact_time_ms:.2f} ms)")
+        self.image.value = figure_png(plot_tradeoff(point, [p for p in self.history if p is not point]))

@@ -1,0 +1,91 @@
+"""BucketExplorer, TableBrowser, TradeoffExplorer: pure views checked by hand, widgets driven headless."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import clustered
+from imgsim_tutorial import CosineIndex, LSHIndex
+from imgsim_tutorial.widgets import (BucketExplorer, TableBrowser, TradeoffExplorer, bucket_view, table_view,
+                                     tradeoff_point)
+
+
+def png_size(data):
+    import io
+
+    return Image.open(io.BytesIO(data)).size
+
+
+def test_bucket_view_counts_regions_and_points():
+    points = np.array([[1.0, 0.2], [0.9, 0.3], [-1.0, -0.5], [0.1, -1.0]])
+    view = bucket_view(points, n_planes=1, seed=0)
+    assert view["n_regions"] == 2  # one line through the origin cuts the plane in two
+    assert sum(view["occupancy"].values()) == 4
+    view = bucket_view(points, n_planes=3, seed=0)
+    assert view["n_regions"] == 6  # three lines through the origin: six wedges, never 2**3
+    normals = view["normals"]
+    assert np.array_equal(view["codes"], ((points @ normals.T > 0) * [1, 2, 4]).sum(1))
+
+
+def test_bucket_explorer_follows_its_sliders():
+    explorer = BucketExplorer(n_planes=2)
+    first = explorer.image.value
+    assert png_size(first)[0] > 300 and "of 4 possible buckets" in explorer.summary.value
+    explorer.n_planes.value = 5
+    assert "of 32 possible buckets" in explorer.summary.value and explorer.image.value != first
+    before = explorer.view["codes"].copy()
+    explorer.seed.value = 3
+    assert not np.array_equal(before, explorer.view["codes"])
+
+
+@pytest.fixture(scope="module")
+def small_index():
+    data = clustered(300, 16, n_clusters=3, spread=0.4, seed=0)
+    labels = np.argmax(data @ np.random.default_rng(0).standard_normal((16, 3)), axis=1)
+    return LSHIndex(n_bits=4, n_tables=3, seed=0).add(data), labels
+
+
+def test_table_view_matches_brute_force(small_index):
+    index, labels = small_index
+    view = table_view(index, table=1, bucket_rank=0, labels=labels, max_members=1000)
+    codes, counts = np.unique(index.codes_[1], return_counts=True)
+    assert view["size"] == counts.max() and view["code"] == codes[np.argmax(counts)]
+    assert set(view["members"].tolist()) == set(np.flatnonzero(index.codes_[1] == view["code"]).tolist())
+    assert view["purity"] == pytest.approx(np.bincount(labels[view["members"]]).max() / view["size"])
+    with pytest.raises(ValueError, match="table must be between 0 and 2"):
+        table_view(index, table=3, bucket_rank=0, labels=labels)
+
+
+def test_table_browser_follows_its_choices(small_index):
+    index, labels = small_index
+    images = [Image.new("RGB", (8, 8), (i % 255, 0, 0)) for i in range(300)]
+    browser = TableBrowser(index, images, labels)
+    assert len(browser.gallery.children) == min(24, browser.view["size"])
+    assert browser.bucket.options[0][0].startswith("#1: ")
+    biggest = browser.view["size"]
+    browser.bucket.value = len(browser.bucket.options) - 1
+    assert browser.view["size"] <= biggest and f"<b>{browser.view['size']}</b> items" in browser.summary.value
+    browser.table.value = 2
+    assert browser.view["table"] == 2 and browser.bucket.value == 0
+    assert png_size(browser.histogram.value)[0] > 200
+
+
+def test_tradeoff_point_against_exact_search():
+    data = clustered(2000, 32, n_clusters=40, spread=0.3, seed=2)
+    queries = data[:50] + 0.01
+    exact = CosineIndex().add(data).search(queries, 10)
+    everything = tradeoff_point(data, queries, exact, n_bits=2, n_tables=1, n_probes=3)
+    assert everything["recall"] == 1.0 and everything["fraction_scanned"] == 1.0
+    narrow = tradeoff_point(data, queries, exact, n_bits=16, n_tables=1, n_probes=0)
+    assert narrow["fraction_scanned"] < 0.1 and narrow["recall"] < everything["recall"]
+
+
+def test_tradeoff_explorer_updates_and_caches():
+    data = clustered(1500, 32, n_clusters=30, spread=0.3, seed=3)
+    explorer = TradeoffExplorer(data, data[:30] + 0.01, k=5, n_bits=10, n_tables=1)
+    low = explorer.point["recall"]
+    explorer.n_tables.value = 16
+    assert explorer.point["recall"] > low
+    assert f"recall@5 = {explorer.point['recall']:.3f}" in explorer.summary.value
+    explorer.n_tables.value = 1
+    assert len(explorer.history) == 2  # the first setting came from the cache
