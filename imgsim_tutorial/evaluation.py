@@ -96,3 +96,62 @@ def label_precision(candidates, candidate_labels, queries, query_labels, k: int 
 
     _, ids = CosineIndex().add(candidates).search(queries, k)
     return precision_at_k(np.asarray(candidate_labels)[ids], query_labels)
+
+
+def index_bytes(index) -> int:
+    """Bytes an index holds: float vectors, codes, graph or FAISS structures (duck-typed)."""
+    memory = index.memory_bytes() if hasattr(index, "memory_bytes") else int(index.vectors_.nbytes)
+    return int(sum(memory.values()) if isinstance(memory, dict) else memory)
+
+
+def compare_indexes(builders: dict, candidates, queries, k: int = 10, n_single: int = 50) -> list[dict]:
+    """Build each index, search, and measure it against exact search, all in one run.
+
+    ``builders`` maps a name to a no-argument function returning an unfitted index. Each row has
+    ``build_s``, ``latency_ms`` (median single-query), ``throughput_qps`` (one batched call),
+    ``recall`` (recall@k vs ``CosineIndex``), ``scanned`` (share of candidates scored, when the
+    index reports it) and ``bytes``.
+    """
+    import warnings
+
+    from .cosine_search import CosineIndex
+
+    _, true_ids = CosineIndex().add(candidates).search(queries, k)
+    rows = []
+    for name, build in builders.items():
+        started = time.perf_counter()
+        index = build().add(candidates)
+        build_s = time.perf_counter() - started
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a short result list shows up as lower recall
+            if hasattr(index, "search_with_stats"):
+                _, ids, stats = index.search_with_stats(queries, k)
+                scanned = float(stats["n_candidates"].mean() / len(index))
+            else:
+                _, ids = index.search(queries, k)
+                scanned = float("nan")
+            single = queries[:n_single]
+            latency = time_call(lambda: [index.search(q, k) for q in single], repeats=3)["median_s"] / len(single)
+            batch = time_call(index.search, queries, k, repeats=3)["median_s"]
+        rows.append({"method": name, "build_s": build_s, "latency_ms": latency * 1e3,
+                     "throughput_qps": len(queries) / batch, "recall": recall_at_k(ids, true_ids),
+                     "scanned": scanned, "bytes": index_bytes(index)})
+    return rows
+
+
+def rerank_shortlists(queries, candidates, shortlists, k: int = 10) -> np.ndarray:
+    """Re-rank each query's shortlist of candidate ids by exact cosine; returns ids (nq, k).
+
+    The step that turns a cheap, approximate shortlist (codes, PQ, buckets) into a trustworthy
+    ranking. Ids of -1 in a shortlist are empty slots.
+    """
+    from .cosine_search import normalize, top_k
+
+    queries, candidates = normalize(queries, "queries"), normalize(candidates, "candidates")
+    result = np.full((len(queries), k), -1, dtype=np.int64)
+    for q, shortlist in enumerate(np.asarray(shortlists)):
+        shortlist = shortlist[shortlist >= 0]
+        if len(shortlist):
+            _, columns = top_k(queries[q:q + 1] @ candidates[shortlist].T, min(k, len(shortlist)))
+            result[q, :columns.shape[1]] = shortlist[columns[0]]
+    return result
