@@ -7,7 +7,7 @@ package is cheap: torch, transformers, datasets, faiss and ipywidgets are import
 the functions that need them, so :func:`resolve_mode` decides hub-or-offline before they load.
 """
 
-from . import baselines, cosine_search, data, embeddings, evaluation, hash_tables, leaves, mode, plotting
+from . import baselines, cosine_search, data, embeddings, evaluation, hash_tables, leaves, mode, plotting, widgets
 from . import random_projection
 from .baselines import SharedPlanesLSH, naive_search
 from .cosine_search import CosineIndex, cosine_similarity, normalize, top_k

@@ -3,10 +3,11 @@ class wires controls to it. No custom JavaScript, so they work in JupyterLab, No
 VS Code, Colab and Voila.
 """
 
+from .app import SearchApp, search_view
 from .buckets import BucketExplorer, bucket_view
 from .gallery import QueryGallery, gallery_view
 from .tables import TableBrowser, table_view
 from .tradeoffs import TradeoffExplorer, tradeoff_point
 
-__all__ = ["BucketExplorer", "QueryGallery", "TableBrowser", "TradeoffExplorer", "bucket_view", "gallery_view",
-           "table_view", "tradeoff_point"]
+__all__ = ["BucketExplorer", "QueryGallery", "SearchApp", "TableBrowser", "TradeoffExplorer", "bucket_view",
+           "gallery_view", "search_view", "table_view", "tradeoff_point"]

@@ -98,29 +98,38 @@ class QueryGallery:
                             self.candidate_images, self.candidate_labels, self.k.value, self.names)
 
     def refresh(self):
-        import ipywidgets as w
-
         self.view = view = self.current_view()
-        cards = [self._card(view["query"]["image"], ["query", view["query"]["label"]], "#333333", bold=True)]
-        for rank, result in enumerate(view["results"], start=1):
-            if result["same_label"] is None:
-                colour, mark = "#555555", ""
-            else:
-                colour, mark = (SAME_COLOUR, "✓ ") if result["same_label"] else (DIFFERENT_COLOUR, "✗ ")
-            cards.append(self._card(result["image"], [f"#{rank} {mark}{result['label']}",
-                                                      f"cos {result['score']:.3f}"], colour))
-        self.cards.children = cards
-        if view["precision"] is None:
-            self.summary.value = f"<b>top-{len(view['results'])}</b> for an uploaded image (it has no label)"
+        self.cards.children = gallery_cards(view, self.thumbnail)
+        self.summary.value = gallery_summary(view)
+
+
+def gallery_summary(view: dict) -> str:
+    """One line of HTML under the controls: precision@k, or why there is none."""
+    if view["precision"] is None:
+        return f"<b>top-{len(view['results'])}</b> for an uploaded image (it has no label)"
+    same = sum(r["same_label"] for r in view["results"])
+    return (f"<b>precision@{len(view['results'])} = {view['precision']:.2f}</b> "
+            f"({same} of {len(view['results'])} share the query's label)")
+
+
+def gallery_cards(view: dict, thumbnail: int = 96) -> list:
+    """Thumbnail cards for a gallery view: the query first, then each result, framed
+    green (same label), red (different label) or grey (no label to compare)."""
+    cards = [_card(view["query"]["image"], ["query", view["query"]["label"]], "#333333", thumbnail, bold=True)]
+    for rank, result in enumerate(view["results"], start=1):
+        if result["same_label"] is None:
+            colour, mark = "#555555", ""
         else:
-            self.summary.value = (f"<b>precision@{len(view['results'])} = {view['precision']:.2f}</b> "
-                                  f"({sum(r['same_label'] for r in view['results'])} of {len(view['results'])} "
-                                  f"share the query's label)")
+            colour, mark = (SAME_COLOUR, "✓ ") if result["same_label"] else (DIFFERENT_COLOUR, "✗ ")
+        cards.append(_card(result["image"], [f"#{rank} {mark}{result['label']}", f"cos {result['score']:.3f}"],
+                           colour, thumbnail))
+    return cards
 
-    def _card(self, image, lines, colour, bold=False):
-        import ipywidgets as w
 
-        picture = w.Image(value=thumbnail_png(image, self.thumbnail), format="png",
-                          layout=w.Layout(width=f"{self.thumbnail}px", height=f"{self.thumbnail}px",
-                                          border=f"{4 if bold else 3}px solid {colour}"))
-        return w.VBox([picture, w.HTML(card_caption(lines, colour))], layout=w.Layout(margin="2px", align_items="center"))
+def _card(image, lines, colour, thumbnail, bold=False):
+    import ipywidgets as w
+
+    picture = w.Image(value=thumbnail_png(image, thumbnail), format="png",
+                      layout=w.Layout(width=f"{thumbnail}px", height=f"{thumbnail}px",
+                                      border=f"{4 if bold else 3}px solid {colour}"))
+    return w.VBox([picture, w.HTML(card_caption(lines, colour))], layout=w.Layout(margin="2px", align_items="center"))

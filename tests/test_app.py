@@ -1,0 +1,84 @@
+"""The search app: pure view, every method, uploads good and bad, and the controls."""
+
+import datetime
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import clustered
+from imgsim_tutorial import CosineIndex, LSHIndex
+from imgsim_tutorial.widgets.app import METHODS, SearchApp, build_index, search_view
+
+
+@pytest.fixture(scope="module")
+def parts():
+    data = clustered(400, 16, n_clusters=3, spread=0.3, seed=5)
+    labels = np.argmax(data @ np.random.default_rng(1).standard_normal((16, 3)), axis=1)
+    images = [Image.new("RGB", (12, 12), (int(40 * l), 100, 30)) for l in labels]
+    return data[40:], images[40:], labels[40:], data[:40], images[:40], labels[:40]
+
+
+def upload(app, content, name="x.png"):
+    app.upload.value = ({"name": name, "type": "image/png", "size": len(content), "content": memoryview(content),
+                         "last_modified": datetime.datetime(2026, 1, 1)},)
+
+
+def png(colour=(10, 120, 30)):
+    buffer = io.BytesIO()
+    Image.new("RGB", (20, 20), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_finds_the_exact_top_result(parts, method):
+    candidates, images, labels, queries, *_ = parts
+    index = build_index(method, candidates, n_bits=4, n_tables=8, n_probes=4)
+    view = search_view(index, queries[0], images[0], int(labels[0]), images, labels, k=5)
+    _, exact = CosineIndex().add(candidates).search(queries[0], 5)
+    assert view["results"][0]["id"] == exact[0, 0] and view["time_ms"] > 0
+    assert (view["lsh"] is not None) == (method == METHODS[1])
+
+
+def test_lsh_details_match_the_index(parts):
+    candidates, images, labels, queries, *_ = parts
+    index = LSHIndex(n_bits=6, n_tables=3).add(candidates)
+    details = search_view(index, queries[1], images[0], None, images, labels, k=3)["lsh"]
+    codes = index.query_codes(queries[1])
+    assert details["codes"] == [format(int(c), "06b") for c in codes]
+    assert details["bucket_sizes"] == [int((index.codes_[t] == c).sum()) for t, c in enumerate(codes)]
+    assert details["n_candidates"] == len(index.candidates(queries[1]))
+
+
+def test_unknown_method_is_refused(parts):
+    with pytest.raises(ValueError, match="method must be one of"):
+        build_index("annoy", parts[0])
+
+
+def test_app_controls(parts):
+    app = SearchApp(*parts, embed=lambda image: np.ones(16, dtype=np.float32))
+    assert app.lsh_controls.layout.display == "none" and "exact (CosineIndex)" in app.summary.value
+    assert len(app.cards.children) == 7  # query + k=6
+    app.method.value = METHODS[1]
+    assert app.lsh_controls.layout.display == "flex" and "scanned" in app.lsh_info.value
+    app.n_bits.value = 24
+    app.n_tables.value = 1  # far too selective: fewer than k found, and the app says so
+    assert "only" in app.summary.value and len(app.cards.children) < 7
+    app.method.value = METHODS[2]
+    assert app.lsh_info.value == "" and "FAISS HNSW" in app.summary.value
+    app.k.value = 3
+    assert len(app.cards.children) == 4
+
+
+@pytest.mark.parametrize("content, message", [(b"", "empty"), (b"GIF89a broken", "not an image"),
+                                              (b"%PDF-1.4 not an image", "not an image")])
+def test_bad_uploads_keep_the_app_working(parts, content, message):
+    app = SearchApp(*parts, embed=lambda image: np.ones(16, dtype=np.float32))
+    before = app.view["results"]
+    upload(app, content)
+    assert message in app.message.value and app.view["results"] == before
+    upload(app, png())
+    assert "searching with your image" in app.message.value and app.view["precision"] is None
+    app.query.value = 2
+    assert app.message.value == "" and app.view["precision"] is not None
