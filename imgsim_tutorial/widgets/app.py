@@ -62,12 +62,12 @@ def search_view(index, query_embedding, query_image, query_label, candidate_imag
 
 def lsh_summary(details: dict) -> str:
     """HTML: the query's bucket in each table and how much of the data it scanned."""
-    rows = "".join(f"<tr><td>table {t}</td><td><code>{code}</code></td><td>{size} items</td></tr>"
-                   for t, (code, size) in enumerate(zip(details["codes"], details["bucket_sizes"])))
+    cells = "".join(f"<span>table {t}: <code>{code}</code> ({size} items)</span>"
+                    for t, (code, size) in enumerate(zip(details["codes"], details["bucket_sizes"])))
     share = details["n_candidates"] / details["n_items"]
+    grid = "display:grid;grid-template-columns:repeat(auto-fill,minmax(210px,1fr));gap:2px 12px;font-size:11px"
     return (f"<div style='font-size:12px'>scanned <b>{details['n_candidates']}</b> of {details['n_items']} "
-            f"candidates ({share:.1%}); the query's bucket in each table:"
-            f"<table style='font-size:11px'>{rows}</table></div>")
+            f"candidates ({share:.1%}); the query's bucket in each table:<div style='{grid}'>{cells}</div></div>")
 
 
 class SearchApp:
@@ -118,9 +118,9 @@ class SearchApp:
             image = decode_upload(content, name)
             self.uploaded = (image, np.asarray(self.embed(image)))
         except ValueError as error:
-            self.message.value = card_caption([str(error)], DIFFERENT_COLOUR)
+            self.message.value = card_caption([str(error)], DIFFERENT_COLOUR, align="left")
             return
-        self.message.value = card_caption([f"searching with your image {name}"])
+        self.message.value = card_caption([f"searching with your image {name}"], align="left")
         self.refresh()
 
     def current_index(self):

@@ -54,11 +54,11 @@ def uploaded_files(value):
     return [(item.get("name", "upload"), bytes(item.get("content", b""))) for item in (value or ())]
 
 
-def card_caption(lines, colour: str | None = None) -> str:
-    """HTML for a small caption under a thumbnail; ``lines`` are escaped."""
+def card_caption(lines, colour: str | None = None, align: str = "center") -> str:
+    """HTML for a small caption (under a thumbnail, or a message); ``lines`` are escaped."""
     style = f"color:{colour};" if colour else ""
     body = "<br>".join(html.escape(str(line)) for line in lines)
-    return f"<div style='font-size:11px;line-height:1.25;text-align:center;{style}'>{body}</div>"
+    return f"<div style='font-size:11px;line-height:1.25;text-align:{align};{style}'>{body}</div>"
 
 
 def figure_png(figure) -> bytes:

@@ -82,9 +82,9 @@ class QueryGallery:
         try:
             image = decode_upload(content, name)
             self.uploaded = (image, self.embed(image))
-            self.message.value = card_caption([f"searching with {name}"])
+            self.message.value = card_caption([f"searching with {name}"], align="left")
         except ValueError as error:
-            self.message.value = card_caption([str(error)], DIFFERENT_COLOUR)
+            self.message.value = card_caption([str(error)], DIFFERENT_COLOUR, align="left")
             return
         self.refresh()
 

@@ -36,6 +36,7 @@ def plot_tradeoff(point: dict, history=()):
     """Left: P(collide in >= 1 table) vs cosine, with the true neighbours' median cosine marked.
     Right: recall vs fraction scanned for every setting tried so far."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(8.6, 3.3), dpi=80)
     similarity = np.linspace(-0.2, 1, 200)
@@ -56,7 +57,10 @@ def plot_tradeoff(point: dict, history=()):
         right.scatter(past["fraction_scanned"] * 100, past["recall"], color="#bbbbbb", s=18)
     right.scatter(point["fraction_scanned"] * 100, point["recall"], color="#d1495b", marker="*", s=140)
     right.set_xscale("log")
-    right.set_xlabel("% of candidates scanned (log)")
+    right.set_xlim(0.1, 110)  # a fixed frame, so moving a slider moves the star, not the axes
+    right.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}%"))
+    right.xaxis.set_minor_formatter(NullFormatter())
+    right.set_xlabel("candidates scanned (log scale)")
     right.set_ylabel(f"recall@{point['k']}")
     right.set_ylim(-0.02, 1.02)
     right.set_title("recall vs work (grey: settings tried)", fontsize=10)

@@ -1,0 +1,225 @@
+"""Every widget notebook, run in a real JupyterLab in Chromium: widgets render and respond.
+
+For each notebook: open it, run all cells, wait for the kernel (asked through the server's
+REST API, not the toolbar), then check that no widget failed, no "Loading widget" is left, no
+output holds a traceback, and every image decoded; then move a control and check the display
+changed as it should. A negative-control notebook with a broken widget must fail those checks.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import urllib.request
+
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.browser
+RUN_TIMEOUT_S = 240
+
+
+def kernel_states(lab) -> list[str]:
+    with urllib.request.urlopen(f"{lab['url']}/api/sessions?token={lab['token']}", timeout=5) as response:
+        return [session["kernel"]["execution_state"] for session in json.load(response)]
+
+
+def open_notebook(page, lab, name):
+    page.goto(f"{lab['url']}/lab/tree/{name}?token={lab['token']}&reset", wait_until="domcontentloaded")
+    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=60_000)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # a kernel must exist and be idle before we run anything
+        if kernel_states(lab) and all(state == "idle" for state in kernel_states(lab)):
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"no idle kernel for {name} after 60 s (states: {kernel_states(lab)})")
+
+
+def run_all(page, lab):
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    page.wait_for_function(
+        """() => {
+            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent);
+            return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p));
+        }""", timeout=RUN_TIMEOUT_S * 1000)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not all(state == "idle" for state in kernel_states(lab)):
+        time.sleep(0.3)
+    settle_widgets(page)
+
+
+def settle_widgets(page, seconds: float = 30):
+    """Give widget views time to finish rendering (models arrive asynchronously)."""
+    try:
+        page.wait_for_function("() => !document.body.innerText.includes('Loading widget')", timeout=seconds * 1000)
+    except Exception:
+        pass  # the checks below report it
+    page.wait_for_timeout(500)
+
+
+def check_page(page, outputs_selector=".jp-OutputArea-output"):
+    """The checks every widget page must pass; raises AssertionError saying what failed."""
+    errors = page.locator(".jupyter-widgets-error-widget").count()
+    assert errors == 0, f"{errors} widget(s) failed to render (.jupyter-widgets-error-widget)"
+    text = page.locator("body").inner_text()
+    for bad in ("Error displaying widget", "Loading widget", "Traceback (most recent call last)"):
+        assert bad not in text, f"the page shows {bad!r}"
+    tracebacks = page.locator(f"{outputs_selector}[data-mime-type='application/vnd.jupyter.stderr']",
+                              has_text="Error").count()
+    assert tracebacks == 0, f"{tracebacks} output(s) show an error"
+    images = page.evaluate("() => [...document.querySelectorAll('img')].map(i => [i.complete, i.naturalWidth, i.src])")
+    # Badge images point outside 127.0.0.1 and are blocked on purpose; every other image must decode.
+    images = [image for image in images if image[2].startswith(("data:", "blob:", "http://127.0.0.1"))]
+    broken = [src[:60] for complete, width, src in images if not (complete and width > 0)]
+    assert images and not broken, f"{len(broken)} of {len(images)} images did not decode: {broken[:3]}"
+    widgets = page.locator(".jupyter-widgets").count()
+    assert widgets > 0, "no widget rendered at all"
+
+
+def slider(page, description):
+    return page.locator(".widget-slider", has=page.locator(".widget-label", has_text=description)).first
+
+
+def set_slider(page, description, value):
+    """Type a value into a slider's readout, as a learner can."""
+    readout = slider(page, description).locator(".widget-readout")
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(str(value))
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(1500)
+
+
+def choose(page, description, option):
+    dropdown = page.locator(".widget-dropdown", has=page.locator(".widget-label", has_text=description)).first
+    dropdown.locator("select").select_option(label=option)
+    page.wait_for_timeout(1500)
+
+
+def wait_for_text(page, text, timeout_s=30):
+    page.get_by_text(text).first.wait_for(timeout=timeout_s * 1000)
+
+
+def screenshot(page, artifacts, name, widget_text=None):
+    if widget_text:
+        page.locator(".jupyter-widgets", has_text=widget_text).first.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / f"{name}.png"))
+
+
+def widget_text(page, contains):
+    """Inner text of the first widget box that contains ``contains``."""
+    return page.locator(".widget-vbox", has_text=contains).first.inner_text()
+
+
+def test_02_query_gallery(page, lab, artifacts):
+    open_notebook(page, lab, "02_cosine_search.ipynb")
+    run_all(page, lab)
+    check_page(page)
+    before = widget_text(page, "share the query's label")
+    set_slider(page, "query", 1)
+    wait_for_text(page, "precision@6 = 0.00")  # test query 1 is the encoder's worst case (notebook 02)
+    assert widget_text(page, "share the query's label") != before
+    set_slider(page, "k", 3)
+    wait_for_text(page, "of 3 share the query's label")
+    check_page(page)
+    screenshot(page, artifacts, "02_cosine_search", "share the query's label")
+
+
+def test_03_bucket_explorer(page, lab, artifacts):
+    open_notebook(page, lab, "03_random_projection.ipynb")
+    run_all(page, lab)
+    check_page(page)
+    assert page.get_by_text("of 8 possible buckets").count() >= 1
+    set_slider(page, "hyperplanes", 5)
+    wait_for_text(page, "5 bits per code")
+    wait_for_text(page, "of 32 possible buckets")
+    check_page(page)
+    screenshot(page, artifacts, "03_random_projection", "possible buckets")
+
+
+def test_04_table_browser_and_tradeoffs(page, lab, artifacts):
+    open_notebook(page, lab, "04_hash_tables.ipynb")
+    run_all(page, lab)
+    check_page(page)
+    summary = page.locator(".widget-html", has_text="label purity").first
+    before = summary.inner_text()
+    choose(page, "table", "3")
+    page.wait_for_function("(before) => ![...document.querySelectorAll('.widget-html')].some("
+                           "e => e.innerText === before)", arg=before, timeout=20_000)
+    screenshot(page, artifacts, "04_hash_tables_table_browser", "label purity")
+    recall = page.locator(".widget-html", has_text="median query").first
+    before = recall.inner_text()
+    set_slider(page, "n_tables", 16)
+    page.wait_for_function("(before) => ![...document.querySelectorAll('.widget-html')].some("
+                           "e => e.innerText === before)", arg=before, timeout=30_000)
+    assert recall.inner_text() != before
+    check_page(page)
+    screenshot(page, artifacts, "04_hash_tables_tradeoffs", "median query")
+
+
+def png_file(tmp_path, name="leaf.png"):
+    buffer = io.BytesIO()
+    Image.new("RGB", (120, 90), (60, 140, 50)).save(buffer, format="PNG")
+    path = tmp_path / name
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def upload(page, path):
+    """Click the upload button and answer the file chooser, as a learner does."""
+    with page.expect_file_chooser() as chooser:
+        page.locator(".widget-upload").first.click()
+    chooser.value.set_files(str(path))
+
+
+def exercise_app(page, tmp_path):
+    choose(page, "method", "LSH (LSHIndex)")
+    wait_for_text(page, "the query's bucket in each table")
+    assert page.get_by_text("LSH (LSHIndex):").count() >= 1
+    fake = tmp_path / "notes.png"
+    fake.write_bytes(b"this is a text file with a .png name")
+    upload(page, fake)
+    wait_for_text(page, "is not an image PIL can read")
+    upload(page, png_file(tmp_path))
+    wait_for_text(page, "searching with your image leaf.png")
+    wait_for_text(page, "for an uploaded image")
+
+
+def test_06_search_app_in_lab(page, lab, artifacts, tmp_path):
+    open_notebook(page, lab, "06_search_app.ipynb")
+    run_all(page, lab)
+    check_page(page)
+    exercise_app(page, tmp_path)
+    check_page(page)
+    screenshot(page, artifacts, "06_search_app", "Bean leaf image search")
+
+
+def test_06_search_app_in_voila(page, voila, artifacts, tmp_path):
+    page.goto(voila["url"], wait_until="domcontentloaded", timeout=240_000)
+    page.get_by_text("Bean leaf image search").first.wait_for(timeout=240_000)
+    settle_widgets(page)
+    check_page(page, outputs_selector=".jp-OutputArea-output")
+    exercise_app(page, tmp_path)
+    check_page(page)
+    page.screenshot(path=str(artifacts / "06_search_app_voila.png"), full_page=True)
+
+
+def test_nothing_outside_127_0_0_1_gets_an_answer(page, lab):
+    open_notebook(page, lab, "00_start_here.ipynb")
+    page.wait_for_timeout(2000)
+    # The notebook's badges point at colab.research.google.com and mybinder.org: the browser
+    # tries, and the block must make every such request fail.
+    assert page.outside, "expected the badge images to be requested (and blocked)"
+    assert page.answered_outside == []
+
+
+def test_negative_control_fails_the_checks(page, lab, artifacts):
+    """A widget whose JavaScript cannot load must be caught by check_page."""
+    open_notebook(page, lab, "negative_control.ipynb")
+    run_all(page, lab)
+    page.wait_for_timeout(3000)
+    screenshot(page, artifacts, "negative_control")
+    with pytest.raises(AssertionError):
+        check_page(page)
