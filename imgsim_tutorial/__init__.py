@@ -11,6 +11,7 @@ from . import baselines, cosine_search, data, embeddings, evaluation, hash_table
 from . import random_projection
 from .baselines import SharedPlanesLSH, naive_search
 from .cosine_search import CosineIndex, cosine_similarity, normalize, top_k
+from .course import Course, load_course
 from .data import cache_dir, course_sizes, generate_beans, load_beans, seeded_subset
 from .embeddings import embed_dataset, embed_images, embedding_function, load_encoder, to_rgb
 from .evaluation import (average_precision, label_precision, mean_average_precision, precision_at_k,
@@ -24,10 +25,10 @@ from .random_projection import (RandomHyperplanes, any_table_collision_probabili
 __version__ = "0.1.0"
 
 __all__ = [
-    "LABEL_NAMES", "CosineIndex", "HashTable", "LSHIndex", "RandomHyperplanes", "SharedPlanesLSH",
+    "LABEL_NAMES", "CosineIndex", "Course", "HashTable", "LSHIndex", "RandomHyperplanes", "SharedPlanesLSH",
     "any_table_collision_probability", "average_precision", "bit_agreement_probability", "cache_dir",
     "cosine_similarity", "course_sizes", "draw_leaf", "embed_dataset", "embed_images", "embedding_function",
-    "generate_beans", "hamming_distance", "label_precision", "load_beans", "load_encoder",
+    "generate_beans", "hamming_distance", "label_precision", "load_beans", "load_course", "load_encoder",
     "mean_average_precision", "naive_search", "normalize", "precision_at_k", "probe_hub", "recall_at_k",
     "resolve_mode", "seeded_subset", "table_collision_probability", "time_call", "to_rgb", "top_k",
 ]

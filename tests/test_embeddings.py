@@ -121,3 +121,14 @@ def test_offline_encoder_is_genuinely_useful(encoder, beans, leaf_embeddings):
     print(f"\nprecision@5 test vs train: trained {trained:.3f}, random init {random_init:.3f}, raw pixels {pixels:.3f}")
     assert trained >= 0.85
     assert random_init < 0.6 and pixels < 0.6
+
+
+def test_load_course_gives_aligned_rows(leaf_embeddings):
+    from imgsim_tutorial import load_course
+
+    course = load_course("offline")
+    assert course.candidate_embeddings.shape == (600, 192) and course.query_embeddings.shape == (100, 192)
+    assert len(course.candidate_images) == len(course.candidate_labels) == 600
+    np.testing.assert_allclose(course.candidate_embeddings, leaf_embeddings["train"][0], atol=1e-6)
+    np.testing.assert_allclose(course.embed(course.query_images[7]), course.query_embeddings[7], atol=1e-5)
+    assert course.label_names == ["angular_leaf_spot", "bean_rust", "healthy"]

@@ -17,8 +17,8 @@ import numpy as np
 from ..cosine_search import CosineIndex
 from ..hash_tables import LSHIndex
 from ..leaves import LABEL_NAMES
-from .common import card_caption, decode_upload, uploaded_files
-from .gallery import DIFFERENT_COLOUR, gallery_cards, gallery_summary, gallery_view
+from .common import UploadableQuery
+from .gallery import gallery_cards, gallery_summary, gallery_view
 
 METHODS = ("exact (CosineIndex)", "LSH (LSHIndex)", "FAISS HNSW")
 
@@ -70,7 +70,7 @@ def lsh_summary(details: dict) -> str:
             f"candidates ({share:.1%}); the query's bucket in each table:<div style='{grid}'>{cells}</div></div>")
 
 
-class SearchApp:
+class SearchApp(UploadableQuery):
     """Upload or pick a query, choose a method and k, and search."""
 
     def __init__(self, candidate_embeddings, candidate_images, candidate_labels, query_embeddings, query_images,
@@ -81,7 +81,7 @@ class SearchApp:
         self.candidate_images, self.candidate_labels = candidate_images, np.asarray(candidate_labels)
         self.query_embeddings, self.query_images = np.asarray(query_embeddings), query_images
         self.query_labels, self.embed, self.names, self.thumbnail = np.asarray(query_labels), embed, names, thumbnail
-        self.indexes, self.uploaded = {}, None
+        self.indexes = {}
         slider = dict(continuous_update=False, style={"description_width": "70px"})
         self.method = w.Dropdown(options=METHODS, value=METHODS[0], description="method")
         self.k = w.IntSlider(value=6, min=1, max=12, description="k", **slider)
@@ -102,25 +102,6 @@ class SearchApp:
         title = w.HTML("<h3 style='margin:4px 0'>Bean leaf image search</h3>")
         self.widget = w.VBox([title, w.HBox([self.query, self.upload]), w.HBox([self.method, self.k]),
                               self.lsh_controls, self.message, self.summary, self.cards, self.lsh_info])
-        self.refresh()
-
-    def _on_query(self, change):
-        self.uploaded = None
-        self.message.value = ""
-        self.refresh()
-
-    def _on_upload(self, change):
-        files = uploaded_files(change["new"])
-        if not files:
-            return
-        name, content = files[0]
-        try:
-            image = decode_upload(content, name)
-            self.uploaded = (image, np.asarray(self.embed(image)))
-        except ValueError as error:
-            self.message.value = card_caption([str(error)], DIFFERENT_COLOUR, align="left")
-            return
-        self.message.value = card_caption([f"searching with your image {name}"], align="left")
         self.refresh()
 
     def current_index(self):

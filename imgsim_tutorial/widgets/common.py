@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import io
 
+ERROR_COLOUR = "#d1495b"
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000
 
@@ -69,3 +70,35 @@ def figure_png(figure) -> bytes:
     figure.savefig(buffer, format="png", dpi=80)
     plt.close(figure)
     return buffer.getvalue()
+
+
+class UploadableQuery:
+    """Mixin for widgets that search with a picked test image or an uploaded one.
+
+    The widget provides ``embed`` (image -> embedding, or None to disable uploads), ``message``
+    (an HTML widget) and ``refresh()``; this keeps ``uploaded`` = ``(image, embedding)`` or None.
+    A bad upload shows a message and changes nothing else.
+    """
+
+    uploaded = None
+
+    def _on_query(self, change):
+        self.uploaded = None
+        self.message.value = ""
+        self.refresh()
+
+    def _on_upload(self, change):
+        import numpy as np
+
+        files = uploaded_files(change["new"])
+        if not files:
+            return
+        name, content = files[0]
+        try:
+            image = decode_upload(content, name)
+            self.uploaded = (image, np.asarray(self.embed(image)))
+        except ValueError as error:
+            self.message.value = card_caption([str(error)], ERROR_COLOUR, align="left")
+            return
+        self.message.value = card_caption([f"searching with your image {name}"], align="left")
+        self.refresh()

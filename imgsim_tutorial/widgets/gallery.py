@@ -10,9 +10,9 @@ import numpy as np
 
 from ..evaluation import precision_at_k
 from ..leaves import LABEL_NAMES
-from .common import card_caption, decode_upload, thumbnail_png, uploaded_files
+from .common import ERROR_COLOUR, UploadableQuery, card_caption, thumbnail_png
 
-SAME_COLOUR, DIFFERENT_COLOUR = "#2a9d4b", "#d1495b"
+SAME_COLOUR, DIFFERENT_COLOUR = "#2a9d4b", ERROR_COLOUR
 
 
 def gallery_view(index, query_embedding, query_image, query_label, candidate_images, candidate_labels,
@@ -38,7 +38,7 @@ def gallery_view(index, query_embedding, query_image, query_label, candidate_ima
             "results": results, "precision": precision}
 
 
-class QueryGallery:
+class QueryGallery(UploadableQuery):
     """Pick a query (or upload an image), choose k, see the top-k candidates.
 
     >>> gallery = QueryGallery(index, query_embeddings, query_images, query_labels,
@@ -54,7 +54,6 @@ class QueryGallery:
         self.query_embeddings, self.query_images = np.asarray(query_embeddings), query_images
         self.query_labels, self.candidate_images = np.asarray(query_labels), candidate_images
         self.candidate_labels = np.asarray(candidate_labels)
-        self.uploaded = None  # (image, embedding) while an upload is shown
         self.query = w.IntSlider(value=0, min=0, max=len(query_images) - 1, description="query",
                                  continuous_update=False)
         self.k = w.IntSlider(value=k, min=1, max=min(12, len(index)), description="k", continuous_update=False)
@@ -68,24 +67,6 @@ class QueryGallery:
         self.upload.observe(self._on_upload, names="value")
         controls = w.HBox([self.query, self.k, self.upload])
         self.widget = w.VBox([controls, self.message, self.summary, self.cards])
-        self.refresh()
-
-    def _on_query(self, change):
-        self.uploaded = None
-        self.refresh()
-
-    def _on_upload(self, change):
-        files = uploaded_files(change["new"])
-        if not files:
-            return
-        name, content = files[0]
-        try:
-            image = decode_upload(content, name)
-            self.uploaded = (image, self.embed(image))
-            self.message.value = card_caption([f"searching with {name}"], align="left")
-        except ValueError as error:
-            self.message.value = card_caption([str(error)], DIFFERENT_COLOUR, align="left")
-            return
         self.refresh()
 
     def current_view(self) -> dict:

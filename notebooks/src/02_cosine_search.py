@@ -19,16 +19,9 @@ import numpy as np
 import imgsim_tutorial as t
 from imgsim_tutorial.widgets import QueryGallery, gallery_view
 
-mode = t.resolve_mode()
-sizes = t.course_sizes(mode, t.embeddings.default_device())
-processor, model = t.load_encoder()
-beans = t.load_beans()
-candidates = t.seeded_subset(beans["train"], sizes["n_candidates"], seed=0)
-queries = t.seeded_subset(beans["test"], sizes["n_queries"], seed=0)
-candidate_embeddings = t.embed_dataset(candidates, processor, model)  # cached by notebook 01
-query_embeddings = t.embed_dataset(queries, processor, model)
-candidate_labels, query_labels = np.array(candidates["labels"]), np.array(queries["labels"])
-label_names = beans["train"].features["labels"].names
+course = t.load_course()  # encoder, data and the embeddings notebook 01 cached; see course.py
+candidate_embeddings, query_embeddings = course.candidate_embeddings, course.query_embeddings
+candidate_labels, query_labels, label_names = course.candidate_labels, course.query_labels, course.label_names
 print(f"{len(candidate_embeddings)} candidates, {len(query_embeddings)} queries, dimension {candidate_embeddings.shape[1]}")
 
 # %% [markdown]
@@ -96,8 +89,7 @@ print("CosineIndex agrees with brute force on", int((brute_ids == ids).all(axis=
 # A static gallery (it also shows on GitHub):
 
 # %%
-candidate_images = candidates["image"]
-query_images = queries["image"]
+candidate_images, query_images = course.candidate_images, course.query_images
 for q in (0, 1):
     view = gallery_view(index, query_embeddings[q], query_images[q], int(query_labels[q]),
                         candidate_images, candidate_labels, k=6, names=label_names)
@@ -109,7 +101,7 @@ for q in (0, 1):
 
 # %%
 gallery = QueryGallery(index, query_embeddings, query_images, query_labels, candidate_images, candidate_labels,
-                       embed=lambda image: t.embed_images([image], processor, model)[0], k=6, names=label_names)
+                       embed=course.embed, k=6, names=label_names)
 gallery.widget
 
 # %% [markdown]
@@ -128,7 +120,7 @@ for name, value in quality.items():
 
 # %%
 assert quality["precision@5"] > 0.6
-if mode == "offline":
+if course.mode == "offline":
     assert quality["precision@5"] >= 0.85
 
 # %% [markdown]
@@ -204,7 +196,7 @@ print("argsort:", round(t.time_call(top_k_by_sorting, query_embeddings, candidat
 # %%
 # 3. The dot product of raw vectors also rewards length: a long candidate vector scores high
 #    against everything. Ranks agree only where lengths are similar.
-raw_candidates = t.embed_images(candidate_images, processor, model, normalize=False)
-raw_query = t.embed_images([query_images[0]], processor, model, normalize=False)[0]
+raw_candidates = t.embed_images(candidate_images, course.processor, course.model, normalize=False)
+raw_query = t.embed_images([query_images[0]], course.processor, course.model, normalize=False)[0]
 by_dot = np.argsort(-(raw_candidates @ raw_query))[:5]
 print("by dot product:", by_dot, " by cosine:", ids[0], " same order:", bool((by_dot == ids[0]).all()))

@@ -21,14 +21,8 @@ import imgsim_tutorial as t
 from imgsim_tutorial.widgets import BucketExplorer
 from imgsim_tutorial.widgets.buckets import bucket_view, demo_points, plot_buckets
 
-mode = t.resolve_mode()
-sizes = t.course_sizes(mode, t.embeddings.default_device())
-processor, model = t.load_encoder()
-beans = t.load_beans()
-candidates = t.seeded_subset(beans["train"], sizes["n_candidates"], seed=0)
-queries = t.seeded_subset(beans["test"], sizes["n_queries"], seed=0)
-candidate_embeddings = t.embed_dataset(candidates, processor, model)
-query_embeddings = t.embed_dataset(queries, processor, model)
+course = t.load_course()
+candidate_embeddings, query_embeddings = course.candidate_embeddings, course.query_embeddings
 dim = candidate_embeddings.shape[1]
 
 # %% [markdown]

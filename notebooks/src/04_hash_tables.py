@@ -26,16 +26,9 @@ import imgsim_tutorial as t
 from imgsim_tutorial.widgets import TableBrowser, TradeoffExplorer
 from imgsim_tutorial.widgets.tables import plot_bucket_sizes, table_view
 
-mode = t.resolve_mode()
-sizes = t.course_sizes(mode, t.embeddings.default_device())
-processor, model = t.load_encoder()
-beans = t.load_beans()
-candidates = t.seeded_subset(beans["train"], sizes["n_candidates"], seed=0)
-queries = t.seeded_subset(beans["test"], sizes["n_queries"], seed=0)
-candidate_embeddings = t.embed_dataset(candidates, processor, model)
-query_embeddings = t.embed_dataset(queries, processor, model)
-candidate_labels, query_labels = np.array(candidates["labels"]), np.array(queries["labels"])
-label_names = beans["train"].features["labels"].names
+course = t.load_course()
+candidate_embeddings, query_embeddings = course.candidate_embeddings, course.query_embeddings
+candidate_labels, query_labels, label_names = course.candidate_labels, course.query_labels, course.label_names
 n, dim = candidate_embeddings.shape
 exact_scores, exact_ids = t.CosineIndex().add(candidate_embeddings).search(query_embeddings, k=10)  # the oracle
 
@@ -60,14 +53,14 @@ print("non-empty buckets per table:", used)
 # The label *purity* of a bucket is the share of its most common label.
 
 # %%
-browser = TableBrowser(index, candidates["image"], candidate_labels, names=label_names)
+browser = TableBrowser(index, course.candidate_images, candidate_labels, names=label_names)
 browser.widget
 
 # %%
 largest = table_view(index, table=0, bucket_rank=0, labels=candidate_labels, names=label_names, max_members=12)
 print(f"largest bucket of table 0: code {largest['code_bits']}, {largest['size']} items, {largest['label_counts']}, "
       f"purity {largest['purity']:.2f}")
-figure = t.plotting.show_images([candidates[int(i)]["image"] for i in largest["members"]],
+figure = t.plotting.show_images([course.candidate_images[i] for i in largest["members"]],
                                 [label_names[label] for label in largest["labels"]], ncols=6, size=1.3)
 figure = plot_bucket_sizes(largest)
 

@@ -26,16 +26,9 @@ import imgsim_tutorial as t
 from imgsim_tutorial.faiss_index import (FaissLSHIndex, FlatIPIndex, HNSWIndex, MultiHashIndex, add_cosine_index,
                                          dataset_search)
 
-mode = t.resolve_mode()
-sizes = t.course_sizes(mode, t.embeddings.default_device())
-processor, model = t.load_encoder()
-beans = t.load_beans()
-candidates = t.seeded_subset(beans["train"], sizes["n_candidates"], seed=0)
-queries = t.seeded_subset(beans["test"], sizes["n_queries"], seed=0)
-candidate_embeddings = t.embed_dataset(candidates, processor, model)
-query_embeddings = t.embed_dataset(queries, processor, model)
-candidate_labels, query_labels = np.array(candidates["labels"]), np.array(queries["labels"])
-label_names = beans["train"].features["labels"].names
+course = t.load_course()
+candidate_embeddings, query_embeddings = course.candidate_embeddings, course.query_embeddings
+query_labels, label_names = course.query_labels, course.label_names
 exact_scores, exact_ids = t.CosineIndex().add(candidate_embeddings).search(query_embeddings, 10)
 
 # %% [markdown]
@@ -47,12 +40,12 @@ exact_scores, exact_ids = t.CosineIndex().add(candidate_embeddings).search(query
 # inner-product metric *and* unit-length vectors. `add_cosine_index` does both and checks.
 
 # %%
-searchable = candidates.add_column("embeddings", candidate_embeddings.tolist())
+searchable = course.candidates.add_column("embeddings", candidate_embeddings.tolist())
 add_cosine_index(searchable)  # = searchable.add_faiss_index("embeddings", metric_type=faiss.METRIC_INNER_PRODUCT)
 scores, examples = searchable.get_nearest_examples("embeddings", query_embeddings[0], k=5)
 print("scores (cosine, higher is better):", np.round(scores, 3))
 print("labels:", [label_names[label] for label in examples["labels"]], "query:", label_names[query_labels[0]])
-figure = t.plotting.show_images([queries[0]["image"], *examples["image"]],
+figure = t.plotting.show_images([course.query_images[0], *examples["image"]],
                                 ["query"] + [f"{s:.3f}" for s in scores], ncols=6, size=1.4)
 
 # %% [markdown]

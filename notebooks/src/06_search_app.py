@@ -18,30 +18,13 @@ if "google.colab" in sys.modules:
     %pip install -q "imgsim-tutorial @ git+https://github.com/imgsim-tutorial/imgsim-tutorial"
 
 # %%
-import numpy as np
-
 import imgsim_tutorial as t
 from imgsim_tutorial.widgets import SearchApp
 
-mode = t.resolve_mode()
-sizes = t.course_sizes(mode, t.embeddings.default_device())
-processor, model = t.load_encoder()
-beans = t.load_beans()
-candidates = t.seeded_subset(beans["train"], sizes["n_candidates"], seed=0)
-queries = t.seeded_subset(beans["test"], sizes["n_queries"], seed=0)
-candidate_embeddings = t.embed_dataset(candidates, processor, model)
-query_embeddings = t.embed_dataset(queries, processor, model)
-label_names = beans["train"].features["labels"].names
-
-
-def embed_one(image):
-    """Embed an uploaded image with the course's encoder."""
-    return t.embed_images([image], processor, model)[0]
-
-
-# %%
-app = SearchApp(candidate_embeddings, list(candidates["image"]), candidates["labels"], query_embeddings,
-                list(queries["image"]), queries["labels"], embed=embed_one, names=label_names)
+course = t.load_course()
+app = SearchApp(course.candidate_embeddings, course.candidate_images, course.candidate_labels,
+                course.query_embeddings, course.query_images, course.query_labels, embed=course.embed,
+                names=course.label_names)
 app.widget
 
 # %% [markdown]
@@ -57,8 +40,9 @@ app.widget
 # The same search, static, for viewers where widgets do not run:
 
 # %%
-view = t.widgets.search_view(app.current_index(), query_embeddings[3], queries[3]["image"], int(queries[3]["labels"]),
-                             list(candidates["image"]), candidates["labels"], k=6, names=label_names)
+view = t.widgets.search_view(app.current_index(), course.query_embeddings[3], course.query_images[3],
+                             int(course.query_labels[3]), course.candidate_images, course.candidate_labels, k=6,
+                             names=course.label_names)
 figure = t.plotting.plot_gallery(view)
 print(f"{app.method.value}: {view['time_ms']:.3f} ms per query")
 

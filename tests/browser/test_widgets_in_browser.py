@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 import urllib.request
 
@@ -36,17 +37,26 @@ def open_notebook(page, lab, name):
     raise TimeoutError(f"no idle kernel for {name} after 60 s (states: {kernel_states(lab)})")
 
 
+PROMPTS = "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent.trim())"
+
+
 def run_all(page, lab):
+    """Run all cells; return when every cell ran, or fail when the run stopped early."""
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-    page.wait_for_function(
-        """() => {
-            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent);
-            return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p));
-        }""", timeout=RUN_TIMEOUT_S * 1000)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not all(state == "idle" for state in kernel_states(lab)):
-        time.sleep(0.3)
+    started, idle_polls = time.monotonic(), 0
+    while time.monotonic() - started < RUN_TIMEOUT_S:
+        prompts = page.evaluate(PROMPTS)
+        if prompts and all(re.fullmatch(r"\[\d+\]:?", p) for p in prompts):
+            break
+        # An exception stops "Run All": the kernel goes idle with cells left unrun.
+        idle_polls = idle_polls + 1 if all(s == "idle" for s in kernel_states(lab)) else 0
+        if idle_polls >= 6 and time.monotonic() - started > 5:
+            errors = page.locator(".jp-OutputArea-output", has_text="Traceback").all_inner_texts()
+            raise AssertionError(f"the run stopped with unrun cells {prompts}; first error: {errors[:1]}")
+        time.sleep(0.5)
+    else:
+        raise TimeoutError(f"cells still running after {RUN_TIMEOUT_S} s")
     settle_widgets(page)
 
 
