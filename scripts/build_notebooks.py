@@ -62,8 +62,9 @@ def build(source: Path, execute: bool = True) -> Path:
                        resources={"metadata": {"path": str(target.parent)}}).execute()
         print(f"{target.name}: ran in {time.time() - started:.0f} s")
         for cell in notebook.cells:  # progress bars are noise in stored outputs
-            cell_outputs = cell.get("outputs", [])
-            cell["outputs"] = [output for output in cell_outputs if not is_progress_bar(output)]
+            if cell.cell_type == "code":
+                cell.outputs = [output for output in cell.outputs if not is_progress_bar(output)]
+    nbformat.validate(notebook)
     nbformat.write(notebook, target)
     return target
 

@@ -41,9 +41,8 @@ def gallery_view(index, query_embedding, query_image, query_label, candidate_ima
 class QueryGallery(UploadableQuery):
     """Pick a query (or upload an image), choose k, see the top-k candidates.
 
-    >>> gallery = QueryGallery(index, query_embeddings, query_images, query_labels,
-    ...                        candidate_images, candidate_labels, embed=embed_one)   # doctest: +SKIP
-    >>> gallery.widget                                                                 # doctest: +SKIP
+    In a notebook: ``QueryGallery(index, query_embeddings, query_images, query_labels,
+    candidate_images, candidate_labels, embed=course.embed).widget`` (see notebook 02).
     """
 
     def __init__(self, index, query_embeddings, query_images, query_labels, candidate_images, candidate_labels,
