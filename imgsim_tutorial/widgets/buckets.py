@@ -83,7 +83,8 @@ class BucketExplorer:
 
         self._figure_png = figure_png
         self.points = demo_points() if points is None else np.asarray(points)
-        self.n_planes = w.IntSlider(value=n_planes, min=1, max=8, description="hyperplanes", continuous_update=False)
+        self.n_planes = w.IntSlider(value=n_planes, min=1, max=8, description="hyperplanes", continuous_update=False,
+                                    style={"description_width": "initial"})
         self.seed = w.IntSlider(value=seed, min=0, max=20, description="seed", continuous_update=False)
         self.image = w.Image(format="png")
         self.summary = w.HTML()
