@@ -48,7 +48,7 @@ def probe_hub(url: str | None = None, timeout: float = PROBE_TIMEOUT_S) -> tuple
         except urllib.error.HTTPError as error:  # the server answered: the network works
             outcome["status"] = error.code
         except Exception as error:  # DNS failure, refused, reset, TLS error, timeout...
-            outcome["error"] = f"{type(error).__name__}: {error}"
+            outcome["error"] = str(getattr(error, "reason", None) or error)
 
     started = time.monotonic()
     worker = threading.Thread(target=attempt, daemon=True)
@@ -58,7 +58,7 @@ def probe_hub(url: str | None = None, timeout: float = PROBE_TIMEOUT_S) -> tuple
         return False, f"no answer from {url} within {timeout:.0f} s"
     if "status" in outcome:
         return True, f"{url} answered in {time.monotonic() - started:.1f} s"
-    return False, f"{url} unreachable ({outcome.get('error')})"
+    return False, f"{url} unreachable: {outcome.get('error')}"
 
 
 def _go_offline() -> None:
