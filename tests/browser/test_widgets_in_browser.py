@@ -123,10 +123,21 @@ def widget_text(page, contains):
     return page.locator(".widget-vbox", has_text=contains).first.inner_text()
 
 
-def test_02_query_gallery(page, lab, artifacts):
-    open_notebook(page, lab, "02_cosine_search.ipynb")
+def run_notebook(page, lab, name):
+    """Open, run all cells, and pass the checks: what every widget notebook must do first."""
+    open_notebook(page, lab, name)
     run_all(page, lab)
     check_page(page)
+
+
+def wait_until_gone(page, text, timeout_s=30):
+    """Wait until no HTML widget shows exactly ``text`` any more (the view was redrawn)."""
+    page.wait_for_function("(text) => ![...document.querySelectorAll('.widget-html')].some(e => e.innerText === text)",
+                           arg=text, timeout=timeout_s * 1000)
+
+
+def test_02_query_gallery(page, lab, artifacts):
+    run_notebook(page, lab, "02_cosine_search.ipynb")
     before = widget_text(page, "share the query's label")
     set_slider(page, "query", 1)
     wait_for_text(page, "precision@6 = 0.00")  # test query 1 is the encoder's worst case (notebook 02)
@@ -138,9 +149,7 @@ def test_02_query_gallery(page, lab, artifacts):
 
 
 def test_03_bucket_explorer(page, lab, artifacts):
-    open_notebook(page, lab, "03_random_projection.ipynb")
-    run_all(page, lab)
-    check_page(page)
+    run_notebook(page, lab, "03_random_projection.ipynb")
     assert page.get_by_text("of 8 possible buckets").count() >= 1
     set_slider(page, "hyperplanes", 5)
     wait_for_text(page, "5 bits per code")
@@ -150,20 +159,16 @@ def test_03_bucket_explorer(page, lab, artifacts):
 
 
 def test_04_table_browser_and_tradeoffs(page, lab, artifacts):
-    open_notebook(page, lab, "04_hash_tables.ipynb")
-    run_all(page, lab)
-    check_page(page)
+    run_notebook(page, lab, "04_hash_tables.ipynb")
     summary = page.locator(".widget-html", has_text="label purity").first
     before = summary.inner_text()
     choose(page, "table", "3")
-    page.wait_for_function("(before) => ![...document.querySelectorAll('.widget-html')].some("
-                           "e => e.innerText === before)", arg=before, timeout=20_000)
+    wait_until_gone(page, before)
     screenshot(page, artifacts, "04_hash_tables_table_browser", "label purity")
     recall = page.locator(".widget-html", has_text="median query").first
     before = recall.inner_text()
     set_slider(page, "n_tables", 16)
-    page.wait_for_function("(before) => ![...document.querySelectorAll('.widget-html')].some("
-                           "e => e.innerText === before)", arg=before, timeout=30_000)
+    wait_until_gone(page, before)
     assert recall.inner_text() != before
     check_page(page)
     screenshot(page, artifacts, "04_hash_tables_tradeoffs", "median query")
@@ -198,9 +203,7 @@ def exercise_app(page, tmp_path):
 
 
 def test_06_search_app_in_lab(page, lab, artifacts, tmp_path):
-    open_notebook(page, lab, "06_search_app.ipynb")
-    run_all(page, lab)
-    check_page(page)
+    run_notebook(page, lab, "06_search_app.ipynb")
     exercise_app(page, tmp_path)
     check_page(page)
     screenshot(page, artifacts, "06_search_app", "Bean leaf image search")
