@@ -79,6 +79,29 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(best, order, axis=1), np.take_along_axis(columns, order, axis=1)
 
 
+def rerank(queries, vectors, shortlists, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact cosine top-``k`` within each query's shortlist: the last step of every approximate index.
+
+    ``queries`` (nq, d) and ``vectors`` (n, d) are unit length; ``shortlists`` holds, per query,
+    row numbers into ``vectors`` (-1 = empty slot). Returns ``(scores, rows)``, each (nq, k);
+    a query with fewer than k rows gets NaN scores and -1 rows in the missing places.
+
+    >>> rerank(np.eye(2), np.eye(2), [[1, 0], [-1, -1]], k=1)
+    (array([[ 1.],
+           [nan]]), array([[ 0],
+           [-1]]))
+    """
+    scores = np.full((len(queries), k), np.nan, dtype=np.result_type(queries, vectors))
+    rows = np.full((len(queries), k), -1, dtype=np.int64)
+    for q, shortlist in enumerate(shortlists):
+        shortlist = np.asarray(shortlist, dtype=np.int64)
+        shortlist = shortlist[shortlist >= 0]
+        if len(shortlist):
+            best, columns = top_k(queries[q:q + 1] @ vectors[shortlist].T, min(k, len(shortlist)))
+            scores[q, :best.shape[1]], rows[q, :best.shape[1]] = best[0], shortlist[columns[0]]
+    return scores, rows
+
+
 def check_k(k, n_items: int) -> int:
     """``k`` as an int if 1 <= k <= n_items, else a ValueError that says why."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):

@@ -145,13 +145,6 @@ def rerank_shortlists(queries, candidates, shortlists, k: int = 10) -> np.ndarra
     The step that turns a cheap, approximate shortlist (codes, PQ, buckets) into a trustworthy
     ranking. Ids of -1 in a shortlist are empty slots.
     """
-    from .cosine_search import normalize, top_k
+    from .cosine_search import normalize, rerank
 
-    queries, candidates = normalize(queries, "queries"), normalize(candidates, "candidates")
-    result = np.full((len(queries), k), -1, dtype=np.int64)
-    for q, shortlist in enumerate(np.asarray(shortlists)):
-        shortlist = shortlist[shortlist >= 0]
-        if len(shortlist):
-            _, columns = top_k(queries[q:q + 1] @ candidates[shortlist].T, min(k, len(shortlist)))
-            result[q, :columns.shape[1]] = shortlist[columns[0]]
-    return result
+    return rerank(normalize(queries, "queries"), normalize(candidates, "candidates"), shortlists, k)[1]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cosine_search import as_matrix, check_k, normalize, top_k
+from .cosine_search import as_matrix, check_k, normalize, rerank
 from .random_projection import RandomHyperplanes
 
 FORMAT, VERSION = "imgsim-faiss-index", 1
@@ -72,14 +72,7 @@ class FaissIndexBase:
 
     def _rerank(self, queries, rows, k):
         """Exact cosine among each query's shortlist ``rows`` (-1 = empty slot)."""
-        scores = np.full((len(queries), k), np.nan, dtype=np.float32)
-        best_rows = np.full((len(queries), k), -1, dtype=np.int64)
-        for q, shortlist in enumerate(rows):
-            shortlist = shortlist[shortlist >= 0]
-            if len(shortlist):
-                found, columns = top_k(queries[q:q + 1] @ self.vectors_[shortlist].T, min(k, len(shortlist)))
-                scores[q, :found.shape[1]], best_rows[q, :found.shape[1]] = found[0], shortlist[columns[0]]
-        return scores, best_rows
+        return rerank(queries, self.vectors_, rows, k)
 
     def memory_bytes(self) -> int:
         """Bytes FAISS needs for the index itself (serialized size), plus re-rank vectors."""

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .cosine_search import as_matrix, check_k, normalize, top_k
-from .random_projection import RandomHyperplanes
+from .cosine_search import as_matrix, check_k, normalize, rerank
+from .random_projection import RandomHyperplanes, pack_bits
 
 FORMAT, VERSION = "imgsim-lsh-index", 1
 
@@ -139,8 +139,7 @@ class LSHIndex:
     def codes_of(vectors, hyperplanes, mean) -> np.ndarray:
         """uint64 codes of unit ``vectors`` (n, d) in every table: (n_tables, n)."""
         bits = np.einsum("tbd,nd->tnb", hyperplanes, vectors - mean) > 0
-        place_values = np.left_shift(np.uint64(1), np.arange(bits.shape[2], dtype=np.uint64))
-        return (bits.astype(np.uint64) * place_values).sum(axis=2, dtype=np.uint64)
+        return pack_bits(bits.reshape(-1, bits.shape[2])).reshape(bits.shape[:2])
 
     def __len__(self) -> int:
         return len(getattr(self, "ids_", ()))
@@ -158,11 +157,10 @@ class LSHIndex:
 
     def probed_codes(self, margins_one_table: np.ndarray) -> np.ndarray:
         """The query's own code followed by its ``n_probes`` nearest neighbouring codes."""
-        code = int(np.sum((margins_one_table > 0) << np.arange(self.n_bits)))
-        codes = [code]
-        for flip in probe_sequence(margins_one_table, self.n_probes):
-            codes.append(code ^ int(np.sum(1 << np.array(flip))))
-        return np.array(codes, dtype=np.uint64)
+        code = int(pack_bits(margins_one_table > 0)[0])
+        # Python ints, so that flipping bit 63 cannot overflow a signed integer.
+        flipped = [code ^ sum(1 << bit for bit in flip) for flip in probe_sequence(margins_one_table, self.n_probes)]
+        return np.array([code, *flipped], dtype=np.uint64)
 
     def _candidate_rows(self, margins_of_query) -> np.ndarray:
         found = [members for t, table in enumerate(self.tables_)
@@ -194,16 +192,10 @@ class LSHIndex:
         """Like :meth:`search`, plus ``n_candidates`` (nq,): how many items each query scanned."""
         queries, margins = self._prepare(queries)
         k = check_k(k, len(self))
-        scores = np.full((len(queries), k), np.nan, dtype=np.float32)
-        ids = np.full((len(queries), k), -1, dtype=self.ids_.dtype if self.ids_.dtype.kind in "iu" else np.int64)
-        n_candidates = np.zeros(len(queries), dtype=np.int64)
-        for q in range(len(queries)):
-            rows = self._candidate_rows(margins[:, q])
-            n_candidates[q] = len(rows)
-            if len(rows):
-                best, columns = top_k(queries[q:q + 1] @ self.vectors_[rows].T, min(k, len(rows)))
-                scores[q, :best.shape[1]], ids[q, :best.shape[1]] = best[0], self.ids_[rows[columns[0]]]
-        return scores, ids, {"n_candidates": n_candidates}
+        shortlists = [self._candidate_rows(margins[:, q]) for q in range(len(queries))]
+        scores, rows = rerank(queries, self.vectors_, shortlists, k)
+        ids = np.where(rows >= 0, self.ids_[np.clip(rows, 0, None)], -1)
+        return scores, ids, {"n_candidates": np.array([len(rows_) for rows_ in shortlists])}
 
     def search(self, queries, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` by exact cosine among the candidates: ``(scores, ids)``, each (nq, k).

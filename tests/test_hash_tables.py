@@ -173,3 +173,10 @@ def test_refuses_what_it_did_not_write(data, tmp_path):
     with pytest.raises(ValueError, match=".npz"):
         index.save(tmp_path / "index.pkl")
     assert not Path(tmp_path / "index.pkl").exists()
+
+
+def test_64_bit_codes_and_probes_work(data):
+    index = LSHIndex(n_bits=64, n_tables=2, n_probes=3, seed=0).add(data)
+    assert index.codes_.dtype == np.uint64 and (index.codes_ >= 2 ** 63).any()
+    scores, ids = index.search(data[:3], 1)
+    assert ids[:, 0].tolist() == [0, 1, 2]
