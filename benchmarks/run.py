@@ -184,18 +184,9 @@ def plot(report, path):
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = list(report["datasets"])
-    figure, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), dpi=90, squeeze=False)
-    for axis, name in zip(axes[0], names):
-        for row in report["datasets"][name]:
-            axis.scatter(row["latency_ms"], row["recall"], s=30)
-            axis.annotate(row["method"].split(" (")[0][:26], (row["latency_ms"], row["recall"]), fontsize=6,
-                          xytext=(3, 2), textcoords="offset points")
-        axis.set(xscale="log", xlabel="single-query latency, ms (log)", ylabel="recall@10", title=name, ylim=(-0.03, 1.05))
-    figure.tight_layout()
-    figure.savefig(path)
+    figure = t.plotting.plot_recall_vs_latency(
+        report["datasets"], note="(LSH settings as named for N >= 10k; 8 bits x 10 tables at N <= 2k)")
+    figure.savefig(path, dpi=90)
 
 
 def main():
@@ -204,7 +195,11 @@ def main():
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--single", type=int, default=50, help="queries timed one by one")
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--plot-only", action="store_true", help="redraw the plot from results.json")
     args = parser.parse_args()
+    if args.plot_only:
+        plot(json.loads((args.out / "results.json").read_text()), args.out / "recall_vs_latency.png")
+        return
     started = time.time()
 
     def log(message):

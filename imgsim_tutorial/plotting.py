@@ -102,3 +102,29 @@ def plot_bars(values: dict, title: str, xlabel: str = "", fmt: str = "{:.2f}"):
     axis.set_xlim(0, max(numbers) * 1.2 if max(numbers) > 0 else 1)
     figure.tight_layout()
     return figure
+
+
+def plot_recall_vs_latency(panels: dict, note: str | None = None):
+    """Recall vs single-query latency, one panel per dataset, from ``compare_indexes`` rows.
+
+    A method keeps its colour and marker in every panel (rows must come in the same order);
+    a shared legend names each once, instead of labels that overlap where methods crowd.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    markers = "os^vDPX*<>ph"
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.0 * len(panels), 3.4), dpi=80, squeeze=False)
+    for axis, (title, rows) in zip(axes[0], panels.items()):
+        for position, row in enumerate(rows):
+            axis.scatter(row["latency_ms"], row["recall"], s=42, color=plt.cm.tab10(position % 10),
+                         marker=markers[position % len(markers)], label=row["method"], edgecolors="black",
+                         linewidths=0.4)
+        axis.set(xscale="log", xlabel="single-query latency, ms (log)", ylabel="recall@10", title=title,
+                 ylim=(-0.03, 1.05))
+        axis.xaxis.set_minor_formatter(NullFormatter())
+    handles, labels = axes[0][-1].get_legend_handles_labels()
+    n_rows = -(-len(labels) // 4)
+    figure.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False, title=note, title_fontsize=8)
+    figure.tight_layout(rect=(0, 0.08 * n_rows + (0.05 if note else 0), 1, 1))
+    return figure

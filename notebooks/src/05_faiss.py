@@ -19,7 +19,6 @@ if "google.colab" in sys.modules:
 import tempfile
 
 import faiss
-import matplotlib.pyplot as plt
 import numpy as np
 
 import imgsim_tutorial as t
@@ -150,15 +149,8 @@ synthetic_rows = t.evaluation.compare_indexes(builders(12, 20), synthetic[:10_00
 show(synthetic_rows, "SYNTHETIC: 10,000 clustered vectors, d=768, 200 queries")
 
 # %%
-figure, axes = plt.subplots(1, 2, figsize=(10, 3.6), dpi=80)
-for axis, rows, title in ((axes[0], image_rows, "image embeddings"), (axes[1], synthetic_rows, "synthetic 10k x 768")):
-    for row in rows:
-        axis.scatter(row["latency_ms"], row["recall"], s=40)
-        axis.annotate(row["method"], (row["latency_ms"], row["recall"]), fontsize=7, xytext=(4, 2),
-                      textcoords="offset points")
-    axis.set(xscale="log", xlabel="median single-query time, ms (log)", ylabel="recall@10", ylim=(-0.03, 1.08),
-             title=title)
-figure.tight_layout()
+figure = t.plotting.plot_recall_vs_latency({"image embeddings": image_rows, "SYNTHETIC 10k x 768": synthetic_rows},
+                                           note="(the image embeddings use 8 bits x 10 tables)")
 
 # %%
 by_name = {row["method"]: row for row in synthetic_rows}
