@@ -172,8 +172,8 @@ assert errors["sign bits"][-1] < errors["sign bits"][0]
 
 # %% [markdown]
 # The error shrinks roughly like 1/√(dimensions). A 64-bit code takes 8 bytes instead of
-# `4 × dim` bytes of floats, and estimates cosine to within a few hundredths: good for
-# *shortlisting*, not for the final ranking. That is the design of the next notebook: bits choose
+# `4 × dim` bytes of floats, and estimates cosine to within about 0.1 on average (the plot above):
+# good enough for *shortlisting*, not for the final ranking. That is the design of the next notebook: bits choose
 # which candidates to look at; the true cosine ranks them.
 #
 # ## Exercises

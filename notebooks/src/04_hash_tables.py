@@ -258,8 +258,10 @@ for center, row in balance.items():
     print(f"center={center!s:5}", row)
 
 # %% [markdown]
-# Read the numbers above: centring spreads the items over more buckets, so each query scans fewer
-# candidates. Whether recall holds up depends on the data; measure, don't assume.
+# Compare the two rows. Centring makes the bits balanced, so the items spread over more buckets;
+# whether that lowers the share each query scans, and what it costs in recall, depends on the
+# data (on the generated leaves: a little less scanned for a little less recall). Measure, don't
+# assume.
 #
 # ## Exercises
 #
