@@ -196,7 +196,8 @@ explorer.widget
 # %% [markdown]
 # Probing (`n_probes`) is the other lever: besides its own bucket, a query also visits the
 # buckets whose codes differ in the bits it was least sure about (those whose hyperplane passes
-# closest to it). Fewer tables, same recall, less memory:
+# closest to it). Fewer tables (less memory) for nearly the same recall, paid for with more
+# buckets visited per query:
 
 # %%
 with warnings.catch_warnings():

@@ -32,8 +32,9 @@ app.widget
 #
 # * **method = LSH**, then raise `n_bits` to 20 with 1 table: the query's bucket is nearly empty,
 #   the app says it found fewer than k. Add tables or probes until it finds k again.
-# * compare the query times of the three methods. With a few hundred candidates exact search is
-#   fastest: approximate indexes pay off only at scale (notebook 05 and `make benchmark`).
+# * compare the query times of the three methods. With a few hundred candidates exact search
+#   already takes well under a millisecond, and the approximate indexes barely beat it, if at
+#   all: they pay off at scale (notebook 05 and `make benchmark`).
 # * upload an image that is not a leaf. Search always returns the *nearest* candidates, however
 #   far they are: look at the cosine scores to judge whether a match means anything.
 #
