@@ -42,16 +42,26 @@ PROMPTS = "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].
 
 def run_all(page, lab):
     """Run all cells; return when every cell ran, or fail when the run stopped early."""
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    for attempt in range(3):  # the menu item does nothing until the notebook is the active widget
+        page.locator(".jp-NotebookPanel .jp-Cell").first.click()
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            page.wait_for_function(f"() => ({PROMPTS})().some(p => /\\[(\\*|\\d+)\\]/.test(p))", timeout=10_000)
+            break
+        except Exception:
+            page.keyboard.press("Escape")  # close the menu if it is still open, and try again
+    else:
+        raise AssertionError("Run All Cells never started a cell (3 attempts)")
     started, idle_polls = time.monotonic(), 0
     while time.monotonic() - started < RUN_TIMEOUT_S:
         prompts = page.evaluate(PROMPTS)
         if prompts and all(re.fullmatch(r"\[\d+\]:?", p) for p in prompts):
             break
-        # An exception stops "Run All": the kernel goes idle with cells left unrun.
-        idle_polls = idle_polls + 1 if all(s == "idle" for s in kernel_states(lab)) else 0
-        if idle_polls >= 20:  # idle for 10 s with cells left: the run has stopped
+        # An exception stops "Run All": nothing is queued or running ([*]) any more, yet some
+        # cells never ran ([ ]).
+        idle_polls = 0 if any("*" in p for p in prompts) else idle_polls + 1
+        if idle_polls >= 20:  # 10 s with nothing running and cells left: the run has stopped
             errors = page.locator(".jp-OutputArea-output", has_text="Traceback").all_inner_texts()
             raise AssertionError(f"the run stopped with unrun cells {prompts}; first error: {errors[:1]}")
         time.sleep(0.5)
