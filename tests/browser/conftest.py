@@ -126,6 +126,7 @@ def lab(workspace):
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={workspace['notebooks']}",
                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=None",
+               "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: run commands, await the kernel
                *(["--allow-root"] if os.geteuid() == 0 else [])]
     process = start(command, workspace["env"], workspace["base"] / "lab.log")
     url = f"http://127.0.0.1:{port}"
@@ -175,6 +176,9 @@ def page(browser):
         if urlparse(response.url).hostname not in local:
             page.answered_outside.append(response.url)
 
+    page.console_errors = []
+    page.on("console", lambda message: page.console_errors.append(message.text[:300])
+            if message.type == "error" else None)
     page.on("request", record)
     page.on("response", record_answer)
     yield page

@@ -9,10 +9,6 @@ changed as it should. A negative-control notebook with a broken widget must fail
 from __future__ import annotations
 
 import io
-import json
-import re
-import time
-import urllib.request
 
 import pytest
 from PIL import Image
@@ -21,52 +17,48 @@ pytestmark = pytest.mark.browser
 RUN_TIMEOUT_S = 240
 
 
-def kernel_states(lab) -> list[str]:
-    with urllib.request.urlopen(f"{lab['url']}/api/sessions?token={lab['token']}", timeout=5) as response:
-        return [session["kernel"]["execution_state"] for session in json.load(response)]
-
-
 def open_notebook(page, lab, name):
+    """Open a notebook and wait, through the app itself, until its kernel is ready and idle.
+
+    (The toolbar's status indicator reads "idle" before any kernel exists, so it proves nothing.)
+    """
     page.goto(f"{lab['url']}/lab/tree/{name}?token={lab['token']}&reset", wait_until="domcontentloaded")
-    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=60_000)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # a kernel must exist and be idle before we run anything
-        if kernel_states(lab) and all(state == "idle" for state in kernel_states(lab)):
-            return
-        time.sleep(0.5)
-    raise TimeoutError(f"no idle kernel for {name} after 60 s (states: {kernel_states(lab)})")
-
-
-PROMPTS = "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent.trim())"
+    page.wait_for_function(
+        """(name) => {
+            const widget = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+            return widget && widget.context && widget.context.path.endsWith(name) && widget.sessionContext;
+        }""", arg=name, timeout=90_000)
+    status = page.evaluate(
+        """async () => {
+            const widget = window.jupyterapp.shell.currentWidget;
+            await widget.context.ready;
+            await widget.sessionContext.ready;
+            const kernel = widget.sessionContext.session && widget.sessionContext.session.kernel;
+            for (let i = 0; i < 600 && (!kernel || kernel.status !== 'idle'); i++) {
+                await new Promise(resolve => setTimeout(resolve, 100));
+            }
+            return kernel ? kernel.status : 'no kernel';
+        }""")
+    assert status == "idle", f"the kernel of {name} is {status!r}, not idle"
 
 
 def run_all(page, lab):
-    """Run all cells; return when every cell ran, or fail when the run stopped early."""
-    for attempt in range(3):  # the menu item does nothing until the notebook is the active widget
-        page.locator(".jp-NotebookPanel .jp-Cell").first.click()
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        try:
-            page.wait_for_function(f"() => ({PROMPTS})().some(p => /\\[(\\*|\\d+)\\]/.test(p))", timeout=10_000)
-            break
-        except Exception:
-            page.keyboard.press("Escape")  # close the menu if it is still open, and try again
-    else:
-        raise AssertionError("Run All Cells never started a cell (3 attempts)")
-    started, idle_polls = time.monotonic(), 0
-    while time.monotonic() - started < RUN_TIMEOUT_S:
-        prompts = page.evaluate(PROMPTS)
-        if prompts and all(re.fullmatch(r"\[\d+\]:?", p) for p in prompts):
-            break
-        # An exception stops "Run All": nothing is queued or running ([*]) any more, yet some
-        # cells never ran ([ ]).
-        idle_polls = 0 if any("*" in p for p in prompts) else idle_polls + 1
-        if idle_polls >= 20:  # 10 s with nothing running and cells left: the run has stopped
-            errors = page.locator(".jp-OutputArea-output", has_text="Traceback").all_inner_texts()
-            raise AssertionError(f"the run stopped with unrun cells {prompts}; first error: {errors[:1]}")
-        time.sleep(0.5)
-    else:
+    """Run every cell with the app's own command; it resolves when the run ends.
+
+    The command answers false when a cell raised (the run stops there); we then report the first
+    error shown.
+    """
+    finished = page.evaluate(
+        """async (seconds) => {
+            const run = window.jupyterapp.commands.execute('notebook:run-all-cells');
+            const late = new Promise(resolve => setTimeout(() => resolve('timeout'), seconds * 1000));
+            return await Promise.race([run, late]);
+        }""", RUN_TIMEOUT_S)
+    if finished == "timeout":
         raise TimeoutError(f"cells still running after {RUN_TIMEOUT_S} s")
+    if finished is not True:
+        errors = page.locator(".jp-OutputArea-output", has_text="Traceback").all_inner_texts()
+        raise AssertionError(f"the run stopped at an error: {errors[:1]}; console errors: {page.console_errors[-5:]}")
     settle_widgets(page)
 
 
