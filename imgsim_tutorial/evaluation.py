@@ -98,25 +98,52 @@ def label_precision(candidates, candidate_labels, queries, query_labels, k: int 
     return precision_at_k(np.asarray(candidate_labels)[ids], query_labels)
 
 
+def clustered_vectors(n: int, dim: int, n_clusters: int, spread: float = 0.4, seed: int = 0) -> np.ndarray:
+    """Synthetic unit vectors around random cluster centres: float32 (n, dim).
+
+    Like real embeddings (and unlike uniform noise) they have near neighbours: with ``spread``
+    0.4 two members of one cluster sit at cosine about 1 / (1 + 0.4**2) = 0.86.
+
+    >>> clustered_vectors(5, 8, n_clusters=2).shape
+    (5, 8)
+    """
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n_clusters, dim))
+    points = centres[rng.integers(n_clusters, size=n)] + spread * rng.standard_normal((n, dim))
+    return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
+
+
+def time_per_query(search_one, queries, repeats: int = 3) -> float:
+    """Seconds per query when ``search_one(query)`` is called one query at a time (median of repeats).
+
+    >>> time_per_query(abs, [-1, 2, -3]) < 1
+    True
+    """
+    queries = list(queries)
+    return time_call(lambda: [search_one(query) for query in queries], repeats=repeats)["median_s"] / len(queries)
+
+
 def index_bytes(index) -> int:
     """Bytes an index holds: float vectors, codes, graph or FAISS structures (duck-typed)."""
     memory = index.memory_bytes() if hasattr(index, "memory_bytes") else int(index.vectors_.nbytes)
     return int(sum(memory.values()) if isinstance(memory, dict) else memory)
 
 
-def compare_indexes(builders: dict, candidates, queries, k: int = 10, n_single: int = 50) -> list[dict]:
+def compare_indexes(builders: dict, candidates, queries, k: int = 10, n_single: int = 50,
+                    true_ids=None) -> list[dict]:
     """Build each index, search, and measure it against exact search, all in one run.
 
     ``builders`` maps a name to a no-argument function returning an unfitted index. Each row has
     ``build_s``, ``latency_ms`` (median single-query), ``throughput_qps`` (one batched call),
     ``recall`` (recall@k vs ``CosineIndex``), ``scanned`` (share of candidates scored, when the
-    index reports it) and ``bytes``.
+    index reports it) and ``bytes``. Pass ``true_ids`` (exact top-k ids) if already computed.
     """
     import warnings
 
     from .cosine_search import CosineIndex
 
-    _, true_ids = CosineIndex().add(candidates).search(queries, k)
+    if true_ids is None:
+        _, true_ids = CosineIndex().add(candidates).search(queries, k)
     rows = []
     for name, build in builders.items():
         started = time.perf_counter()
@@ -130,8 +157,7 @@ def compare_indexes(builders: dict, candidates, queries, k: int = 10, n_single: 
             else:
                 _, ids = index.search(queries, k)
                 scanned = float("nan")
-            single = queries[:n_single]
-            latency = time_call(lambda: [index.search(q, k) for q in single], repeats=3)["median_s"] / len(single)
+            latency = time_per_query(lambda query: index.search(query, k), queries[:n_single])
             batch = time_call(index.search, queries, k, repeats=3)["median_s"]
         rows.append({"method": name, "build_s": build_s, "latency_ms": latency * 1e3,
                      "throughput_qps": len(queries) / batch, "recall": recall_at_k(ids, true_ids),

@@ -70,10 +70,6 @@ class FaissIndexBase:
         ids = np.where(rows >= 0, self.ids_[np.clip(rows, 0, None)], -1)
         return scores.astype(np.float32), ids
 
-    def _rerank(self, queries, rows, k):
-        """Exact cosine among each query's shortlist ``rows`` (-1 = empty slot)."""
-        return rerank(queries, self.vectors_, rows, k)
-
     def memory_bytes(self) -> int:
         """Bytes FAISS needs for the index itself (serialized size), plus re-rank vectors."""
         faiss = _faiss()
@@ -187,7 +183,7 @@ class FaissLSHIndex(FaissIndexBase):
     def _search(self, queries, k):
         if self.rerank:
             _, rows = self.index_.search(queries, max(k, min(self.rerank, len(self))))
-            return self._rerank(queries, rows, k)
+            return rerank(queries, self.vectors_, rows, k)
         hamming, rows = self.index_.search(queries, k)
         return np.cos(np.pi * hamming / self.n_bits), rows
 
@@ -218,7 +214,7 @@ class MultiHashIndex(FaissIndexBase):
         self.index_.nflip = self.n_flips
         shortlist = self.shortlist or len(self)  # how many bucket hits (nearest by Hamming) to re-rank
         _, rows = self.index_.search(self._codes(queries), max(k, min(shortlist, len(self))))
-        return self._rerank(queries, rows, k)
+        return rerank(queries, self.vectors_, rows, k)
 
     def _extra_arrays(self):
         return {"normals": self.planes_.normals}

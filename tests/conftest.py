@@ -53,7 +53,6 @@ def rng():
 
 def clustered(n, dim, n_clusters=20, spread=0.3, seed=0):
     """Unit vectors around random cluster centres: like real embeddings, not uniform noise."""
-    generator = np.random.default_rng(seed)
-    centres = generator.standard_normal((n_clusters, dim))
-    points = centres[generator.integers(n_clusters, size=n)] + spread * generator.standard_normal((n, dim))
-    return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
+    from imgsim_tutorial.evaluation import clustered_vectors
+
+    return clustered_vectors(n, dim, n_clusters=n_clusters, spread=spread, seed=seed)

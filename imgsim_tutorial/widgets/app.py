@@ -10,11 +10,11 @@ standalone Voila page.
 from __future__ import annotations
 
 import html
-import time
 
 import numpy as np
 
 from ..cosine_search import CosineIndex
+from ..evaluation import time_call
 from ..hash_tables import LSHIndex
 from ..leaves import LABEL_NAMES
 from .common import UploadableQuery
@@ -45,12 +45,8 @@ def search_view(index, query_embedding, query_image, query_label, candidate_imag
         warnings.simplefilter("ignore")  # fewer than k candidates: the view shows fewer results
         view = gallery_view(index, query_embedding, query_image, query_label, candidate_images, candidate_labels,
                             k, names)
-        seconds = []
-        for _ in range(3):
-            started = time.perf_counter()
-            index.search(query_embedding, k)
-            seconds.append(time.perf_counter() - started)
-    view["time_ms"] = float(np.median(seconds) * 1e3)
+        timing = time_call(index.search, query_embedding, k, repeats=3, warmup=0)
+    view["time_ms"] = timing["median_s"] * 1e3
     view["lsh"] = None
     if isinstance(index, LSHIndex):
         codes = index.query_codes(query_embedding)

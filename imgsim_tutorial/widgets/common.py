@@ -62,6 +62,16 @@ def card_caption(lines, colour: str | None = None, align: str = "center") -> str
     return f"<div style='font-size:11px;line-height:1.25;text-align:{align};{style}'>{body}</div>"
 
 
+def thumbnail_card(image, lines, colour: str | None = None, size: int = 96, bold: bool = False):
+    """A thumbnail with a caption under it (a ``VBox``); framed in ``colour`` when one is given."""
+    import ipywidgets as w
+
+    border = f"{4 if bold else 3}px solid {colour}" if colour else None
+    picture = w.Image(value=thumbnail_png(image, size), format="png",
+                      layout=w.Layout(width=f"{size}px", height=f"{size}px", border=border))
+    return w.VBox([picture, w.HTML(card_caption(lines, colour))], layout=w.Layout(margin="2px", align_items="center"))
+
+
 def figure_png(figure) -> bytes:
     """A matplotlib figure as PNG bytes (then closed), for ``ipywidgets.Image``."""
     import matplotlib.pyplot as plt

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..evaluation import precision_at_k
 from ..leaves import LABEL_NAMES
-from .common import ERROR_COLOUR, UploadableQuery, card_caption, thumbnail_png
+from .common import ERROR_COLOUR, UploadableQuery, thumbnail_card
 
 SAME_COLOUR, DIFFERENT_COLOUR = "#2a9d4b", ERROR_COLOUR
 
@@ -95,21 +95,13 @@ def gallery_summary(view: dict) -> str:
 def gallery_cards(view: dict, thumbnail: int = 96) -> list:
     """Thumbnail cards for a gallery view: the query first, then each result, framed
     green (same label), red (different label) or grey (no label to compare)."""
-    cards = [_card(view["query"]["image"], ["query", view["query"]["label"]], "#333333", thumbnail, bold=True)]
+    cards = [thumbnail_card(view["query"]["image"], ["query", view["query"]["label"]], "#333333", thumbnail, bold=True)]
     for rank, result in enumerate(view["results"], start=1):
         if result["same_label"] is None:
             colour, mark = "#555555", ""
         else:
             colour, mark = (SAME_COLOUR, "✓ ") if result["same_label"] else (DIFFERENT_COLOUR, "✗ ")
-        cards.append(_card(result["image"], [f"#{rank} {mark}{result['label']}", f"cos {result['score']:.3f}"],
-                           colour, thumbnail))
+        cards.append(thumbnail_card(result["image"], [f"#{rank} {mark}{result['label']}", f"cos {result['score']:.3f}"],
+                                    colour, thumbnail))
     return cards
 
-
-def _card(image, lines, colour, thumbnail, bold=False):
-    import ipywidgets as w
-
-    picture = w.Image(value=thumbnail_png(image, thumbnail), format="png",
-                      layout=w.Layout(width=f"{thumbnail}px", height=f"{thumbnail}px",
-                                      border=f"{4 if bold else 3}px solid {colour}"))
-    return w.VBox([picture, w.HTML(card_caption(lines, colour))], layout=w.Layout(margin="2px", align_items="center"))

@@ -80,9 +80,7 @@ class TableBrowser:
         self.refresh()
 
     def refresh(self):
-        import ipywidgets as w
-
-        from .common import card_caption, figure_png, thumbnail_png
+        from .common import figure_png, thumbnail_card
 
         if self._filling or self.bucket.value is None:
             return
@@ -91,11 +89,7 @@ class TableBrowser:
         shown = f" (showing {len(view['members'])})" if len(view["members"]) < view["size"] else ""
         self.summary.value = (f"bucket <code>{view['code_bits']}</code> holds <b>{view['size']}</b> items{shown}; "
                               f"{counts}; label purity <b>{view['purity']:.2f}</b>")
-        cards = []
-        for member, label in zip(view["members"], view["labels"]):
-            picture = w.Image(value=thumbnail_png(self.images[int(member)], self.thumbnail), format="png",
-                              layout=w.Layout(width=f"{self.thumbnail}px", height=f"{self.thumbnail}px"))
-            cards.append(w.VBox([picture, w.HTML(card_caption([f"{int(member)}", self.names[label]]))],
-                                layout=w.Layout(margin="1px")))
-        self.gallery.children = cards
+        self.gallery.children = [thumbnail_card(self.images[int(member)], [f"{int(member)}", self.names[label]],
+                                                size=self.thumbnail)
+                                 for member, label in zip(view["members"], view["labels"])]
         self.histogram.value = figure_png(plot_bucket_sizes(view))

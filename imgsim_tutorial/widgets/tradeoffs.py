@@ -12,23 +12,23 @@ import warnings
 import numpy as np
 
 from ..cosine_search import CosineIndex
-from ..evaluation import recall_at_k, time_call
+from ..evaluation import recall_at_k, time_per_query
 from ..hash_tables import LSHIndex
 from ..random_projection import any_table_collision_probability
 
 
 def tradeoff_point(embeddings, queries, exact, n_bits: int, n_tables: int, n_probes: int, k: int = 10,
-                   seed: int = 0, index: LSHIndex | None = None, timing_queries: int = 20) -> dict:
+                   seed: int = 0, timing_queries: int = 20) -> dict:
     """recall@k against ``exact`` (its ``(scores, ids)``), fraction scanned, median query time."""
-    index = index or LSHIndex(n_bits=n_bits, n_tables=n_tables, n_probes=n_probes, seed=seed).add(embeddings)
+    index = LSHIndex(n_bits=n_bits, n_tables=n_tables, n_probes=n_probes, seed=seed).add(embeddings)
     with warnings.catch_warnings():  # a short result list is expected at extreme settings; recall shows it
         warnings.simplefilter("ignore")
         _, ids, stats = index.search_with_stats(queries, k)
-        timing = time_call(lambda: [index.search(q, k) for q in queries[:timing_queries]], repeats=3)
+        seconds = time_per_query(lambda query: index.search(query, k), queries[:timing_queries])
     exact_scores, exact_ids = exact
     return {"n_bits": n_bits, "n_tables": n_tables, "n_probes": n_probes, "k": k,
             "recall": recall_at_k(ids, exact_ids), "fraction_scanned": float(stats["n_candidates"].mean() / len(index)),
-            "median_query_ms": timing["median_s"] / min(timing_queries, len(queries)) * 1e3,
+            "median_query_ms": seconds * 1e3,
             "neighbour_similarity": float(np.median(exact_scores)), "index": index}
 
 
@@ -78,9 +78,8 @@ class TradeoffExplorer:
         self.embeddings, self.queries, self.k, self.seed = embeddings, queries, k, seed
         exact_index = CosineIndex().add(embeddings)
         self.exact = exact_index.search(queries, k)
-        timing = time_call(lambda: [exact_index.search(q, k) for q in queries[:20]], repeats=3)
-        self.exact_time_ms = timing["median_s"] / min(20, len(queries)) * 1e3
-        self.cache, self.history = {}, []
+        self.exact_time_ms = time_per_query(lambda query: exact_index.search(query, k), queries[:20]) * 1e3
+        self.cache = {}  # (n_bits, n_tables, n_probes) -> measured point, in the order tried
         self.n_bits = w.IntSlider(value=n_bits, min=1, max=24, description="n_bits", continuous_update=False)
         self.n_tables = w.IntSlider(value=n_tables, min=1, max=32, description="n_tables", continuous_update=False)
         self.n_probes = w.IntSlider(value=n_probes, min=0, max=16, description="n_probes", continuous_update=False)
@@ -91,6 +90,11 @@ class TradeoffExplorer:
         self.widget = w.VBox([w.HBox([self.n_bits, self.n_tables, self.n_probes]), self.summary, self.image])
         self.refresh()
 
+    @property
+    def history(self) -> list:
+        """Every setting measured so far, in the order tried."""
+        return list(self.cache.values())
+
     def refresh(self):
         from .common import figure_png
 
@@ -98,7 +102,6 @@ class TradeoffExplorer:
         if setting not in self.cache:
             self.cache[setting] = tradeoff_point(self.embeddings, self.queries, self.exact, *setting, k=self.k,
                                                  seed=self.seed)
-            self.history.append(self.cache[setting])
         self.point = point = self.cache[setting]
         self.summary.value = (
             f"<b>recall@{self.k} = {point['recall']:.3f}</b> &nbsp; scanned <b>{point['fraction_scanned']:.1%}</b> "
