@@ -1,6 +1,6 @@
 """Speed and quality of every search method, side by side, measured in one run.
 
-Run:  make benchmark     (or: python benchmarks/run.py [--sizes 1000 10000 100000] [--quick])
+Run:  make benchmark     (or: python benchmarks/run.py [--sizes 1000 10000 100000] [--queries 200])
 
 For N clustered unit vectors of dimension 768 (synthetic, labelled as such) and for the real
 offline image embeddings, every method reports build time, median single-query latency,
@@ -20,7 +20,6 @@ import json
 import platform
 import sys
 import time
-import warnings
 from datetime import date
 from pathlib import Path
 
@@ -32,21 +31,6 @@ import imgsim_tutorial as t  # noqa: E402
 from imgsim_tutorial.faiss_index import FaissLSHIndex, FlatIPIndex, HNSWIndex, MultiHashIndex  # noqa: E402
 
 K = 10
-
-
-def clustered(n, dim=768, n_clusters=None, spread=0.4, seed=0):
-    """Unit vectors around random centres: neighbours at cosine ~0.85, like real embeddings."""
-    rng = np.random.default_rng(seed)
-    n_clusters = n_clusters or max(10, n // 100)
-    centres = rng.standard_normal((n_clusters, dim)).astype(np.float32)
-    points = centres[rng.integers(n_clusters, size=n)] + spread * rng.standard_normal((n, dim)).astype(np.float32)
-    return points / np.linalg.norm(points, axis=1, keepdims=True)
-
-
-def per_query_latency(search_one, queries, repeats=3):
-    """Median over repeats of the mean time of one single-query call, in seconds."""
-    timing = t.time_call(lambda: [search_one(q) for q in queries], repeats=repeats)
-    return timing["median_s"] / len(queries)
 
 
 def lsh_setting(n):
@@ -78,7 +62,7 @@ def bench_dataset(name, candidates, queries, n_single, log):
 
     # The baselines in the style of the original tutorial.
     single = queries[:max(3, min(n_single, 200_000 // n))]
-    naive_latency = per_query_latency(lambda q: t.naive_search(q, candidates, range(n), K), single, repeats=1)
+    naive_latency = t.evaluation.time_per_query(lambda q: t.naive_search(q, candidates, range(n), K), single, repeats=1)
     naive_ids = np.array([t.naive_search(q, candidates, range(n), K)[1] for q in queries[:5]])
     rows.append({"method": "naive dict-sort (tutorial)", "build_s": 0.0, "latency_ms": naive_latency * 1e3,
                  "throughput_qps": 1 / naive_latency, "recall": t.recall_at_k(naive_ids, true_ids[:5]),
@@ -88,13 +72,13 @@ def bench_dataset(name, candidates, queries, n_single, log):
     shared = t.SharedPlanesLSH(**lsh).add(candidates)
     build = time.perf_counter() - started
     shared_ids = np.array([np.pad(shared.search(q, K)[1], (0, K), constant_values=-1)[:K] for q in queries])
-    shared_latency = per_query_latency(lambda q: shared.search(q, K), queries[:n_single], repeats=1)
+    shared_latency = t.evaluation.time_per_query(lambda q: shared.search(q, K), queries[:n_single], repeats=1)
     rows.append({"method": f"naive shared-planes LSH {lsh['n_bits']}b x {lsh['n_tables']}t (tutorial)",
                  "build_s": build, "latency_ms": shared_latency * 1e3, "throughput_qps": 1 / shared_latency,
                  "recall": t.recall_at_k(shared_ids, true_ids), "scanned": float("nan"),
                  "bytes": shared.memory_codes_bytes(n)})
 
-    rows += t.evaluation.compare_indexes(dict(methods(n)), candidates, queries, K, n_single)
+    rows += t.evaluation.compare_indexes(dict(methods(n)), candidates, queries, K, n_single, true_ids=true_ids)
     for row in rows:
         if row["method"].startswith(("CosineIndex", "FAISS IndexFlatIP", "FAISS IndexLSH")):
             row["scanned"] = 1.0  # they score every item (IndexLSH scores every code)
@@ -107,19 +91,15 @@ def bench_dataset(name, candidates, queries, n_single, log):
 def lsh_sweep(candidates, queries, log):
     """LSHIndex settings at large N: recall, share scanned and speed-up over exact, same run."""
     exact = t.CosineIndex().add(candidates)
-    _, true_ids = exact.search(queries, K)
-    exact_latency = per_query_latency(lambda q: exact.search(q, K), queries[:50])
+    exact_results = exact.search(queries, K)
+    exact_latency = t.evaluation.time_per_query(lambda q: exact.search(q, K), queries[:50])
     rows = []
-    for n_bits, n_tables, n_probes in [(10, 20, 0), (12, 20, 0), (12, 30, 0), (14, 30, 2), (16, 20, 8)]:
-        index = t.LSHIndex(n_bits=n_bits, n_tables=n_tables, n_probes=n_probes).add(candidates)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            _, ids, stats = index.search_with_stats(queries, K)
-        latency = per_query_latency(lambda q: index.search(q, K), queries[:50])
-        rows.append({"n_bits": n_bits, "n_tables": n_tables, "n_probes": n_probes,
-                     "recall": t.recall_at_k(ids, true_ids), "scanned": float(stats["n_candidates"].mean() / len(candidates)),
-                     "latency_ms": latency * 1e3, "exact_latency_ms": exact_latency * 1e3,
-                     "speedup_vs_exact": exact_latency / latency})
+    for setting in [(10, 20, 0), (12, 20, 0), (12, 30, 0), (14, 30, 2), (16, 20, 8)]:
+        point = t.widgets.tradeoff_point(candidates, queries, exact_results, *setting, k=K, timing_queries=50)
+        latency = point["median_query_ms"] / 1e3
+        rows.append({"n_bits": setting[0], "n_tables": setting[1], "n_probes": setting[2], "recall": point["recall"],
+                     "scanned": point["fraction_scanned"], "latency_ms": latency * 1e3,
+                     "exact_latency_ms": exact_latency * 1e3, "speedup_vs_exact": exact_latency / latency})
     log("LSH sweep: done")
     return rows
 
@@ -209,7 +189,7 @@ def main():
               "machine": f"{platform.machine()} CPU, {__import__('os').cpu_count()} cores, Python {platform.python_version()}",
               "datasets": {}}
     for n in args.sizes:
-        data = clustered(n + args.queries, seed=n)
+        data = t.evaluation.clustered_vectors(n + args.queries, 768, n_clusters=max(10, n // 100), seed=n)
         report["datasets"][f"synthetic N={n:,}"] = bench_dataset(f"N={n}", data[:n], data[n:], args.single, log)
         if n == max(args.sizes):
             report["lsh_sweep_n"] = n
