@@ -165,7 +165,7 @@ def plot(report, path):
 
     matplotlib.use("Agg")
     figure = t.plotting.plot_recall_vs_latency(
-        report["datasets"], note="(LSH settings as named for N >= 10k; 8 bits x 10 tables at N <= 2k)")
+        report["datasets"], note="(LSH settings as named at N <= 2k and for the leaves; at N >= 10k: 12 bits, 20 tables or 10 + probes)")
     figure.savefig(path, dpi=90)
 
 
