@@ -49,4 +49,4 @@ benchmark: install
 
 ## The search app as a standalone page (Voila), offline by default.
 app: install
-	IMGSIM_MODE=$${IMGSIM_MODE:-offline} $(BIN)/voila notebooks/06_search_app.ipynb --VoilaExecutor.timeout=300
+	IMGSIM_MODE=$${IMGSIM_MODE:-offline} $(BIN)/voila notebooks/07_search_app.ipynb --VoilaExecutor.timeout=300

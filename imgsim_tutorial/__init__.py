@@ -2,7 +2,7 @@
 
 Modules follow the notebooks: ``mode``/``data``/``leaves`` (00), ``embeddings`` (01),
 ``cosine_search`` and ``evaluation`` (02), ``random_projection`` (03), ``hash_tables`` and
-``baselines`` (04), ``faiss_index`` (05), ``plotting`` and ``widgets`` (all). Importing the
+``baselines`` (04), ``faiss_index`` (06), ``plotting`` and ``widgets`` (all). Importing the
 package is cheap: torch, transformers, datasets, faiss and ipywidgets are imported only inside
 the functions that need them, so :func:`resolve_mode` decides hub-or-offline before they load.
 """

@@ -86,8 +86,8 @@ assert len(set(beans["train"]["labels"])) == 3
 # | `02_cosine_search` | cosine similarity, exact top-k search, precision@k, the query gallery | `cosine_search.py`, `evaluation.py` |
 # | `03_random_projection` | hyperplanes, sign bits, collision probability: theory vs measurement | `random_projection.py` |
 # | `04_hash_tables` | LSH tables, candidates, re-ranking, recall vs exact, the tutorial's bugs | `hash_tables.py`, `baselines.py` |
-# | `05_faiss` | FAISS indexes, `datasets.add_faiss_index`, what changes at a billion images | `faiss_index.py` |
-# | `06_search_app` | a small search app built from the course's parts | `widgets/app.py` |
+# | `06_faiss` | FAISS indexes, `datasets.add_faiss_index`, what changes at a billion images | `faiss_index.py` |
+# | `07_search_app` | a small search app built from the course's parts | `widgets/app.py` |
 #
 # ## The vocabulary
 #

@@ -1,7 +1,7 @@
 # %% [markdown]
-# # 05 · FAISS, and search inside a 🤗 dataset
+# # 06 · FAISS, and search inside a 🤗 dataset
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/imgsim-tutorial/imgsim-tutorial/blob/main/notebooks/05_faiss.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/imgsim-tutorial/imgsim-tutorial/blob/main/notebooks/06_faiss.ipynb)
 #
 # We built exact search and LSH by hand so that nothing was magic. In production one uses a
 # library: [FAISS](https://github.com/facebookresearch/faiss) (Facebook AI Similarity Search) has

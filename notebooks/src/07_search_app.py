@@ -1,7 +1,7 @@
 # %% [markdown]
-# # 06 · A small image-search app
+# # 07 · A small image-search app
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/imgsim-tutorial/imgsim-tutorial/blob/main/notebooks/06_search_app.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/imgsim-tutorial/imgsim-tutorial/blob/main/notebooks/07_search_app.ipynb)
 #
 # Everything from the course in one tool: an encoder turns your image into an embedding; exact
 # cosine search, LSH tables or a FAISS HNSW graph find its nearest candidates; the gallery shows
@@ -34,7 +34,7 @@ app.widget
 #   the app says it found fewer than k. Add tables or probes until it finds k again.
 # * compare the query times of the three methods. With a few hundred candidates exact search
 #   already takes well under a millisecond, and the approximate indexes barely beat it, if at
-#   all: they pay off at scale (notebook 05 and `make benchmark`).
+#   all: they pay off at scale (notebooks 05-06 and `make benchmark`).
 # * upload an image that is not a leaf. Search always returns the *nearest* candidates, however
 #   far they are: look at the cosine scores to judge whether a match means anything.
 #
