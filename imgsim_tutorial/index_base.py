@@ -1,0 +1,285 @@
+"""One contract for every index: what ``CosineIndex``, ``LSHIndex``, the FAISS wrappers and
+every index written later share, written once.
+
+Builds on ``cosine_search.py`` (unit vectors, ``check_k``) and ``persistence.py`` (atomic
+writes). A subclass only says how to store a batch and how to find a shortlist; this module
+does the rest, the same way everywhere:
+
+- ``Index(**settings)`` only stores and checks its settings (``check_int`` and friends raise a
+  ``ValueError`` naming the setting, its range and a sensible value, *before* any C++ sees it);
+- ``add(embeddings, ids=None)`` **appends** and returns the index; default ids continue from
+  ``len(index)``; ids are all integers or all strings (mixing kinds is an error);
+- ``search(queries, k) -> (scores, ids)``: float32 (nq, k) true cosines, best first; a missing
+  result is id -1 (string ids: ``""``) with score NaN, and ``search`` warns when that happens;
+- ``search_with_stats`` adds ``{"n_candidates": (nq,) ints}``: items scored per query;
+- ``memory_bytes()`` -> ``{part: bytes}``; ``save(path)`` / ``Class.load(path)``: one ``.npz``
+  file per index (a JSON header + named arrays, no pickle), written atomically.
+
+A subclass implements ``add`` (calling ``self._append``) and ``_search(queries, k) -> (scores,
+rows, n_candidates)`` where ``rows`` are row numbers into ``ids_``; ``_restore()`` rebuilds
+derived structures (hash tables, FAISS objects) after ``load``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .cosine_search import as_matrix, check_k, normalize
+from .persistence import atomic_path
+
+FORMAT, VERSION = "imgsim-index", 1
+_NPY_HEADER_SLACK = 1 << 16  # an .npy member = its data + a header of at most 64 KiB
+
+
+def check_int(value, name: str, *, low: int, high: int | None = None, sensible=None) -> int:
+    """``value`` as an int if ``low <= value <= high``, else a ValueError naming the setting.
+
+    >>> check_int(8, "n_bits", low=1, high=63)
+    8
+    """
+    allowed = f"between {low} and {high}" if high is not None else f"at least {low}"
+    hint = f"; a sensible value is {name}={sensible}" if sensible is not None else ""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be a whole number {allowed}, got {value!r} ({type(value).__name__}){hint}")
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"{name} must be {allowed}, got {value}{hint}")
+    return int(value)
+
+
+def check_bool(value, name: str) -> bool:
+    """``value`` if it is True or False, else a ValueError naming the setting."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+    return bool(value)
+
+
+def found_mask(ids: np.ndarray) -> np.ndarray:
+    """True where a search returned a real id (not -1 / ``""``, the missing-result markers).
+
+    >>> found_mask(np.array([[3, -1]])), found_mask(np.array([["a", ""]]))
+    (array([[ True, False]]), array([[ True, False]]))
+    """
+    ids = np.asarray(ids)
+    return ids != "" if ids.dtype.kind == "U" else ids >= 0
+
+
+def _as_ids(ids, n: int) -> np.ndarray:
+    ids = np.asarray(ids)
+    if ids.dtype.kind == "O" and all(isinstance(item, str) for item in ids.ravel()):
+        ids = ids.astype(str)
+    if ids.dtype.kind not in "iuU" or ids.dtype.kind == "b":
+        raise ValueError(f"ids must be integers or strings, got dtype {ids.dtype}; pass e.g. np.arange(n) "
+                         "or a list of file names")
+    if ids.shape != (n,):
+        raise ValueError(f"ids must have shape ({n},), one per embedding, got shape {ids.shape}")
+    return ids.astype(np.int64) if ids.dtype.kind in "iu" else ids
+
+
+class IndexBase:
+    """The shared contract; subclasses implement ``add`` and ``_search`` (see the module)."""
+
+    # -- settings ---------------------------------------------------------------------------
+    def get_params(self) -> dict:
+        """The constructor settings (keyword arguments of ``__init__``) as a dict."""
+        signature = inspect.signature(type(self).__init__)
+        return {name: getattr(self, name) for name, parameter in signature.parameters.items()
+                if parameter.kind is parameter.KEYWORD_ONLY}
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{name}={value!r}" for name, value in self.get_params().items())
+        return f"{type(self).__name__}({settings})" + (f"  # {len(self)} items" if len(self) else "")
+
+    # -- adding -----------------------------------------------------------------------------
+    def _append(self, embeddings, ids=None, *, keep_vectors: bool = True) -> np.ndarray:
+        """Check a new batch and append its ids (and unit vectors to ``vectors_``).
+
+        Returns the batch's unit vectors (m, d). Nothing changes if a check fails.
+        """
+        dim = getattr(self, "dim_", None)
+        vectors = normalize(as_matrix(embeddings, "embeddings", dim), "embeddings")
+        old = getattr(self, "ids_", None)
+        if ids is None:
+            if old is not None and old.dtype.kind == "U":
+                raise ValueError("this index has string ids, so new embeddings need ids too: add(embeddings, ids=[...])")
+            ids = np.arange(len(self), len(self) + len(vectors))
+        new = _as_ids(ids, len(vectors))
+        if old is not None and (old.dtype.kind == "U") != (new.dtype.kind == "U"):
+            raise ValueError(f"this index has {'string' if old.dtype.kind == 'U' else 'integer'} ids but the new "
+                             f"ids are {'strings' if new.dtype.kind == 'U' else 'integers'}; use one kind of id "
+                             "in every add() call")
+        self.ids_ = new if old is None else np.concatenate([old, new])
+        self.dim_ = vectors.shape[1]
+        if keep_vectors:
+            self.vectors_ = vectors if old is None else np.vstack([self.vectors_, vectors])
+        return vectors
+
+    def __len__(self) -> int:
+        return len(getattr(self, "ids_", ()))
+
+    def _check_fitted(self) -> None:
+        if not len(self):
+            raise ValueError(f"this {type(self).__name__} is empty; call .add(embeddings) before searching it")
+
+    # -- searching --------------------------------------------------------------------------
+    def _queries(self, queries) -> np.ndarray:
+        return normalize(as_matrix(queries, "queries", self.dim_), "queries")
+
+    def _ids_at(self, rows: np.ndarray) -> np.ndarray:
+        """Row numbers (-1 = missing) -> our ids (-1 or ``""`` where missing)."""
+        missing = "" if self.ids_.dtype.kind == "U" else -1
+        return np.where(rows >= 0, self.ids_[np.clip(rows, 0, None)], missing)
+
+    def search_with_stats(self, queries, k: int = 5):
+        """Like :meth:`search`, plus ``stats["n_candidates"]`` (nq,): items scored per query."""
+        self._check_fitted()
+        k = check_k(k, len(self))
+        scores, rows, n_candidates = self._search(self._queries(queries), k)
+        return (np.asarray(scores, dtype=np.float32), self._ids_at(np.asarray(rows)),
+                {"n_candidates": np.asarray(n_candidates, dtype=np.int64)})
+
+    def search(self, queries, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` per query: ``(scores, ids)``, each (nq, k), best first, scores = true cosine.
+
+        A query with fewer than ``k`` results gets id -1 (``""`` for string ids) and score NaN
+        in the missing places, and a warning says how many queries were short.
+        """
+        scores, ids, _ = self.search_with_stats(queries, k)
+        short = int((~found_mask(ids)).any(axis=1).sum())
+        if short:
+            warnings.warn(f"{short} of {len(ids)} queries found fewer than k={k} results; the missing ones are "
+                          f"id {'-1' if ids.dtype.kind != 'U' else repr('')} with score NaN. Make the index "
+                          "search more widely (see its settings) or ask for a smaller k.", stacklevel=2)
+        return scores, ids
+
+    # -- memory -----------------------------------------------------------------------------
+    def _state_arrays(self) -> dict:
+        """Every ndarray attribute whose name ends in ``_`` (the fitted state), by name."""
+        return {name[:-1]: value for name, value in vars(self).items()
+                if name.endswith("_") and not name.startswith("_") and isinstance(value, np.ndarray)}
+
+    def _memory_extra(self) -> dict:
+        """Hook: bytes held outside ndarray attributes (FAISS structures, hash tables)."""
+        return {}
+
+    def memory_bytes(self) -> dict:
+        """Bytes this index holds, by part: ``{part: bytes}``; ``sum(...values())`` is the total.
+
+        Counted: every NumPy array of the fitted state (``vectors``, ``ids``, ``codes``, ...)
+        plus the structures a subclass reports (a FAISS index counts its serialized size, hash
+        tables their sorted codes and one id per item per table). Not counted: Python object
+        overhead and temporary memory used while searching.
+        """
+        self._check_fitted()
+        parts = {name: int(array.nbytes) for name, array in self._state_arrays().items()}
+        parts.update({name: int(size) for name, size in self._memory_extra().items()})
+        return parts
+
+    # -- files ------------------------------------------------------------------------------
+    def _restore(self) -> None:
+        """Hook: rebuild derived structures from the loaded arrays (called by :meth:`load`)."""
+
+    def save(self, path) -> Path:
+        """Write one ``.npz`` file: a JSON header (format, class, settings, array shapes and
+        SHA-256) plus the fitted arrays. Atomic: a failed save leaves an older file intact."""
+        self._check_fitted()
+        path = Path(path)
+        if path.suffix != ".npz":
+            raise ValueError(f"save to a path ending in .npz, got {path.name!r}; e.g. {path.with_suffix('.npz').name!r}")
+        arrays = {name: np.ascontiguousarray(array) for name, array in self._state_arrays().items()}
+        header = {"format": FORMAT, "version": VERSION, "class": type(self).__name__,
+                  "params": self.get_params(), "n": len(self), "dim": int(self.dim_),
+                  "arrays": {name: {"shape": list(array.shape), "dtype": array.dtype.str,
+                                    "sha256": hashlib.sha256(array.data).hexdigest()}
+                             for name, array in arrays.items()}}
+        encoded = json.dumps(header, default=lambda value: value.item()).encode()
+        with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+            np.savez(handle, header=np.frombuffer(encoded, dtype=np.uint8), **arrays)
+        return path
+
+    @classmethod
+    def _registry(cls) -> dict:
+        found, stack = {}, [IndexBase]
+        while stack:
+            for sub in stack.pop().__subclasses__():
+                found[sub.__name__] = sub
+                stack.append(sub)
+        return found
+
+    @classmethod
+    def load(cls, path):
+        """Read a file written by ``save``; checks format, class, every shape and checksum,
+        and array sizes *before* reading them. Never unpickles."""
+        path = Path(path)
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder; indexes are saved as one .npz file (older versions wrote a "
+                             "folder): rebuild the index and save it again")
+        if not path.exists():
+            raise FileNotFoundError(f"no index file at {path}; check the path or save the index first")
+        refuse = f"{path.name} is not a file written by {cls.__name__}.save"
+        try:
+            with zipfile.ZipFile(path) as archive:
+                header = _read_header(archive)
+                members = {info.filename: info for info in archive.infolist()}
+                if set(members) != {"header.npy", *(f"{name}.npy" for name in header["arrays"])}:
+                    raise ValueError("its arrays do not match its header")
+                for name, spec in header["arrays"].items():
+                    _check_member_size(members[f"{name}.npy"], spec)
+                arrays = {name: _read_array(archive, name, spec) for name, spec in header["arrays"].items()}
+        except (ValueError, KeyError, TypeError, EOFError, OSError, zipfile.BadZipFile, UnicodeDecodeError) as error:
+            reason = str(error).replace("pickle", "object")
+            raise ValueError(f"{refuse} ({reason}); only files written by .save() of an index can be loaded") from None
+        classes = cls._registry()
+        target = classes.get(header["class"])
+        if target is None or not issubclass(target, cls):
+            raise ValueError(f"{path.name} holds a {header['class']!r}, not a {cls.__name__}; load it with "
+                             f"{header['class']}.load(path)")
+        index = target(**header["params"])
+        for name, array in arrays.items():
+            setattr(index, f"{name}_", array)
+        index.dim_ = header["dim"]
+        if len(index) != header["n"]:
+            raise ValueError(f"{refuse}: header says {header['n']} items but it holds {len(index)} ids")
+        index._restore()
+        return index
+
+
+def _read_header(archive: zipfile.ZipFile) -> dict:
+    info = archive.getinfo("header.npy")  # KeyError -> not ours
+    if info.file_size > 1 << 20:
+        raise ValueError(f"its header is {info.file_size} bytes, far more than a header needs")
+    with archive.open(info) as member:
+        raw = np.lib.format.read_array(member, allow_pickle=False)
+    header = json.loads(raw.tobytes().decode("utf-8"))
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ValueError("its header does not name the imgsim-index format")
+    if header.get("version") != VERSION:
+        raise ValueError(f"it has format version {header.get('version')!r}, this code reads version {VERSION}; "
+                         "rebuild the index and save it again")
+    for key, kind in {"class": str, "params": dict, "n": int, "dim": int, "arrays": dict}.items():
+        if not isinstance(header.get(key), kind):
+            raise ValueError(f"its header lacks a valid {key!r}")
+    return header
+
+
+def _check_member_size(info: zipfile.ZipInfo, spec: dict) -> None:
+    expected = int(np.prod(spec["shape"], dtype=np.int64)) * np.dtype(spec["dtype"]).itemsize
+    if not expected <= info.file_size <= expected + _NPY_HEADER_SLACK:
+        raise ValueError(f"array {info.filename!r} would inflate to {info.file_size} bytes, but its header "
+                         f"promises {expected}; refused before reading it")
+
+
+def _read_array(archive: zipfile.ZipFile, name: str, spec: dict) -> np.ndarray:
+    with archive.open(f"{name}.npy") as member:
+        array = np.lib.format.read_array(member, allow_pickle=False)
+    if list(array.shape) != spec["shape"] or array.dtype.str != spec["dtype"]:
+        raise ValueError(f"array {name!r} has shape {array.shape} {array.dtype}, header says {spec}")
+    if hashlib.sha256(np.ascontiguousarray(array).data).hexdigest() != spec["sha256"]:
+        raise ValueError(f"array {name!r} does not match the checksum in its header (damaged or mixed files)")
+    return array
