@@ -1,0 +1,248 @@
+"""Checks a learner runs on their own answer: "✓ right", or exactly what is wrong.
+
+Every notebook from 01 on ends its lessons with "Your turn" exercises. This module is what
+those cells call. A check never raises on a wrong or missing answer: it returns a small
+:class:`Check` that shows itself as one line (plain text and coloured HTML), so a notebook
+with unanswered exercises still runs top to bottom (and under ``pytest --nbval-lax``).
+
+The convention for notebook cells (percent-format sources in ``notebooks/src/``)
+------------------------------------------------------------------------------
+
+1. The question is a markdown cell, then a "Your turn" code cell tagged ``exercise`` that holds
+   a stub and ends with a check call (the last line, so its result is displayed)::
+
+       # %% tags=["exercise"]
+       # Your turn: the ids of the 5 nearest candidates of query 0, best first.
+       answer = None  # your code here
+       exercises.check_ids(answer, expected_top5, name="top-5 ids")
+
+   (with ``from imgsim_tutorial import exercises`` in the notebook's import cell). The stub leaves ``answer = None``; the check then says "not answered yet" (no error).
+   A stub that needs code carries the comment ``# your code here``; every notebook has at
+   least three exercise cells that call a ``check_*`` function, one of them needing code.
+   Compute the ``expected`` value in an ordinary cell *before* the exercise (or in the check
+   call itself) from the package, never from the solution cell.
+
+2. Solutions go at the END of the notebook under a markdown heading ``## Solutions``, one code
+   cell per exercise, tagged ``solution`` and collapsed in JupyterLab, so that neither a static
+   rendering (GitHub, nbviewer) nor a quick scroll spoils the question::
+
+       # %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
+       # Solution 1.
+       answer = ids[0]
+       exercises.check_ids(answer, expected_top5, name="top-5 ids")
+
+   A solution re-runs its exercise's check, so the built notebook stores "✓ right" under it and
+   ``tests/test_exercises.py`` can see that each solution passes its own check.
+
+The checkers
+------------
+
+``check_array`` (numbers, with a tolerance), ``check_ids`` (integer ids, optionally order-
+insensitive per row), ``check_value`` (one number, string or bool) and ``check_true`` (any
+condition, with a hint). Each returns a :class:`Check`; ``bool(check)`` is True only when right.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+RIGHT, WRONG, UNANSWERED = "right", "wrong", "unanswered"
+_SYMBOLS = {RIGHT: "✓", WRONG: "✗", UNANSWERED: "…"}
+_COLOURS = {RIGHT: "#1a7f37", WRONG: "#cf222e", UNANSWERED: "#9a6700"}
+
+
+@dataclass(frozen=True)
+class Check:
+    """The verdict on one answer: ``status`` is "right", "wrong" or "unanswered".
+
+    >>> Check("right", "top-5 ids", "right")
+    ✓ top-5 ids: right
+    >>> bool(Check("wrong", "x", "shape (3,), expected (4,)"))
+    False
+    """
+
+    status: str
+    name: str
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.status == RIGHT
+
+    @property
+    def right(self) -> bool:
+        return self.status == RIGHT
+
+    def __str__(self) -> str:
+        return f"{_SYMBOLS[self.status]} {self.name}: {self.message}"
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        return (f'<div style="color:{_COLOURS[self.status]};font-family:monospace;white-space:pre-wrap">'
+                f"<b>{_SYMBOLS[self.status]} {escape(self.name)}</b>: {escape(self.message)}</div>")
+
+
+def _unanswered(answer) -> bool:
+    return answer is None or answer is Ellipsis
+
+
+def _not_yet(name: str) -> Check:
+    return Check(UNANSWERED, name, "not answered yet (replace the None in the cell above the check)")
+
+
+def _right(name: str, detail: str = "") -> Check:
+    return Check(RIGHT, name, "right" + (f" ({detail})" if detail else ""))
+
+
+def _as_array(answer, name: str):
+    try:
+        return np.asarray(answer), None
+    except (TypeError, ValueError) as error:  # ragged lists and the like
+        return None, Check(WRONG, name, f"could not be read as an array ({error}); expected an array")
+
+
+def _positions(mask: np.ndarray, limit: int = 5) -> str:
+    """'rows 0, 3 and 7' / 'positions (0, 1), (2, 2)' for the True entries of mask."""
+    if mask.ndim <= 1:
+        where = np.flatnonzero(np.atleast_1d(mask))
+        shown = ", ".join(str(int(i)) for i in where[:limit])
+        return f"position{'s' if len(where) > 1 else ''} {shown}" + (" ..." if len(where) > limit else "")
+    rows = np.flatnonzero(mask.reshape(len(mask), -1).any(axis=1))
+    shown = ", ".join(str(int(i)) for i in rows[:limit])
+    return f"row{'s' if len(rows) > 1 else ''} {shown}" + (" ..." if len(rows) > limit else "")
+
+
+def check_array(answer, expected, name: str = "answer", atol: float = 1e-6, rtol: float = 0.0,
+                check_dtype: bool = False) -> Check:
+    """Compare an array answer with the expected one: shape, optionally dtype, then values.
+
+    Says which rows (or positions) differ, by how much at most, and the tolerance used.
+
+    >>> check_array([1.0, 2.0], [1.0, 2.0000001], name="scores")
+    ✓ scores: right (2 values within atol=1e-06)
+    >>> check_array([[1, 2], [3, 4]], [[1, 2], [3, 5]], name="m")
+    ✗ m: 1 of 4 values differ, in row 1; largest difference 1 (tolerance atol=1e-06, rtol=0)
+    >>> check_array(None, [1.0])
+    … answer: not answered yet (replace the None in the cell above the check)
+    """
+    if _unanswered(answer):
+        return _not_yet(name)
+    answer, problem = _as_array(answer, name)
+    if problem is not None:
+        return problem
+    expected = np.asarray(expected)
+    if answer.shape != expected.shape:
+        hint = " (transposed?)" if answer.shape == expected.shape[::-1] and answer.ndim == 2 else ""
+        return Check(WRONG, name, f"has shape {answer.shape}, expected {expected.shape}{hint}")
+    if check_dtype and answer.dtype != expected.dtype:
+        return Check(WRONG, name, f"has dtype {answer.dtype}, expected {expected.dtype}; "
+                                  f"convert with .astype(np.{expected.dtype})")
+    if not (np.issubdtype(answer.dtype, np.number) or answer.dtype == bool):
+        return Check(WRONG, name, f"holds {answer.dtype} values, expected numbers like {expected.dtype}")
+    answer_f, expected_f = answer.astype(np.float64), expected.astype(np.float64)
+    close = np.isclose(answer_f, expected_f, atol=atol, rtol=rtol, equal_nan=True)
+    if close.all():
+        return _right(name, f"{expected.size} value{'s' if expected.size != 1 else ''} within atol={atol:g}"
+                            + (f", rtol={rtol:g}" if rtol else ""))
+    wrong = ~close
+    gap = np.abs(answer_f - expected_f)[wrong]
+    largest = "NaN where a number was expected (or the reverse)" if np.isnan(gap).all() else f"{np.nanmax(gap):.4g}"
+    return Check(WRONG, name, f"{int(wrong.sum())} of {expected.size} values differ, in {_positions(wrong)}; "
+                              f"largest difference {largest} (tolerance atol={atol:g}, rtol={rtol:g})")
+
+
+def check_ids(answer_ids, expected_ids, name: str = "ids", ordered: bool = True) -> Check:
+    """Compare integer ids, (k,) or (nq, k); ``ordered=False`` compares each row as a set.
+
+    >>> check_ids([3, 1, 2], [1, 2, 3], ordered=False)
+    ✓ ids: right (3 ids, order ignored)
+    >>> check_ids([[1, 2], [5, 6]], [[1, 2], [5, 7]], ordered=False)
+    ✗ ids: 1 of 2 rows differ (rows 1); first, row 1: missing [7], not expected [6]
+    """
+    if _unanswered(answer_ids):
+        return _not_yet(name)
+    answer, problem = _as_array(answer_ids, name)
+    if problem is not None:
+        return problem
+    expected = np.asarray(expected_ids)
+    if answer.shape != expected.shape:
+        return Check(WRONG, name, f"has shape {answer.shape}, expected {expected.shape} "
+                                  f"({'one row per query, ' if expected.ndim == 2 else ''}k = {expected.shape[-1]})")
+    if answer.size and not (np.issubdtype(answer.dtype, np.integer)
+                            or (np.issubdtype(answer.dtype, np.floating) and np.all(answer == np.round(answer)))):
+        return Check(WRONG, name, f"holds {answer.dtype} values, expected integer ids "
+                                  "(did you pass the scores instead of the ids?)")
+    answer_rows, expected_rows = answer.reshape(-1, expected.shape[-1]).astype(np.int64), expected.reshape(
+        -1, expected.shape[-1]).astype(np.int64)
+    if ordered:
+        same = (answer_rows == expected_rows).all(axis=1)
+    else:
+        same = np.array([set(a) == set(e) for a, e in zip(answer_rows.tolist(), expected_rows.tolist())])
+    order_note = "" if ordered else ", order ignored"
+    if same.all():
+        return _right(name, f"{expected.size} ids{order_note}")
+    bad = np.flatnonzero(~same)
+    first = int(bad[0])
+    a, e = answer_rows[first].tolist(), expected_rows[first].tolist()
+    missing, extra = sorted(set(e) - set(a)), sorted(set(a) - set(e))
+    detail = (f"missing {missing}, not expected {extra}" if missing or extra
+              else f"same ids, wrong order: got {a}, expected {e} (best first)")
+    where = f"{len(bad)} of {len(same)} rows differ (rows {', '.join(map(str, bad[:5].tolist()))}" \
+            f"{' ...' if len(bad) > 5 else ''}); first, row {first}: " if expected.ndim == 2 else ""
+    return Check(WRONG, name, where + detail)
+
+
+def check_value(answer, expected, name: str = "answer", atol: float = 1e-6, rtol: float = 1e-6) -> Check:
+    """Compare one value: numbers within a tolerance; strings ignoring case and outer spaces; bools exactly.
+
+    >>> check_value(0.3333, 1 / 3, name="chance", atol=1e-3)
+    ✓ chance: right
+    >>> check_value("Bean_Rust ", "bean_rust")
+    ✓ answer: right
+    >>> check_value(5, 6, name="k")
+    ✗ k: got 5, which is too small (tolerance atol=1e-06, rtol=1e-06)
+    """
+    if _unanswered(answer):
+        return _not_yet(name)
+    if isinstance(expected, str):
+        if not isinstance(answer, str):
+            return Check(WRONG, name, f"got {type(answer).__name__} {answer!r}, expected a string")
+        if answer.strip().lower() == expected.strip().lower():
+            return _right(name)
+        return Check(WRONG, name, f"got {answer!r}, expected another answer")
+    if isinstance(expected, (bool, np.bool_)):
+        if not isinstance(answer, (bool, np.bool_)):
+            return Check(WRONG, name, f"got {type(answer).__name__} {answer!r}, expected True or False")
+        return _right(name) if bool(answer) == bool(expected) else Check(WRONG, name, f"got {answer}, not right")
+    if np.ndim(answer) != 0:
+        return Check(WRONG, name, f"got an array of shape {np.shape(answer)}, expected one number "
+                                  "(take .mean(), an element, or float(...))")
+    try:
+        value, target = float(answer), float(expected)
+    except (TypeError, ValueError):
+        return Check(WRONG, name, f"got {type(answer).__name__} {answer!r}, expected a number")
+    if np.isclose(value, target, atol=atol, rtol=rtol):
+        return _right(name)
+    direction = "too small" if value < target else "too large"
+    return Check(WRONG, name, f"got {value:.6g}, which is {direction} (tolerance atol={atol:g}, rtol={rtol:g})")
+
+
+def check_true(condition, hint: str, name: str = "check") -> Check:
+    """Right when ``condition`` is true; otherwise show ``hint`` (say what to look at).
+
+    >>> check_true(2 + 2 == 4, "add again")
+    ✓ check: right
+    >>> check_true(False, "the scores should be sorted best first", name="order")
+    ✗ order: not yet: the scores should be sorted best first
+    """
+    if _unanswered(condition):
+        return _not_yet(name)
+    try:
+        passed = bool(condition)
+    except ValueError:  # an array: "truth value of an array is ambiguous"
+        return Check(WRONG, name, "got an array; combine it into one True/False with .all() or .any()")
+    return _right(name) if passed else Check(WRONG, name, f"not yet: {hint}")
