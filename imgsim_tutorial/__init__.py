@@ -2,33 +2,61 @@
 
 Modules follow the notebooks: ``mode``/``data``/``leaves`` (00), ``embeddings`` (01),
 ``cosine_search`` and ``evaluation`` (02), ``random_projection`` (03), ``hash_tables`` and
-``baselines`` (04), ``faiss_index`` (06), ``plotting`` and ``widgets`` (all). Importing the
-package is cheap: torch, transformers, datasets, faiss and ipywidgets are imported only inside
-the functions that need them, so :func:`resolve_mode` decides hub-or-offline before they load.
+``baselines`` (04), ``faiss_index`` (06), ``plotting`` and ``widgets`` (all); ``index_base``
+holds the contract every index shares.
+
+Every public name is importable from the top level (``from imgsim_tutorial import HNSWIndex``),
+yet ``import imgsim_tutorial`` imports nothing heavy: a name is looked up in ``_LAZY`` and its
+module is imported the first time the name is used. So torch, transformers, datasets, faiss and
+ipywidgets load only when needed, and :func:`resolve_mode` decides hub-or-offline before they do.
 """
 
-from . import baselines, cosine_search, data, embeddings, evaluation, hash_tables, leaves, mode, plotting, widgets
-from . import random_projection
-from .baselines import SharedPlanesLSH, naive_search
-from .cosine_search import CosineIndex, cosine_similarity, normalize, top_k
-from .course import Course, load_course
-from .data import cache_dir, course_sizes, generate_beans, load_beans, seeded_subset
-from .embeddings import embed_dataset, embed_images, embedding_function, load_encoder, to_rgb
-from .evaluation import (average_precision, label_precision, mean_average_precision, precision_at_k,
-                         recall_at_k, time_call)
-from .hash_tables import HashTable, LSHIndex
-from .leaves import LABEL_NAMES, draw_leaf
-from .mode import probe_hub, resolve_mode
-from .random_projection import (RandomHyperplanes, any_table_collision_probability, bit_agreement_probability,
-                                hamming_distance, table_collision_probability)
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "LABEL_NAMES", "CosineIndex", "Course", "HashTable", "LSHIndex", "RandomHyperplanes", "SharedPlanesLSH",
-    "any_table_collision_probability", "average_precision", "bit_agreement_probability", "cache_dir",
-    "cosine_similarity", "course_sizes", "draw_leaf", "embed_dataset", "embed_images", "embedding_function",
-    "generate_beans", "hamming_distance", "label_precision", "load_beans", "load_course", "load_encoder",
-    "mean_average_precision", "naive_search", "normalize", "precision_at_k", "probe_hub", "recall_at_k",
-    "resolve_mode", "seeded_subset", "table_collision_probability", "time_call", "to_rgb", "top_k",
-]
+# public name -> the module (inside this package) that defines it; one line per name.
+_LAZY = {
+    "LABEL_NAMES": "leaves", "draw_leaf": "leaves",
+    "probe_hub": "mode", "resolve_mode": "mode",
+    "cache_dir": "data", "course_sizes": "data", "generate_beans": "data", "load_beans": "data",
+    "seeded_subset": "data",
+    "embed_dataset": "embeddings", "embed_images": "embeddings", "embedding_function": "embeddings",
+    "load_encoder": "embeddings", "to_rgb": "embeddings",
+    "Course": "course", "load_course": "course",
+    "IndexBase": "index_base", "found_mask": "index_base",
+    "CosineIndex": "cosine_search", "cosine_similarity": "cosine_search", "normalize": "cosine_search",
+    "top_k": "cosine_search",
+    "average_precision": "evaluation", "label_precision": "evaluation", "mean_average_precision": "evaluation",
+    "precision_at_k": "evaluation", "recall_at_k": "evaluation", "time_call": "evaluation",
+    "RandomHyperplanes": "random_projection", "any_table_collision_probability": "random_projection",
+    "bit_agreement_probability": "random_projection", "hamming_distance": "random_projection",
+    "table_collision_probability": "random_projection",
+    "HashTable": "hash_tables", "LSHIndex": "hash_tables",
+    "SharedPlanesLSH": "baselines", "naive_search": "baselines",
+    "FlatIPIndex": "faiss_index", "FaissLSHIndex": "faiss_index", "MultiHashIndex": "faiss_index",
+    "HNSWIndex": "faiss_index", "add_cosine_index": "faiss_index", "dataset_search": "faiss_index",
+}
+
+_SUBMODULES = {"baselines", "cosine_search", "course", "data", "embeddings", "evaluation", "faiss_index",
+               "hash_tables", "index_base", "leaves", "mode", "persistence", "plotting", "random_projection",
+               "synthetic", "widgets"}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value  # cache: later look-ups skip this function
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'imgsim_tutorial' has no attribute {name!r}; see imgsim_tutorial.__all__ "
+                         "for the public names")
+
+
+def __dir__():
+    return sorted({*globals(), *_LAZY, *_SUBMODULES})
