@@ -1,29 +1,63 @@
-"""The notebooks: in sync with their sources, small, free of machine paths, with Colab badges."""
+"""The notebooks: in sync with their sources (read by jupytext), small, portable, navigable."""
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "scripts" / "build_notebooks.py")
 build_notebooks = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(build_notebooks)
+SETTING = build_notebooks.repository_setting()
 
 
 def test_every_source_has_a_notebook():
-    sources = {p.stem for p in (ROOT / "notebooks" / "src").glob("*.py")}
-    assert sources == {p.stem for p in NOTEBOOKS} and len(sources) >= 6
+    sources = {p.stem for p in (ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py")}
+    assert sources == {p.stem for p in NOTEBOOKS} and len(sources) >= 7
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_matches_its_source(notebook):
-    cells = json.loads(notebook.read_text())["cells"]
-    expected = build_notebooks.parse_cells((ROOT / "notebooks" / "src" / f"{notebook.stem}.py").read_text())
-    actual = [(cell["cell_type"], "".join(cell["source"])) for cell in cells]
-    assert actual == expected, f"run: python scripts/build_notebooks.py {notebook.stem[:2]}"
+    """Same cells, text, metadata and ids as the build script makes from the source (via jupytext)."""
+    stored = json.loads(notebook.read_text())["cells"]
+    expected = build_notebooks.notebook_from_source(ROOT / "notebooks" / "src" / f"{notebook.stem}.py").cells
+    layout = ("id", "cell_type", "source")
+    actual = [tuple(cell[key] if key != "source" else "".join(cell[key]) for key in layout) for cell in stored]
+    assert actual == [tuple(cell[key] for key in layout) for cell in expected], \
+        f"run: python scripts/build_notebooks.py {notebook.stem[:2]}  (add --links-only to keep outputs)"
+    for cell, wanted in zip(stored, expected):  # tags and jupyter flags from `# %% tags=[...]`
+        assert {k: v for k, v in cell["metadata"].items() if k != "execution"} == dict(wanted.metadata)
+
+
+def test_source_metadata_reaches_the_notebook(tmp_path, monkeypatch):
+    source = tmp_path / "src" / "01_demo.py"
+    source.parent.mkdir()
+    source.write_text('# %% [markdown]\n# # 01 · Demo\n#\n# [![Binder](https://mybinder.org/badge_logo.svg)]'
+                      '(https://mybinder.org/v2/gh/a/b/main)\n#\n# Text.\n\n'
+                      '# %% tags=["solution"] jupyter={"source_hidden": true}\nanswer = 42\n')
+    monkeypatch.setattr(build_notebooks, "SOURCES", source.parent)
+    notebook = build_notebooks.notebook_from_source(source)
+    assert [cell.id for cell in notebook.cells] == ["01-launch", "01-00", "01-01", "01-next"]
+    assert notebook.cells[1].source == "# 01 · Demo\n\nText."  # the hand-written badge is dropped
+    assert notebook.cells[2].metadata == {"tags": ["solution"], "jupyter": {"source_hidden": True}}
+    assert notebook.cells[2].source == "answer = 42"
+
+
+def test_navigation_links_previous_contents_next():
+    stems = ["00_start_here", "01_embeddings", "02_cosine_search"]
+    header, footer = build_notebooks.navigation("01_embeddings", stems, "teacher/fork", "main")
+    assert "colab.research.google.com/github/teacher/fork/blob/main/notebooks/01_embeddings.ipynb" in header
+    assert "mybinder.org/v2/gh/teacher/fork/main?urlpath=lab/tree/notebooks/01_embeddings.ipynb" in header
+    assert "nbviewer.org/github/teacher/fork/blob/main/notebooks/01_embeddings.ipynb" in header
+    links = re.findall(r"\]\(([^)]+)\)", footer)
+    assert links == ["00_start_here.ipynb", "00_start_here.ipynb", "02_cosine_search.ipynb"]
+    assert "Shut" in footer and "kernel" in footer
+    _, last = build_notebooks.navigation("02_cosine_search", stems, "teacher/fork", "main")
+    assert re.findall(r"\]\(([^)]+)\)", last) == ["01_embeddings.ipynb", "00_start_here.ipynb"]  # no next
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
@@ -32,10 +66,20 @@ def test_notebook_is_small_and_portable(notebook):
     assert len(text.encode()) < 2_000_000
     for machine_path in ("/root/", "/home/", "/tmp/", "/work/", "C:\\\\Users"):
         assert machine_path not in text, f"{notebook.name} stores a machine path ({machine_path})"
-    assert "colab.research.google.com/github/imgsim-tutorial/imgsim-tutorial/blob/main/notebooks/" + notebook.name in text
     import nbformat
 
     nbformat.validate(nbformat.reads(text, as_version=4))  # e.g. a markdown cell with outputs is invalid
     cells = json.loads(text)["cells"]
     errors = [o for cell in cells for o in cell.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, f"{notebook.name} stores an error output"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_starts_with_badges_and_ends_with_links(notebook):
+    cells = json.loads(notebook.read_text())["cells"]
+    first, last = "".join(cells[0]["source"]), "".join(cells[-1]["source"])
+    for name, link in build_notebooks.launch_links(notebook.stem, **SETTING).items():
+        assert f"]({link})" in first, f"{notebook.name} lacks its {name} badge"
+    assert "[Contents](" in last
+    badges = sum("".join(cell["source"]).count("colab-badge.svg") for cell in cells)
+    assert badges == 1, f"{notebook.name} has {badges} Colab badges; sources must not carry their own"
