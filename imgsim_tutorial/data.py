@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .leaves import LABEL_NAMES, generate_split
-from .mode import check_mode
+from .mode import check_mode, hub_load_error, is_network_error
 
 HUB_DATASET = "AI-Lab-Makerere/beans"  # the `beans` dataset's home on the Hub
 OFFLINE_SIZES = {"train": 600, "validation": 100, "test": 100}
@@ -88,7 +88,13 @@ def load_beans(mode: str | None = None, seed: int = 0):
         from datasets import load_dataset
 
         # IMGSIM_BEANS_DATASET lets tests point the hub path at a local copy in the same layout.
-        return load_dataset(os.environ.get("IMGSIM_BEANS_DATASET", HUB_DATASET))
+        name = os.environ.get("IMGSIM_BEANS_DATASET", HUB_DATASET)
+        try:
+            return load_dataset(name)
+        except Exception as error:
+            if Path(name).is_dir() or not is_network_error(error):
+                raise
+            raise hub_load_error(f"the dataset {name!r}", error) from error
     return _offline_beans(seed)
 
 

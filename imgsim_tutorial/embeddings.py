@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import cache_dir
-from .mode import check_mode
+from .mode import check_mode, hub_load_error, is_network_error
 
 HUB_CHECKPOINT = "nateraw/vit-base-beans"
 OFFLINE_CHECKPOINT = Path(__file__).parent / "assets" / "leaf-vit-tiny"
@@ -44,12 +44,21 @@ def load_encoder(checkpoint: str | Path | None = None, mode: str | None = None, 
     >>> processor, model = load_encoder(mode="offline"); model.config.hidden_size
     192
     """
-    import transformers
-    from transformers import AutoImageProcessor, AutoModel
-
     if checkpoint is None:
         checkpoint = HUB_CHECKPOINT if check_mode(mode) == "hub" else OFFLINE_CHECKPOINT
     checkpoint = str(checkpoint)
+    try:
+        return _load_encoder(checkpoint, device)
+    except Exception as error:
+        if Path(checkpoint).is_dir() or not is_network_error(error):
+            raise
+        raise hub_load_error(f"the encoder {checkpoint!r}", error) from error
+
+
+def _load_encoder(checkpoint: str, device: str | None):
+    import transformers
+    from transformers import AutoImageProcessor, AutoModel
+
     # The PIL backend needs no torchvision and gives the same pixels on every machine.
     processor = AutoImageProcessor.from_pretrained(checkpoint, backend="pil")
     # Loading a classifier checkpoint into the bare AutoModel drops its classification head;

@@ -14,7 +14,8 @@ from imgsim_tutorial import mode as mode_module
 
 
 def run_python(code, **env):
-    full_env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "IMGSIM_MODE")}
+    full_env = {k: v for k, v in os.environ.items()
+                if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "IMGSIM_MODE")}
     full_env.update(env)
     started = time.monotonic()
     result = subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True, text=True, timeout=60)
@@ -54,10 +55,14 @@ def test_auto_mode_falls_back_fast_when_the_hub_never_answers():
 
 
 def test_auto_mode_chooses_hub_when_the_hub_answers():
-    class Ok(BaseHTTPRequestHandler):
-        def do_HEAD(self):
+    class Ok(BaseHTTPRequestHandler):  # answers /api/models like the Hub: 200 and a JSON list
+        def do_GET(self):
+            body = b'[{"id": "nateraw/vit-base-beans"}]'
             self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            self.wfile.write(body)
 
         def log_message(self, *args):
             pass
@@ -89,15 +94,70 @@ def test_mode_is_decided_once(monkeypatch):
     assert mode_module.resolve_mode(announce=False) == "offline"  # cached for the process
 
 
-@pytest.mark.parametrize("settings, message", [({"IMGSIM_MODE": "cloud"}, "IMGSIM_MODE must be"),
-                                               ({"IMGSIM_MODE": "hub", "HF_HUB_OFFLINE": "1"}, "unset one")])
-def test_contradictory_settings_are_refused(monkeypatch, settings, message):
-    for name, value in settings.items():
-        monkeypatch.setenv(name, value)
-    with pytest.raises(ValueError, match=message):
+def test_unknown_mode_is_refused(monkeypatch):
+    monkeypatch.setenv("IMGSIM_MODE", "cloud")
+    with pytest.raises(ValueError, match="IMGSIM_MODE must be"):
         mode_module.resolve_mode(refresh=True, announce=False)
     monkeypatch.setenv("IMGSIM_MODE", "offline")
     mode_module.resolve_mode(refresh=True, announce=False)
+
+
+def test_transformers_offline_means_offline_without_network():
+    code = ("import socket\n"
+            "def refuse(*a, **k): raise AssertionError('network touched')\n"
+            "socket.socket.connect = refuse\n"
+            "import imgsim_tutorial as t, os\n"
+            "print(t.resolve_mode()); print(os.environ['HF_HUB_OFFLINE'])\n")
+    result, _ = run_python(code, TRANSFORMERS_OFFLINE="1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines() == [
+        "imgsim_tutorial: offline mode (TRANSFORMERS_OFFLINE=1): using generated bean leaves and the bundled encoder.",
+        "offline", "1"]
+
+
+@pytest.mark.parametrize("switch", ["HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"])
+def test_hub_mode_from_the_local_cache_never_touches_the_network(switch, tmp_path):
+    # IMGSIM_MODE=hub + an offline switch: the Hub's files from the local Hugging Face cache. This
+    # cache is empty, so loading must fail at once, saying what is missing and how to go offline.
+    code = ("import socket, time\n"
+            "def refuse(*a, **k): raise AssertionError('network touched')\n"
+            "socket.socket.connect = refuse\n"
+            "import imgsim_tutorial as t\n"
+            "from imgsim_tutorial.mode import HubUnavailableError, from_local_cache\n"
+            "print(t.resolve_mode()); assert from_local_cache()\n"
+            "for load in (t.load_encoder, t.load_beans):\n"
+            "    started = time.monotonic()\n"
+            "    try:\n"
+            "        load()\n"
+            "    except HubUnavailableError as error:\n"
+            "        print(round(time.monotonic() - started), error)\n")
+    result, _ = run_python(code, IMGSIM_MODE="hub", HF_HOME=str(tmp_path / "hf"), HF_ENDPOINT="http://127.0.0.1:9",
+                           **{switch: "1"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == (f"imgsim_tutorial: hub mode from the local Hugging Face cache ({switch}=1), no network: "
+                        "using the Hub's beans dataset and nateraw/vit-base-beans.")
+    assert lines[1] == "hub"
+    encoder, dataset = lines[2:]
+    assert "'nateraw/vit-base-beans' is not in the local Hugging Face cache" in encoder
+    assert "'AI-Lab-Makerere/beans' is not in the local Hugging Face cache" in dataset
+    for line in (encoder, dataset):
+        assert "IMGSIM_MODE=offline" in line and int(line.split()[0]) < 10
+
+
+def test_hub_mode_from_the_local_cache_loads_a_local_dataset_copy(tmp_path, monkeypatch):
+    from imgsim_tutorial import generate_beans, load_beans
+
+    generate_beans(seed=1, sizes={"test": 3})["test"].to_parquet(str(tmp_path / "test-00000-of-00001.parquet"))
+    monkeypatch.setenv("IMGSIM_BEANS_DATASET", str(tmp_path))
+    monkeypatch.setenv("IMGSIM_MODE", "hub")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    try:
+        assert mode_module.resolve_mode(refresh=True, announce=False) == "hub"
+        assert load_beans()["test"].num_rows == 3
+    finally:
+        monkeypatch.setenv("IMGSIM_MODE", "offline")
+        mode_module.resolve_mode(refresh=True, announce=False)
 
 
 def test_check_mode_rejects_unknown_names():
