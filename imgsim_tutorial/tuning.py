@@ -1,0 +1,162 @@
+"""Choosing ``n_bits``, ``n_tables`` and ``n_probes`` for a collection size and a recall target.
+
+Builds on ``random_projection.py`` (the collision formulas) and ``hash_tables.py`` (the index
+they describe). Notebook 03 showed that a pair at cosine ``s`` agrees on one random bit with
+probability ``p = 1 - arccos(s) / pi``. For one table of K bits, probed at its own bucket and
+at ``m_r`` buckets r bits away, the pair is found with probability about
+
+    P_table(s) = sum_r  m_r * p**(K - r) * (1 - p)**r          (m_0 = 1: the own bucket)
+
+and with L independent tables ``P(s) = 1 - (1 - P_table(s))**L``. Averaged over the true
+neighbours of sample queries that is the expected recall; averaged over query-candidate pairs
+and multiplied by n it is the expected number of candidates to re-rank. The probe term
+assumes the flipped bits are random; ``LSHIndex`` flips the bits the query is least sure about,
+so it finds at least as much: treat the prediction as a lower bound, and **measure** it.
+
+:func:`similarity_profile` measures the two similarity distributions on a sample,
+:func:`predict_lsh` applies the formulas to one setting and :func:`suggest_lsh_settings`
+searches all settings for the cheapest one predicted to reach the target. What it leaves out:
+the speed of your machine (the cost is counted in "candidate equivalents", see
+:func:`predict_lsh`) and the memory limit, which you set with ``max_tables``.
+"""
+
+from __future__ import annotations
+
+from math import comb
+
+import numpy as np
+
+from .random_projection import bit_agreement_probability
+
+LOOKUP_COST = 20.0  # one bucket lookup costs about as much as re-ranking this many candidates
+ID_BYTES, CODE_BYTES = 8, 8  # int64 ids and uint64 codes, per item and per table
+
+
+def similarity_profile(embeddings, queries=None, k: int = 10, n_sample_queries: int = 100,
+                       n_pairs: int = 20_000, seed: int = 0) -> dict:
+    """What the formulas need, measured on a sample: neighbour and random-pair cosines.
+
+    Returns ``neighbour_similarity`` (nq, k): the exact top-``k`` cosines of up to
+    ``n_sample_queries`` queries (drawn from ``embeddings`` when ``queries`` is None, excluding
+    the query itself), and ``pair_similarity`` (n_pairs,): cosines of random query-candidate pairs.
+
+    >>> rng = np.random.default_rng(0); data = rng.standard_normal((300, 16))
+    >>> profile = similarity_profile(data, k=5, n_sample_queries=10, n_pairs=100)
+    >>> profile["neighbour_similarity"].shape, profile["pair_similarity"].shape
+    ((10, 5), (100,))
+    """
+    from .cosine_search import CosineIndex, normalize
+
+    embeddings = normalize(embeddings, "embeddings")
+    rng = np.random.default_rng(seed)
+    own = queries is None
+    if own:
+        rows = rng.choice(len(embeddings), size=min(n_sample_queries, len(embeddings)), replace=False)
+        queries = embeddings[rows]
+    else:
+        queries = normalize(queries, "queries")
+        queries = queries[rng.choice(len(queries), size=min(n_sample_queries, len(queries)), replace=False)]
+    if k + own > len(embeddings):
+        raise ValueError(f"k={k} neighbours need at least {k + own} embeddings, got {len(embeddings)}")
+    scores, _ = CosineIndex().add(embeddings).search(queries, k + own)
+    pairs_q = rng.integers(len(queries), size=n_pairs)
+    pairs_c = rng.integers(len(embeddings), size=n_pairs)
+    pair_similarity = np.sum(queries[pairs_q] * embeddings[pairs_c], axis=1)
+    return {"neighbour_similarity": scores[:, own:], "pair_similarity": pair_similarity, "k": k}
+
+
+def probes_per_radius(n_bits: int, n_probes: int) -> list[int]:
+    """How many of ``n_probes`` extra buckets lie 1, 2, ... bits away (nearest first).
+
+    >>> probes_per_radius(4, 6)      # 4 buckets one bit away, then 2 of the 6 two bits away
+    [1, 4, 2]
+    """
+    counts, left = [1], n_probes
+    for radius in range(1, n_bits + 1):
+        if left <= 0:
+            break
+        take = min(left, comb(n_bits, radius))
+        counts.append(take)
+        left -= take
+    return counts
+
+
+def table_hit_probability(similarity, n_bits: int, n_probes: int = 0) -> np.ndarray:
+    """P(a pair at cosine ``similarity`` meets in one table, own bucket or a probed one).
+
+    >>> float(table_hit_probability(1.0, 8)), round(float(table_hit_probability(0.5, 2)), 4)
+    (1.0, 0.4444)
+    """
+    p = bit_agreement_probability(np.asarray(similarity, dtype=np.float64))
+    total = np.zeros_like(p)
+    for radius, count in enumerate(probes_per_radius(n_bits, n_probes)):
+        total += count * p ** (n_bits - radius) * (1 - p) ** radius
+    return np.minimum(total, 1.0)
+
+
+def lsh_memory_bytes(n: int, n_tables: int, dim: int, n_bits: int = 0) -> dict:
+    """What an ``LSHIndex`` over ``n`` items stores, by part (bytes).
+
+    Every table holds, for every item, its uint64 code and its int64 id (sorted by code), so
+    the tables cost ``n_tables * 16`` bytes per item, not ``n_bits / 8``. The float32 vectors
+    kept for the re-rank cost ``4 * dim`` bytes per item.
+
+    >>> lsh_memory_bytes(1000, n_tables=10, dim=768, n_bits=8)["tables"] // 1000
+    160
+    """
+    return {"tables": n * n_tables * (ID_BYTES + CODE_BYTES), "vectors": n * dim * 4,
+            "hyperplanes": n_tables * n_bits * dim * 4}
+
+
+def predict_lsh(profile: dict, n: int, n_bits: int, n_tables: int, n_probes: int = 0,
+                lookup_cost: float = LOOKUP_COST) -> dict:
+    """The formulas applied to one setting: predicted recall, candidates, bucket size, cost.
+
+    ``cost`` is in candidate equivalents: ``candidates + n_bits * n_tables`` (hashing the query
+    is one dot product per hyperplane) ``+ lookup_cost * n_tables * (1 + n_probes)``.
+    ``uniform_bucket_size`` is ``n / 2**n_bits``, what buckets would hold if codes were spread
+    evenly; ``candidates`` is usually larger, because similar items crowd the same buckets.
+    """
+    recall = 1 - (1 - table_hit_probability(profile["neighbour_similarity"], n_bits, n_probes)) ** n_tables
+    caught = 1 - (1 - table_hit_probability(profile["pair_similarity"], n_bits, n_probes)) ** n_tables
+    candidates = float(n * caught.mean())
+    cost = candidates + n_bits * n_tables + lookup_cost * n_tables * (1 + n_probes)
+    return {"n_bits": n_bits, "n_tables": n_tables, "n_probes": n_probes, "predicted_recall": float(recall.mean()),
+            "candidates": candidates, "fraction_scanned": candidates / n, "uniform_bucket_size": n / 2 ** n_bits,
+            "cost": float(cost), "exact_cost": float(n)}
+
+
+def suggest_lsh_settings(n: int, recall_target: float, profile: dict, *, max_tables: int = 32,
+                         probe_choices=(0, 1, 2, 4, 8, 16), bit_choices=range(4, 25),
+                         lookup_cost: float = LOOKUP_COST, top: int = 5) -> list[dict]:
+    """The cheapest settings predicted to reach ``recall_target``, best first.
+
+    ``profile`` comes from :func:`similarity_profile` on a sample of your data; ``n`` is the
+    collection size you will index. Returns up to ``top`` dicts from :func:`predict_lsh`. When
+    nothing reaches the target within ``max_tables``, it says so and how to fix it.
+
+    >>> rng = np.random.default_rng(0); data = rng.standard_normal((2000, 32))
+    >>> best = suggest_lsh_settings(2000, 0.9, similarity_profile(data, n_sample_queries=20))[0]
+    >>> best["predicted_recall"] >= 0.9
+    True
+    """
+    if not 0 < recall_target < 1:
+        raise ValueError(f"recall_target must be between 0 and 1 (exclusive), got {recall_target}; "
+                         "recall 1 needs exact search")
+    if n < 1 or max_tables < 1:
+        raise ValueError(f"need n >= 1 and max_tables >= 1, got n={n}, max_tables={max_tables}")
+    found = []
+    for n_bits in bit_choices:
+        for n_probes in probe_choices:
+            if n_probes > comb(n_bits, 1) + comb(n_bits, 2):
+                continue
+            for n_tables in range(1, max_tables + 1):  # the fewest tables that reach the target
+                point = predict_lsh(profile, n, n_bits, n_tables, n_probes, lookup_cost)
+                if point["predicted_recall"] >= recall_target:
+                    found.append(point)
+                    break
+    if not found:
+        raise ValueError(f"no setting with at most {max_tables} tables is predicted to reach recall "
+                         f"{recall_target}; allow more tables (max_tables), more probes, or lower the target")
+    found.sort(key=lambda point: point["cost"])
+    return found[:top]

@@ -1,0 +1,90 @@
+"""tuning: the formulas checked by hand, then the suggestion checked by measuring an LSHIndex."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from imgsim_tutorial import CosineIndex, LSHIndex, recall_at_k
+from imgsim_tutorial.random_projection import any_table_collision_probability
+from imgsim_tutorial.synthetic import realistic_embeddings
+from imgsim_tutorial.tuning import (lsh_memory_bytes, predict_lsh, probes_per_radius, similarity_profile,
+                                    suggest_lsh_settings, table_hit_probability)
+
+
+def test_probes_fill_the_nearest_radius_first():
+    assert probes_per_radius(8, 0) == [1]
+    assert probes_per_radius(3, 3) == [1, 3]
+    assert probes_per_radius(3, 5) == [1, 3, 2]
+    assert probes_per_radius(2, 99) == [1, 2, 1]  # every code of 2 bits: 4 buckets, all of them
+
+
+def test_table_hit_probability_by_hand():
+    p = 1 - np.arccos(0.6) / np.pi
+    assert table_hit_probability(0.6, 3) == pytest.approx(p ** 3)
+    assert table_hit_probability(0.6, 3, n_probes=3) == pytest.approx(p ** 3 + 3 * p ** 2 * (1 - p))
+    assert table_hit_probability(0.6, 2, n_probes=3) == pytest.approx(1.0)  # all 4 buckets probed
+    # one probe at K bits (a random bit flipped) is worth exactly one bit less
+    assert table_hit_probability(0.6, 10, n_probes=1) == pytest.approx(p ** 9)
+    # without probes the prediction is notebook 03's S-curve
+    profile = {"neighbour_similarity": np.array([[0.6]]), "pair_similarity": np.array([0.6])}
+    assert predict_lsh(profile, 100, 8, 5)["predicted_recall"] == pytest.approx(
+        float(any_table_collision_probability(0.6, 8, 5)))
+
+
+def test_memory_counts_an_id_and_a_code_per_table():
+    memory = lsh_memory_bytes(1000, n_tables=10, dim=768, n_bits=8)
+    assert memory == {"tables": 1000 * 10 * 16, "vectors": 1000 * 768 * 4, "hyperplanes": 10 * 8 * 768 * 4}
+
+
+@pytest.fixture(scope="module")
+def realistic():
+    embeddings, queries = realistic_embeddings(6000, 128, n_queries=150, seed=3)
+    return embeddings, queries, CosineIndex().add(embeddings).search(queries, 10)[1]
+
+
+def test_profile_measures_neighbours_and_pairs(realistic):
+    embeddings, queries, _ = realistic
+    profile = similarity_profile(embeddings, queries, k=10, n_sample_queries=50)
+    neighbours = profile["neighbour_similarity"]
+    assert neighbours.shape == (50, 10) and np.all(np.diff(neighbours, axis=1) <= 1e-6)
+    assert neighbours.mean() > profile["pair_similarity"].mean() + 0.2  # neighbours are closer than random
+    own = similarity_profile(embeddings, k=10, n_sample_queries=50)  # without queries: never itself
+    assert own["neighbour_similarity"].max() < 0.9999
+
+
+def test_predicted_recall_and_candidates_match_a_measured_index(realistic):
+    embeddings, queries, exact_ids = realistic
+    profile = similarity_profile(embeddings, queries, k=10, n_sample_queries=150)
+    for n_bits, n_tables in [(6, 4), (10, 12)]:
+        predicted = predict_lsh(profile, len(embeddings), n_bits, n_tables)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _, ids, stats = LSHIndex(n_bits=n_bits, n_tables=n_tables, seed=1).add(embeddings).search_with_stats(
+                queries, 10)
+        assert recall_at_k(ids, exact_ids) == pytest.approx(predicted["predicted_recall"], abs=0.06)
+        assert stats["n_candidates"].mean() == pytest.approx(predicted["candidates"], rel=0.25)
+
+
+def test_the_suggestion_reaches_its_target_when_measured(realistic):
+    embeddings, queries, exact_ids = realistic
+    profile = similarity_profile(embeddings, k=10, n_sample_queries=100)  # from the collection alone
+    suggestions = suggest_lsh_settings(len(embeddings), 0.9, profile, max_tables=24)
+    assert [s["cost"] for s in suggestions] == sorted(s["cost"] for s in suggestions)
+    best = suggestions[0]
+    assert best["predicted_recall"] >= 0.9 and best["cost"] < best["exact_cost"]
+    index = LSHIndex(n_bits=best["n_bits"], n_tables=best["n_tables"], n_probes=best["n_probes"]).add(embeddings)
+    _, ids, stats = index.search_with_stats(queries, 10)
+    assert recall_at_k(ids, exact_ids) >= 0.87  # the target, within sampling error
+    assert stats["n_candidates"].mean() < 0.6 * len(embeddings)  # and cheaper than exact search
+
+
+def test_bad_targets_and_impossible_limits_say_what_to_change(realistic):
+    embeddings, _, _ = realistic
+    profile = similarity_profile(embeddings, k=10, n_sample_queries=20)
+    with pytest.raises(ValueError, match="recall_target must be between 0 and 1"):
+        suggest_lsh_settings(1000, 1.0, profile)
+    with pytest.raises(ValueError, match="allow more tables"):
+        suggest_lsh_settings(1000, 0.999, profile, max_tables=1, probe_choices=(0,), bit_choices=(24,))
+    with pytest.raises(ValueError, match="at least 11 embeddings"):
+        similarity_profile(embeddings[:5], k=10)
