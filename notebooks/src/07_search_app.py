@@ -1,8 +1,6 @@
 # %% [markdown]
 # # 07 · A small image-search app
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/imgsim-tutorial/imgsim-tutorial/blob/main/notebooks/07_search_app.ipynb)
-#
 # Everything from the course in one tool: an encoder turns your image into an embedding; exact
 # cosine search, LSH tables or a FAISS HNSW graph find its nearest candidates; the gallery shows
 # them. Upload a photo of a leaf (or anything: it will find the most similar candidates all the
