@@ -113,8 +113,31 @@ def check_k(k, n_items: int) -> int:
     return int(k)
 
 
-class CosineIndex:
-    """Exact top-k cosine search over a set of ``candidates``.
+# Bytes of temporary score arrays one search may hold at once (scores, their negation and the
+# argpartition positions: about 16 bytes per query-candidate pair). Queries are scored in chunks
+# that fit, so 1e6 candidates x thousands of queries never needs the full (nq, n) matrix.
+SCORE_BUDGET_BYTES = 64 * 2**20
+_BYTES_PER_SCORE = 16
+
+
+def query_chunk_size(n_candidates: int, budget: int | None = None) -> int:
+    """How many queries to score at once against ``n_candidates`` within the memory budget.
+
+    >>> query_chunk_size(1_000_000, budget=64 * 2**20)
+    4
+    """
+    budget = SCORE_BUDGET_BYTES if budget is None else budget
+    return max(1, budget // (_BYTES_PER_SCORE * max(1, n_candidates)))
+
+
+from .index_base import IndexBase, check_int  # noqa: E402  (index_base uses the helpers above)
+
+
+class CosineIndex(IndexBase):
+    """Exact top-k cosine search over a set of ``candidates``: scans all of them.
+
+    ``batch_size`` caps how many queries are scored at once (default: as many as fit in
+    ``SCORE_BUDGET_BYTES``, 64 MiB of temporary scores).
 
     >>> index = CosineIndex().add(np.eye(3))
     >>> scores, ids = index.search([1.0, 0.1, 0.0], k=2)
@@ -122,36 +145,23 @@ class CosineIndex:
     (array([[0.995, 0.1  ]], dtype=float32), array([[0, 1]]))
     """
 
-    def __init__(self, *, batch_size: int = 1024):
+    def __init__(self, *, batch_size: int | None = None):
+        if batch_size is not None:
+            check_int(batch_size, "batch_size", low=1, sensible=1024)
         self.batch_size = batch_size
 
     def add(self, embeddings, ids=None) -> "CosineIndex":
-        """Store unit-length copies of ``embeddings`` (n, d); ``ids`` defaults to 0..n-1."""
-        vectors = normalize(embeddings, "embeddings")
-        ids = np.arange(len(vectors)) if ids is None else np.asarray(ids)
-        if ids.shape != (len(vectors),):
-            raise ValueError(f"ids must have shape ({len(vectors)},), one per embedding, got {ids.shape}")
-        if hasattr(self, "vectors_"):  # adding again appends
-            vectors = np.vstack([self.vectors_, as_matrix(vectors, "embeddings", self.dim_)])
-            ids = np.concatenate([self.ids_, ids])
-        self.vectors_, self.ids_, self.dim_ = vectors, ids, vectors.shape[1]
+        """Append unit-length copies of ``embeddings`` (n, d); default ids continue from ``len(self)``."""
+        self._append(embeddings, ids)
         return self
 
-    def __len__(self) -> int:
-        return len(getattr(self, "ids_", ()))
-
-    def check_fitted(self) -> None:
-        if not len(self):
-            raise ValueError(f"this {type(self).__name__} is empty; call .add(embeddings) before .search()")
-
-    def search(self, queries, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` candidates per query: ``(scores, ids)``, each (nq, k), best first."""
-        self.check_fitted()
-        k = check_k(k, len(self))
-        queries = normalize(as_matrix(queries, "queries", self.dim_), "queries")
+    def _search(self, queries, k):
+        chunk = query_chunk_size(len(self))
+        if self.batch_size is not None:
+            chunk = min(chunk, self.batch_size)
         all_scores, all_rows = [], []
-        for start in range(0, len(queries), self.batch_size):  # bounds memory: batch x n scores
-            scores, rows = top_k(queries[start:start + self.batch_size] @ self.vectors_.T, k)
+        for start in range(0, len(queries), chunk):
+            scores, rows = top_k(queries[start:start + chunk] @ self.vectors_.T, k)
             all_scores.append(scores)
             all_rows.append(rows)
-        return np.vstack(all_scores), self.ids_[np.vstack(all_rows)]
+        return np.vstack(all_scores), np.vstack(all_rows), np.full(len(queries), len(self))

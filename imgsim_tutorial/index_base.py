@@ -31,11 +31,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .cosine_search import as_matrix, check_k, normalize
 from .persistence import atomic_path
 
 FORMAT, VERSION = "imgsim-index", 1
 _NPY_HEADER_SLACK = 1 << 16  # an .npy member = its data + a header of at most 64 KiB
+
+
+def _cosine():
+    # Imported on use, not at the top: cosine_search.CosineIndex itself subclasses IndexBase.
+    from . import cosine_search
+
+    return cosine_search
 
 
 def check_int(value, name: str, *, low: int, high: int | None = None, sensible=None) -> int:
@@ -102,8 +108,9 @@ class IndexBase:
 
         Returns the batch's unit vectors (m, d). Nothing changes if a check fails.
         """
-        dim = getattr(self, "dim_", None)
-        vectors = normalize(as_matrix(embeddings, "embeddings", dim), "embeddings")
+        cosine = _cosine()
+        vectors = cosine.normalize(cosine.as_matrix(embeddings, "embeddings", getattr(self, "dim_", None)),
+                                   "embeddings")
         old = getattr(self, "ids_", None)
         if ids is None:
             if old is not None and old.dtype.kind == "U":
@@ -129,7 +136,8 @@ class IndexBase:
 
     # -- searching --------------------------------------------------------------------------
     def _queries(self, queries) -> np.ndarray:
-        return normalize(as_matrix(queries, "queries", self.dim_), "queries")
+        cosine = _cosine()
+        return cosine.normalize(cosine.as_matrix(queries, "queries", self.dim_), "queries")
 
     def _ids_at(self, rows: np.ndarray) -> np.ndarray:
         """Row numbers (-1 = missing) -> our ids (-1 or ``""`` where missing)."""
@@ -139,7 +147,7 @@ class IndexBase:
     def search_with_stats(self, queries, k: int = 5):
         """Like :meth:`search`, plus ``stats["n_candidates"]`` (nq,): items scored per query."""
         self._check_fitted()
-        k = check_k(k, len(self))
+        k = _cosine().check_k(k, len(self))
         scores, rows, n_candidates = self._search(self._queries(queries), k)
         return (np.asarray(scores, dtype=np.float32), self._ids_at(np.asarray(rows)),
                 {"n_candidates": np.asarray(n_candidates, dtype=np.int64)})
