@@ -1,0 +1,146 @@
+"""IVF (inverted file): learned buckets. k-means cells instead of random hyperplanes.
+
+Builds on ``hash_tables.py``. LSH cuts space with random hyperplanes that know nothing about the
+data, so on real embeddings (which crowd into a few directions) most buckets are empty and a
+few are huge. IVF learns its buckets from the data instead:
+
+1. **train**: k-means finds ``n_lists`` centroids (here *spherical* k-means, because we compare
+   by cosine: assign each unit vector to the centroid with the largest dot product, move every
+   centroid to the normalised mean of its members, repeat);
+2. **add**: every embedding goes into the *inverted list* of its nearest centroid. The lists are
+   stored as one array in list order plus ``list_offsets_`` (list j holds rows
+   ``offsets[j]:offsets[j + 1]``), the "CSR" layout FAISS uses too;
+3. **search**: a query scans only its ``n_probes`` nearest lists and re-ranks them exactly.
+
+``n_probes == n_lists`` scans everything, so it is exact. Adding after training assigns new
+vectors to the existing centroids (as ``faiss.IndexIVFFlat`` does); it does not re-train.
+Left out: compressing the vectors inside the lists (that is ``pq.py``; FAISS's IVF-PQ is in
+``faiss_factory.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .cosine_search import as_matrix, normalize, rerank
+from .index_base import IndexBase, check_int
+
+
+def nearest_centroids(vectors, centroids, n_nearest: int = 1, batch_size: int = 4096) -> np.ndarray:
+    """The ``n_nearest`` centroids of each row by dot product, nearest first: (n, n_nearest).
+
+    >>> nearest_centroids(np.array([[1.0, 0.1]]), np.array([[0.0, 1.0], [1.0, 0.0]]), 2)
+    array([[1, 0]])
+    """
+    from .cosine_search import top_k
+
+    found = [top_k(vectors[start:start + batch_size] @ centroids.T, n_nearest)[1]
+             for start in range(0, len(vectors), batch_size)]
+    return np.vstack(found)
+
+
+def spherical_kmeans(vectors, n_clusters: int, *, n_iter: int = 20, seed: int = 0) -> np.ndarray:
+    """Lloyd's k-means for unit vectors compared by cosine: unit centroids (n_clusters, d).
+
+    Starts from ``n_clusters`` distinct data points chosen with ``seed``. An empty cluster is
+    restarted at the point that fits its own centroid worst, so every centroid stays in use.
+
+    >>> points = np.array([[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9]], dtype=np.float32)
+    >>> centroids = spherical_kmeans(points, 2, seed=0)   # one per pair of points
+    >>> sorted(np.degrees(np.arctan2(centroids[:, 1], centroids[:, 0])).astype(float).round(1).tolist())
+    [3.2, 86.8]
+    """
+    vectors = normalize(vectors, "vectors")
+    if not 1 <= n_clusters <= len(vectors):
+        raise ValueError(f"n_clusters={n_clusters} but there are {len(vectors)} vectors to learn from; "
+                         f"use between 1 and {len(vectors)} (about sqrt(n) is a good start)")
+    rng = np.random.default_rng(seed)
+    centroids = vectors[rng.choice(len(vectors), n_clusters, replace=False)].copy()
+    assignment = None
+    for _ in range(n_iter):
+        new_assignment = nearest_centroids(vectors, centroids)[:, 0]
+        if assignment is not None and np.array_equal(new_assignment, assignment):
+            break  # converged: nothing moved
+        assignment = new_assignment
+        sums = np.zeros_like(centroids)
+        np.add.at(sums, assignment, vectors)
+        counts = np.bincount(assignment, minlength=n_clusters)
+        for empty in np.flatnonzero(counts == 0):
+            fit = np.einsum("nd,nd->n", vectors, centroids[assignment])
+            worst = int(np.argmin(fit))
+            sums[empty], fit[worst] = vectors[worst], np.inf
+        centroids = sums / np.linalg.norm(sums, axis=1, keepdims=True)
+    return centroids.astype(np.float32)
+
+
+class IVFIndex(IndexBase):
+    """Inverted lists over ``n_lists`` k-means cells; a query scans its ``n_probes`` nearest lists.
+
+    >>> rng = np.random.default_rng(0); data = rng.standard_normal((500, 16))
+    >>> index = IVFIndex(n_lists=10, n_probes=10, seed=0).add(data)   # all lists: exact
+    >>> scores, ids = index.search(data[:2], k=3); ids[:, 0]
+    array([0, 1])
+    """
+
+    def __init__(self, *, n_lists: int = 100, n_probes: int = 8, seed: int = 0, n_iter: int = 20):
+        self.n_lists = check_int(n_lists, "n_lists", low=1, sensible="about sqrt(n), e.g. 200 for 50,000 images")
+        self.n_probes = check_int(n_probes, "n_probes", low=1, high=self.n_lists, sensible=max(1, self.n_lists // 20))
+        self.seed = check_int(seed, "seed", low=0, sensible=0)
+        self.n_iter = check_int(n_iter, "n_iter", low=1, sensible=20)
+
+    # -- building -------------------------------------------------------------------------
+    def train(self, embeddings) -> "IVFIndex":
+        """Learn ``centroids_`` (n_lists, d) from ``embeddings`` with seeded spherical k-means."""
+        vectors = normalize(embeddings, "embeddings")
+        if len(vectors) < self.n_lists:
+            raise ValueError(f"n_lists={self.n_lists} cells need at least {self.n_lists} vectors to learn from, got "
+                             f"{len(vectors)}; add more embeddings or use n_lists <= {len(vectors)}")
+        self.centroids_ = spherical_kmeans(vectors, self.n_lists, n_iter=self.n_iter, seed=self.seed)
+        return self
+
+    def add(self, embeddings, ids=None) -> "IVFIndex":
+        """Put ``embeddings`` (n, d) into the list of their nearest centroid (training first if needed)."""
+        if not hasattr(self, "centroids_"):
+            self.train(embeddings)
+        elif np.shape(embeddings)[-1] != self.centroids_.shape[1]:
+            as_matrix(embeddings, "embeddings", self.centroids_.shape[1])  # raises the dimension message
+        old_lists = getattr(self, "lists_", np.array([], dtype=np.int64))
+        vectors = self._append(embeddings, ids)
+        lists = np.concatenate([old_lists, nearest_centroids(vectors, self.centroids_)[:, 0]])
+        self._sort_into_lists(lists)
+        return self
+
+    def _sort_into_lists(self, lists):
+        # List order: each inverted list becomes one contiguous slice of vectors_ and ids_.
+        order = np.argsort(lists, kind="stable")
+        self.vectors_, self.ids_, self.lists_ = self.vectors_[order], self.ids_[order], lists[order].astype(np.int64)
+        self.list_offsets_ = np.concatenate([[0], np.cumsum(np.bincount(self.lists_, minlength=self.n_lists))])
+
+    def list_sizes(self) -> np.ndarray:
+        """How many embeddings each inverted list holds: (n_lists,)."""
+        self._check_fitted()
+        return np.diff(self.list_offsets_)
+
+    # -- querying -------------------------------------------------------------------------
+    def probed_lists(self, queries, n_probes: int | None = None) -> np.ndarray:
+        """The ``n_probes`` lists each query scans, nearest centroid first: (nq, n_probes)."""
+        self._check_fitted()
+        return nearest_centroids(self._queries(queries), self.centroids_, n_probes or self.n_probes)
+
+    def _rows_of(self, lists) -> np.ndarray:
+        return np.concatenate([np.arange(self.list_offsets_[j], self.list_offsets_[j + 1]) for j in lists])
+
+    def candidates(self, query) -> np.ndarray:
+        """Ids in the lists ``query`` scans (nearest list first)."""
+        return self.ids_[self._rows_of(self.probed_lists(query)[0])]
+
+    def _search(self, queries, k):
+        shortlists = [self._rows_of(lists) for lists in nearest_centroids(queries, self.centroids_, self.n_probes)]
+        scores, rows = rerank(queries, self.vectors_, shortlists, k)
+        return scores, rows, [len(shortlist) for shortlist in shortlists]
+
+    def _restore(self):
+        lists = self.lists_
+        if len(lists) != len(self.vectors_) or (len(lists) and not 0 <= lists.min() <= lists.max() < self.n_lists):
+            raise ValueError("the inverted lists in this file do not match its vectors; the file is damaged")
+        self._sort_into_lists(lists)
