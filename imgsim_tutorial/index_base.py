@@ -221,6 +221,11 @@ class IndexBase:
         return found
 
     @classmethod
+    def _expected_shapes(cls, params: dict, n: int, dim: int) -> dict:
+        """Hook: the shape each saved array must have, checked by :meth:`load` before reading."""
+        return {"ids": (n,)}
+
+    @classmethod
     def load(cls, path):
         """Read a file written by ``save``; checks format, class, every shape and checksum,
         and array sizes *before* reading them. Never unpickles."""
@@ -230,32 +235,42 @@ class IndexBase:
                              "folder): rebuild the index and save it again")
         if not path.exists():
             raise FileNotFoundError(f"no index file at {path}; check the path or save the index first")
-        refuse = f"{path.name} is not a file written by {cls.__name__}.save"
         try:
             with zipfile.ZipFile(path) as archive:
                 header = _read_header(archive)
+                target = cls._registry().get(header["class"])
+                if target is None or not issubclass(target, cls):
+                    raise _WrongClass(f"{path.name} holds a {header['class']!r}, not a {cls.__name__}; load it "
+                                      f"with {header['class']}.load(path)")
+                specs = header["arrays"]
+                expected = target._expected_shapes(header["params"], header["n"], header["dim"])
+                for name, shape in expected.items():
+                    if name not in specs or tuple(specs[name]["shape"]) != tuple(shape):
+                        got = specs[name]["shape"] if name in specs else "missing"
+                        raise ValueError(f"array {name!r} should have shape {tuple(shape)}, header says {got}")
                 members = {info.filename: info for info in archive.infolist()}
-                if set(members) != {"header.npy", *(f"{name}.npy" for name in header["arrays"])}:
+                if set(members) != {"header.npy", *(f"{name}.npy" for name in specs)}:
                     raise ValueError("its arrays do not match its header")
-                for name, spec in header["arrays"].items():
+                for name, spec in specs.items():
                     _check_member_size(members[f"{name}.npy"], spec)
-                arrays = {name: _read_array(archive, name, spec) for name, spec in header["arrays"].items()}
-        except (ValueError, KeyError, TypeError, EOFError, OSError, zipfile.BadZipFile, UnicodeDecodeError) as error:
+                arrays = {name: _read_array(archive, name, spec) for name, spec in specs.items()}
+            index = target(**header["params"])
+            for name, array in arrays.items():
+                setattr(index, f"{name}_", array)
+            index.dim_ = header["dim"]
+            index._restore()
+        except _WrongClass:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError, EOFError, OSError, zipfile.BadZipFile,
+                UnicodeDecodeError) as error:
             reason = str(error).replace("pickle", "object")
-            raise ValueError(f"{refuse} ({reason}); only files written by .save() of an index can be loaded") from None
-        classes = cls._registry()
-        target = classes.get(header["class"])
-        if target is None or not issubclass(target, cls):
-            raise ValueError(f"{path.name} holds a {header['class']!r}, not a {cls.__name__}; load it with "
-                             f"{header['class']}.load(path)")
-        index = target(**header["params"])
-        for name, array in arrays.items():
-            setattr(index, f"{name}_", array)
-        index.dim_ = header["dim"]
-        if len(index) != header["n"]:
-            raise ValueError(f"{refuse}: header says {header['n']} items but it holds {len(index)} ids")
-        index._restore()
+            raise ValueError(f"{path.name} is not a file written by {cls.__name__}.save ({reason}); only files "
+                             "written by .save() of an index can be loaded") from None
         return index
+
+
+class _WrongClass(ValueError):
+    pass
 
 
 def _read_header(archive: zipfile.ZipFile) -> dict:
@@ -273,6 +288,10 @@ def _read_header(archive: zipfile.ZipFile) -> dict:
     for key, kind in {"class": str, "params": dict, "n": int, "dim": int, "arrays": dict}.items():
         if not isinstance(header.get(key), kind):
             raise ValueError(f"its header lacks a valid {key!r}")
+    for name, spec in header["arrays"].items():
+        if not (isinstance(spec, dict) and isinstance(spec.get("shape"), list) and isinstance(spec.get("dtype"), str)
+                and all(isinstance(size, int) and size >= 0 for size in spec["shape"])):
+            raise ValueError(f"its header describes array {name!r} badly: {spec!r}")
     return header
 
 
@@ -281,13 +300,28 @@ def _check_member_size(info: zipfile.ZipInfo, spec: dict) -> None:
     if not expected <= info.file_size <= expected + _NPY_HEADER_SLACK:
         raise ValueError(f"array {info.filename!r} would inflate to {info.file_size} bytes, but its header "
                          f"promises {expected}; refused before reading it")
+    if info.compress_type != zipfile.ZIP_STORED and info.file_size > 100 * info.compress_size + (1 << 20):
+        raise ValueError(f"array {info.filename!r} inflates {info.file_size // max(1, info.compress_size)}-fold "
+                         f"to {info.file_size} bytes; refused before reading it")
 
 
 def _read_array(archive: zipfile.ZipFile, name: str, spec: dict) -> np.ndarray:
+    """Read one member, checking its .npy header against ``spec`` before any data is read."""
     with archive.open(f"{name}.npy") as member:
-        array = np.lib.format.read_array(member, allow_pickle=False)
-    if list(array.shape) != spec["shape"] or array.dtype.str != spec["dtype"]:
-        raise ValueError(f"array {name!r} has shape {array.shape} {array.dtype}, header says {spec}")
-    if hashlib.sha256(np.ascontiguousarray(array).data).hexdigest() != spec["sha256"]:
+        version = np.lib.format.read_magic(member)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        if version not in read_header:
+            raise ValueError(f"array {name!r} has .npy version {version}")
+        shape, fortran_order, dtype = read_header[version](member)
+        if list(shape) != spec["shape"] or dtype.str != spec["dtype"] or fortran_order or dtype.hasobject:
+            raise ValueError(f"array {name!r} is {shape} {dtype}, but the header says {spec['shape']} {spec['dtype']}")
+        array = np.empty(shape, dtype=dtype)
+        buffer, filled = memoryview(array.reshape(-1).view(np.uint8)), 0
+        while filled < array.nbytes:
+            got = member.readinto(buffer[filled:])
+            if not got:
+                raise ValueError(f"array {name!r} is truncated")
+            filled += got
+    if hashlib.sha256(array.data).hexdigest() != spec["sha256"]:
         raise ValueError(f"array {name!r} does not match the checksum in its header (damaged or mixed files)")
     return array
