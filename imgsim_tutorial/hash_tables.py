@@ -12,24 +12,19 @@ missed. Two remedies, both here:
 
 The union of buckets is a shortlist. ``search`` re-ranks it by exact cosine, so every score it
 returns is a true cosine similarity; the collision count is only a shortlisting signal.
-Persistence is a versioned ``.npz`` with a JSON header; no pickle anywhere.
+Persistence is ``IndexBase``'s: one versioned ``.npz`` with a JSON header; no pickle anywhere.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import warnings
-import zipfile
-from pathlib import Path
 
 import numpy as np
 
 from .cosine_search import as_matrix, check_k, normalize, rerank
+from .index_base import IndexBase, check_bool, check_int
 from .random_projection import RandomHyperplanes, pack_bits
-
-FORMAT, VERSION = "imgsim-lsh-index", 1
-
 
 class HashTable:
     """Bucket code -> member ids, stored as codes sorted once (no Python loop over items).
@@ -92,7 +87,7 @@ def probe_sequence(margins: np.ndarray, n_probes: int) -> list[tuple[int, ...]]:
     return [tuple(flip) for flip in flips]
 
 
-class LSHIndex:
+class LSHIndex(IndexBase):
     """Multi-table random-hyperplane LSH with multi-probe and exact re-ranking.
 
     >>> rng = np.random.default_rng(0); data = rng.standard_normal((1000, 32))
@@ -103,32 +98,35 @@ class LSHIndex:
 
     def __init__(self, *, n_bits: int = 8, n_tables: int = 10, n_probes: int = 0, seed: int = 0,
                  center: bool = False):
-        self.n_bits, self.n_tables, self.n_probes = n_bits, n_tables, n_probes
-        self.seed, self.center = seed, center
+        # Checked here, before any array is built: a typo fails now, not minutes later.
+        self.n_bits = check_int(n_bits, "n_bits", low=1, high=64, sensible=8)
+        self.n_tables = check_int(n_tables, "n_tables", low=1, sensible=10)
+        self.n_probes = check_int(n_probes, "n_probes", low=0, high=2 ** min(self.n_bits, 62) - 1, sensible=0)
+        self.seed = check_int(seed, "seed", low=0, sensible=0)
+        self.center = check_bool(center, "center")
 
     # -- building -------------------------------------------------------------------------
-    def _check_params(self):
-        if not 1 <= self.n_bits <= 64:
-            raise ValueError(f"n_bits must be between 1 and 64, got {self.n_bits}")
-        if self.n_tables < 1:
-            raise ValueError(f"n_tables must be at least 1, got {self.n_tables}")
-        if self.n_probes < 0:
-            raise ValueError(f"n_probes must be 0 or more, got {self.n_probes}")
-
     def add(self, embeddings, ids=None) -> "LSHIndex":
-        """Hash ``embeddings`` (n, d) into every table; ``ids`` defaults to 0..n-1."""
-        self._check_params()
-        vectors = normalize(embeddings, "embeddings")
-        ids = np.arange(len(vectors)) if ids is None else np.asarray(ids)
-        if ids.shape != (len(vectors),):
-            raise ValueError(f"ids must have shape ({len(vectors)},), one per embedding, got {ids.shape}")
-        dim = vectors.shape[1]
-        # One independent generator per table: table t's hyperplanes depend only on (seed, t).
-        self.hyperplanes_ = np.stack([RandomHyperplanes(self.n_bits, dim, seed=[self.seed, t]).normals
-                                      for t in range(self.n_tables)])
-        # Real embeddings share a large common direction; subtracting the mean spreads the codes.
-        self.mean_ = vectors.mean(axis=0) if self.center else np.zeros(dim, dtype=np.float32)
-        self._fit(vectors, ids, self.codes_of(vectors, hyperplanes=self.hyperplanes_, mean=self.mean_))
+        """Append ``embeddings`` (n, d) to every table; default ids continue from ``len(self)``.
+
+        Adding in two batches builds the same index as adding everything at once.
+        """
+        n_before = len(self)
+        batch = self._append(embeddings, ids)
+        if not hasattr(self, "hyperplanes_"):
+            # One independent generator per table: table t's hyperplanes depend only on (seed, t).
+            self.hyperplanes_ = np.stack([RandomHyperplanes(self.n_bits, self.dim_, seed=[self.seed, t]).normals
+                                          for t in range(self.n_tables)])
+        if self.center:
+            # Real embeddings share a large common direction; subtracting the mean spreads the codes.
+            # The mean moves with every batch, so every code is recomputed.
+            self.mean_ = self.vectors_.mean(axis=0)
+            codes = self.codes_of(self.vectors_, hyperplanes=self.hyperplanes_, mean=self.mean_)
+        else:
+            self.mean_ = np.zeros(self.dim_, dtype=np.float32)
+            new_codes = self.codes_of(batch, hyperplanes=self.hyperplanes_, mean=self.mean_)
+            codes = new_codes if n_before == 0 else np.concatenate([self.codes_, new_codes], axis=1)
+        self._fit(self.vectors_, self.ids_, codes)
         return self
 
     def _fit(self, vectors, ids, codes):
@@ -222,56 +220,19 @@ class LSHIndex:
         self._check_fitted()
         return self.ids_[self.tables_[table].members(code)]
 
-    def memory_bytes(self) -> dict:
-        """Bytes held: the codes (what LSH needs) vs the float vectors (kept for re-ranking)."""
-        self._check_fitted()
-        return {"codes": int(len(self) * self.n_tables * self.n_bits / 8), "vectors": int(self.vectors_.nbytes),
-                "hyperplanes": int(self.hyperplanes_.nbytes)}
+    def _memory_extra(self) -> dict:
+        """The tables: each keeps its own sorted uint64 codes and one row id per item."""
+        tables = getattr(self, "tables_", [])
+        if isinstance(tables, np.ndarray):  # already counted as a state array
+            return {}
+        return {"tables": sum(value.nbytes for table in tables for value in vars(table).values()
+                              if isinstance(value, np.ndarray))}
 
-    # -- persistence ----------------------------------------------------------------------
-    def save(self, path) -> Path:
-        """Write a versioned ``.npz`` (JSON header + arrays, no pickle); returns the path."""
-        self._check_fitted()
-        path = Path(path)
-        if path.suffix != ".npz":
-            raise ValueError(f"save to a path ending in .npz, got {path.name!r}")
-        header = {"format": FORMAT, "version": VERSION, "n_bits": self.n_bits, "n_tables": self.n_tables,
-                  "n_probes": self.n_probes, "seed": self.seed, "center": self.center, "dim": self.dim_, "n": len(self)}
-        if self.ids_.dtype.kind not in "iuU":
-            raise ValueError(f"only integer or string ids can be saved, got dtype {self.ids_.dtype}")
-        np.savez(path, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8), hyperplanes=self.hyperplanes_,
-                 mean=self.mean_, vectors=self.vectors_, ids=self.ids_, codes=self.codes_)
-        return path
-
+    # -- persistence: one .npz written by IndexBase.save (JSON header + arrays, no pickle) --
     @classmethod
-    def load(cls, path) -> "LSHIndex":
-        """Read an index written by :meth:`save`, checking format, version and every shape."""
-        path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as stored:
-                arrays = {name: stored[name] for name in stored.files}
-        except ValueError as error:
-            if "pickle" in str(error):  # never follow numpy's hint to load it unsafely
-                raise ValueError(f"{path.name} contains pickled Python objects; loading them could run code, so "
-                                 "it is refused. Only files written by LSHIndex.save() can be loaded") from None
-            raise ValueError(f"{path.name} is not a readable LSH index file ({error}); "
-                             "only files written by LSHIndex.save() can be loaded") from error
-        except (OSError, EOFError, zipfile.BadZipFile) as error:
-            raise ValueError(f"{path.name} is not a readable LSH index file ({error}); "
-                             "only files written by LSHIndex.save() can be loaded") from error
-        if not isinstance(arrays, dict) or "header" not in arrays:
-            raise ValueError(f"{path.name} has no header; only files written by LSHIndex.save() can be loaded")
-        header = json.loads(arrays["header"].tobytes().decode())
-        if header.get("format") != FORMAT or header.get("version") != VERSION:
-            raise ValueError(f"{path.name} holds format {header.get('format')!r} version {header.get('version')!r}; "
-                             f"this code reads {FORMAT!r} version {VERSION}. Rebuild the index and save it again.")
-        t, b, d, n = header["n_tables"], header["n_bits"], header["dim"], header["n"]
-        expected = {"hyperplanes": (t, b, d), "mean": (d,), "vectors": (n, d), "ids": (n,), "codes": (t, n)}
-        for name, shape in expected.items():
-            if name not in arrays or arrays[name].shape != shape:
-                got = arrays[name].shape if name in arrays else "missing"
-                raise ValueError(f"{path.name}: array {name!r} should have shape {shape}, got {got}; the file is damaged")
-        index = cls(n_bits=b, n_tables=t, n_probes=header["n_probes"], seed=header["seed"], center=header["center"])
-        index.hyperplanes_, index.mean_ = arrays["hyperplanes"], arrays["mean"]
-        index._fit(arrays["vectors"], arrays["ids"], arrays["codes"].astype(np.uint64))
-        return index
+    def _expected_shapes(cls, params, n, dim):
+        t, b = params["n_tables"], params["n_bits"]
+        return {"hyperplanes": (t, b, dim), "mean": (dim,), "vectors": (n, dim), "ids": (n,), "codes": (t, n)}
+
+    def _restore(self):
+        self._fit(self.vectors_, self.ids_, self.codes_.astype(np.uint64))
