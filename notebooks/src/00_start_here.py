@@ -1,9 +1,6 @@
 # %% [markdown]
 # # 00 · Start here: how image-similarity search really works
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/imgsim-tutorial/imgsim-tutorial/blob/main/notebooks/00_start_here.ipynb)
-# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/imgsim-tutorial/imgsim-tutorial/main?urlpath=lab/tree/notebooks/00_start_here.ipynb)
-#
 # Give the computer one photo of a bean leaf and ask: *which of my other photos look most like
 # it?* This course builds the answer step by step, and measures every step:
 #
@@ -11,12 +8,21 @@
 # 2. compare vectors by **cosine similarity** and search exactly;
 # 3. squeeze vectors into a few bits with **random projection**;
 # 4. use those bits as keys of **hash tables** (LSH) so a query looks at a small fraction of the data;
-# 5. hand the job to **FAISS**, the library used in production;
-# 6. put it together in a small **search app**.
+# 5. learned buckets, graphs and compression (IVF, HNSW, PQ), each built by hand;
+# 6. hand the job to **FAISS**, the library used in production;
+# 7. put it together in a small **search app**, then go past one machine.
 #
 # The logic lives in a tested Python package, `imgsim_tutorial`; the notebooks call it and show
 # what happens. When a notebook builds something by hand to teach it, the next cell checks it
 # against the package.
+#
+# ## The whole pipeline in one picture
+#
+# Two paths share one encoder. Once, ahead of time, every photo we want to search (the
+# **candidates**) goes through the encoder, and the resulting vectors go into an **index**. Then,
+# for every query, the query photo goes through *the same* encoder with the same preprocessing,
+# and the index returns the `k` candidates whose vectors are closest: the **top-k**, as
+# `(scores, ids)`. Notebooks 01-03 are about the top row, 04-06 about making the index fast.
 
 # %%
 # On Colab, install the course package first (with `make lab` or on Binder it is already installed).
@@ -41,8 +47,14 @@ if "google.colab" in sys.modules:
 # `IMGSIM_MODE=offline` (always offline), `IMGSIM_MODE=hub` (always the Hub) or `IMGSIM_MODE=auto`.
 
 # %%
-import imgsim_tutorial as t
+import numpy as np
 
+import imgsim_tutorial as t
+from imgsim_tutorial import diagrams
+
+figure = diagrams.pipeline_diagram(t.draw_leaf(1, np.random.default_rng(3))[0])
+
+# %%
 mode = t.resolve_mode()
 mode
 
@@ -58,36 +70,56 @@ mode
 beans = t.load_beans()
 beans
 
+# %% [markdown]
+# To show four photos of each class we read the **label column only** and pick rows from it with
+# a fixed seed, then decode just those twelve images. (Filtering the dataset row by row would
+# decode every photo in the split just to look at its label: on the real beans data that takes
+# seconds and over a gigabyte of memory. The real splits are also stored grouped by class, so
+# "the first rows" would all be one class; a seeded pick avoids both traps.)
+
 # %%
 label_names = beans["train"].features["labels"].names
-examples = [row for label in range(3) for row in beans["train"].filter(lambda r: r["labels"] == label).select(range(4))]
-figure = t.plotting.show_images([row["image"] for row in examples], [label_names[row["labels"]] for row in examples],
-                                ncols=6)
+train_labels = np.array(beans["train"]["labels"])  # one small integer per photo; no image is decoded
+rng = np.random.default_rng(0)
+sample_rows = [int(row) for label in range(3) for row in rng.choice(np.flatnonzero(train_labels == label), 4,
+                                                                     replace=False)]
+samples = beans["train"].select(sample_rows)
+figure = t.plotting.show_images(samples["image"], [label_names[label] for label in samples["labels"]], ncols=6)
+print("photos per class in train:", dict(zip(label_names, np.bincount(train_labels, minlength=3).tolist())))
 
 # %% [markdown]
 # Angular leaf spot shows angular brown lesions bounded by the veins; bean rust shows many small
 # round rust-coloured pustules, each with a pale halo; healthy leaves have neither. Every class
 # can also have holes, dirt specks and yellowing, so colour alone does not give the class away.
 #
-# What you should see (and the next cell checks): three splits, three labels, every class present.
+# What you should see (and the next cell checks): three splits, three labels, every class
+# present, and four samples of each class in the grid above.
 
 # %%
 assert set(beans) == {"train", "validation", "test"}
 assert label_names == ["angular_leaf_spot", "bean_rust", "healthy"]
-assert len(set(beans["train"]["labels"])) == 3
+assert (np.bincount(train_labels, minlength=3) > 0).all(), "every class has photos in the train split"
+assert np.bincount(samples["labels"], minlength=3).tolist() == [4, 4, 4], "four samples per class"
 
 # %% [markdown]
 # ## The map
 #
-# | notebook | you learn | package module |
-# |---|---|---|
-# | `00_start_here` | the course, the two modes, the data | `data.py`, `leaves.py`, `mode.py` |
-# | `01_embeddings` | what an embedding is; extracting them with `datasets.map`; why a fine-tuned encoder | `embeddings.py` |
-# | `02_cosine_search` | cosine similarity, exact top-k search, precision@k, the query gallery | `cosine_search.py`, `evaluation.py` |
-# | `03_random_projection` | hyperplanes, sign bits, collision probability: theory vs measurement | `random_projection.py` |
-# | `04_hash_tables` | LSH tables, candidates, re-ranking, recall vs exact, the tutorial's bugs | `hash_tables.py`, `baselines.py` |
-# | `06_faiss` | FAISS indexes, `datasets.add_faiss_index`, what changes at a billion images | `faiss_index.py` |
-# | `07_search_app` | a small search app built from the course's parts | `widgets/app.py` |
+# Times are how long each notebook took to run top to bottom, offline on a 2-core CPU, when it
+# was last built (the build script measures them). In hub mode on a CPU, 01 takes longer the
+# first time: ViT-base embeds about 5-7 images per second there, and the later notebooks reuse
+# the vectors 01 cached.
+#
+# | notebook | you learn | package module | time to run |
+# |---|---|---|---|
+# | `00_start_here` | the pipeline, the two modes, the data | `data.py`, `leaves.py`, `mode.py`, `diagrams.py` | 2 s |
+# | `01_embeddings` | what an embedding is; `datasets.map`; which encoder for your photos | `embeddings.py` | 6 s |
+# | `02_cosine_search` | cosine similarity, exact top-k, precision@k and AP@k, when "no match" | `cosine_search.py`, `evaluation.py` | 6 s |
+# | `03_random_projection` | hyperplanes, sign bits, collision probability: theory vs measurement | `random_projection.py` | 5 s |
+# | `04_hash_tables` | LSH built by hand, then `LSHIndex`; recall vs speed; when LSH pays off | `hash_tables.py`, `baselines.py` | 5 s |
+# | `05_beyond_lsh` | learned buckets (IVF), graphs (HNSW), compression (PQ), built by hand | `ivf.py`, `graph.py`, `pq.py` | not built yet |
+# | `06_faiss` | FAISS indexes, `datasets.add_faiss_index`, recall-vs-speed curves | `faiss_index.py` | not measured yet |
+# | `07_search_app` | a small search app built from the course's parts | `widgets/app.py` | not measured yet |
+# | `08_at_scale` | near-duplicates, adding and deleting, past one machine (Spark) | `neardup.py`, `spark.py` | not built yet |
 #
 # ## The vocabulary
 #
@@ -97,4 +129,6 @@ assert len(set(beans["train"]["labels"])) == 3
 # each query, and those are that query's candidates. LSH has `n_bits` per table, `n_tables`
 # tables and `n_probes` extra buckets per table. `labels` are the classes, used only to judge results.
 #
-# Next: **01_embeddings**.
+# Every notebook from 01 on has **Your turn** exercises: a cell with `answer = None` and a check
+# that says "not answered yet", "✓ right", or exactly what is wrong. Solutions wait, collapsed,
+# at the end of each notebook.
