@@ -1,7 +1,10 @@
 """Static matplotlib figures: they show on GitHub and nbviewer, where widgets do not.
 
 Every function returns the ``Figure`` (so tests can inspect it and notebooks can save it) and
-draws nothing interactive. The widgets in ``widgets/`` show the same things, live.
+draws nothing interactive. The widgets in ``widgets/`` show the same things, live. Figures are
+drawn at ``DPI`` (>= 100, sharp at notebook width), every axis says what it measures, counts get
+integer ticks, and a reference line (chance, exact search, the recall target) is drawn where
+one helps to read the measurement.
 """
 
 from __future__ import annotations
@@ -12,13 +15,31 @@ from .leaves import LABEL_NAMES
 
 LABEL_COLOURS = ("#c26a2e", "#b8336a", "#3a8f3a")  # angular leaf spot, bean rust, healthy
 SAME, DIFFERENT = "#2a9d4b", "#d1495b"
+DPI = 100
+REFERENCE = "#777777"  # reference lines: chance, exact search, the target
 
 
 def _figure(width, height):
     import matplotlib.pyplot as plt
 
-    figure = plt.figure(figsize=(width, height), dpi=80)
+    figure = plt.figure(figsize=(width, height), dpi=DPI)
     return figure
+
+
+def subplots(ncols: int = 1, width: float = 5.0, height: float = 3.4):
+    """``(figure, axes)`` with ``ncols`` panels side by side at the course's DPI (axes always a list)."""
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, ncols, figsize=(width, height), dpi=DPI, squeeze=False)
+    return figure, list(axes[0])
+
+
+def integer_ticks(axis, which: str = "y"):
+    """Only whole numbers on the ``which`` axis ("x", "y" or "both"): for counts."""
+    from matplotlib.ticker import MaxNLocator
+
+    for name in ("x", "y") if which == "both" else (which,):
+        getattr(axis, f"{name}axis").set_major_locator(MaxNLocator(integer=True))
 
 
 def show_images(images, titles=None, ncols: int = 6, size: float = 1.6):
@@ -114,7 +135,7 @@ def plot_recall_vs_latency(panels: dict, note: str | None = None):
     from matplotlib.ticker import NullFormatter
 
     markers = "os^vDPX*<>ph"
-    figure, axes = plt.subplots(1, len(panels), figsize=(4.0 * len(panels), 3.4), dpi=80, squeeze=False)
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.0 * len(panels), 3.4), dpi=DPI, squeeze=False)
     for axis, (title, rows) in zip(axes[0], panels.items()):
         for position, row in enumerate(rows):
             axis.scatter(row["latency_ms"], row["recall"], s=42, color=plt.cm.tab10(position % 10),
@@ -127,4 +148,91 @@ def plot_recall_vs_latency(panels: dict, note: str | None = None):
     n_rows = -(-len(labels) // 4)
     figure.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False, title=note, title_fontsize=8)
     figure.tight_layout(rect=(0, 0.08 * n_rows + (0.05 if note else 0), 1, 1))
+    return figure
+
+
+def plot_collision_vs_theory(centres, bit_agreement, table_collisions: dict):
+    """Notebook 03's check of the theory: measured dots on the formulas' curves.
+
+    ``centres`` (b,): mean cosine of each bin of pairs; ``bit_agreement`` (b,): measured share
+    of agreeing bits; ``table_collisions``: ``{K: (b,) measured share of pairs sharing all K bits}``.
+    """
+    from .random_projection import bit_agreement_probability, table_collision_probability
+
+    grid = np.linspace(-1, 1, 200)
+    figure, (left, right) = subplots(2, width=9.6, height=3.6)
+    left.plot(grid, bit_agreement_probability(grid), label="theory: 1 - arccos(s)/π")
+    left.scatter(centres, bit_agreement, color=DIFFERENT, zorder=3, s=18, label="measured")
+    left.axhline(0.5, color=REFERENCE, ls=":", lw=1, label="coin flip (unrelated, s = 0)")
+    left.set(xlabel="cosine similarity s of the pair", ylabel="P(one bit agrees)", title="one random hyperplane")
+    for (n_bits, measured), colour in zip(table_collisions.items(), ("#4c72b0", "#55a868", "#8172b2", "#c44e52")):
+        right.plot(grid, table_collision_probability(grid, n_bits), color=colour, label=f"theory K={n_bits}")
+        right.scatter(centres, measured, color=colour, s=14)
+    right.set(xlabel="cosine similarity s of the pair", ylabel="P(same bucket)",
+              title="one table of K bits (dots: measured)")
+    for axis in (left, right):
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    return figure
+
+
+def plot_lines(x, lines: dict, xlabel: str, ylabel: str, title: str = "", reference: dict | None = None,
+               log_x: bool = False, integer_x: bool = False, ylim=None, errors: dict | None = None):
+    """One line per entry of ``lines`` (``{label: y values}``) over ``x``, with optional error bars.
+
+    ``reference``: ``{label: y}`` drawn as dotted horizontal lines (chance, a target, exact
+    search); ``errors``: ``{label: (n,) half-widths}`` drawn as error bars on the matching line.
+    """
+    figure, (axis,) = subplots(1, width=5.4, height=3.5)
+    markers = "os^vD*"
+    for position, (label, values) in enumerate(lines.items()):
+        style = {"marker": markers[position % len(markers)], "label": label, "capsize": 3}
+        axis.errorbar(x, values, yerr=None if errors is None else errors.get(label), **style)
+    for position, (label, value) in enumerate((reference or {}).items()):
+        axis.axhline(value, color=REFERENCE, ls=(":", "--")[position % 2], lw=1, label=label)
+    axis.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    if log_x:
+        axis.set_xscale("log")
+        axis.set_xticks(list(x), [f"{value:,}" for value in x])
+        axis.minorticks_off()
+    if integer_x:
+        integer_ticks(axis, "x")
+    if ylim is not None:
+        axis.set_ylim(*ylim)
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    return figure
+
+
+def plot_recall_vs_speed(curves: dict, exact_ms: float | None = None, target: float | None = None,
+                         title: str = "", note: str | None = None):
+    """Recall@k against time per query for parameter sweeps: one line per family of settings.
+
+    ``curves`` maps a family name to a list of points ``{"latency_ms", "recall", "label"}`` (the
+    label, e.g. "L=8", is written beside its point). ``exact_ms`` draws exact search's time as a
+    vertical line (recall 1 there); ``target`` the recall target as a horizontal line. A point
+    up and to the left of another is better on both counts.
+    """
+    from matplotlib.ticker import NullFormatter
+
+    figure, (axis,) = subplots(1, width=6.4, height=4.0)
+    markers = "os^vDPX*"
+    for position, (name, points) in enumerate(curves.items()):
+        points = sorted(points, key=lambda point: point["latency_ms"])
+        xs, ys = [p["latency_ms"] for p in points], [p["recall"] for p in points]
+        line, = axis.plot(xs, ys, marker=markers[position % len(markers)], label=name, ms=5)
+        for point in points:
+            if point.get("label"):
+                axis.annotate(point["label"], (point["latency_ms"], point["recall"]), fontsize=6,
+                              color=line.get_color(), xytext=(3, -8), textcoords="offset points")
+    if exact_ms is not None:
+        axis.axvline(exact_ms, color=REFERENCE, ls="--", lw=1, label=f"exact search: {exact_ms:.2f} ms")
+    if target is not None:
+        axis.axhline(target, color=REFERENCE, ls=":", lw=1, label=f"target recall {target:g}")
+    axis.set_xscale("log")
+    axis.xaxis.set_minor_formatter(NullFormatter())
+    axis.set(xlabel="time per query, ms (log scale; left is faster)", ylabel="recall@10 (up is better)",
+             ylim=(-0.02, 1.03), title=title)
+    axis.legend(fontsize=7, loc="lower right", title=note, title_fontsize=7)
+    figure.tight_layout()
     return figure

@@ -56,6 +56,19 @@ def test_table_view_matches_brute_force(small_index):
         table_view(index, table=3, bucket_rank=0, labels=labels)
 
 
+def test_table_view_shows_seeded_picks_not_the_first_ids(small_index):
+    index, _ = small_index
+    grouped = np.repeat([0, 1, 2], 100)  # stored grouped by class, as the Hub's beans are
+    full = table_view(index, table=0, bucket_rank=0, labels=grouped, max_members=1000)
+    picks = table_view(index, table=0, bucket_rank=0, labels=grouped, max_members=10, seed=1)
+    assert len(picks["members"]) == 10 and set(picks["members"]) <= set(full["members"])
+    assert np.all(np.diff(picks["members"]) > 0) and not np.array_equal(picks["members"], full["members"][:10])
+    assert np.array_equal(picks["labels"], grouped[picks["members"]])
+    assert picks["label_counts"] == full["label_counts"]  # counts and purity still cover every member
+    again = table_view(index, table=0, bucket_rank=0, labels=grouped, max_members=10, seed=1)
+    assert np.array_equal(again["members"], picks["members"])
+
+
 def test_table_browser_follows_its_choices(small_index):
     index, labels = small_index
     images = [Image.new("RGB", (8, 8), (i % 255, 0, 0)) for i in range(300)]

@@ -39,12 +39,27 @@ def bucket_view(points, n_planes: int, seed: int = 0, grid: int = 121) -> dict:
             "n_regions": len(np.unique(region_codes)), "n_planes": n_planes}
 
 
+def region_centres(view: dict) -> dict:
+    """``{code: (x, y)}``: the mean position of each region's pixels, where its label goes.
+
+    Each region is a wedge cut by lines through the origin (convex), so its centre lies inside it.
+    """
+    low, high = view["extent"]
+    grid = view["region_codes"].shape[0]
+    axis = np.linspace(low, high, grid)
+    xx, yy = np.meshgrid(axis, axis)
+    return {int(code): (float(xx[view["region_codes"] == code].mean()), float(yy[view["region_codes"] == code].mean()))
+            for code in np.unique(view["region_codes"])}
+
+
 def plot_buckets(view: dict):
     """Left: regions coloured by bucket code, the lines, the points. Right: occupancy bars."""
     import matplotlib.pyplot as plt
     from matplotlib import colormaps
 
-    figure, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.9), dpi=80, gridspec_kw={"width_ratios": [1.1, 1]})
+    from ..plotting import DPI, integer_ticks
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.9), dpi=DPI, gridspec_kw={"width_ratios": [1.1, 1]})
     codes_present = np.unique(view["region_codes"])
     palette = colormaps["tab10" if len(codes_present) <= 10 else "tab20"]
     colour_of = {code: palette(i % palette.N) for i, code in enumerate(codes_present.tolist())}
@@ -57,17 +72,24 @@ def plot_buckets(view: dict):
         left.arrow(0, 0, *(0.35 * normal / np.linalg.norm(normal)), head_width=0.05, color="#333333")
     left.scatter(view["points"][:, 0], view["points"][:, 1], s=18,
                  c=[colour_of[c] for c in view["codes"].tolist()], edgecolors="black", linewidths=0.6)
+    width = view["n_planes"]
+    for code, (x, y) in region_centres(view).items():  # name every wedge by its code
+        left.text(x, y, format(code, f"0{width}b"), ha="center", va="center", fontsize=7 if width > 4 else 8,
+                  family="monospace", bbox={"facecolor": "white", "alpha": 0.75, "pad": 1, "edgecolor": "none"})
     left.set_xlim(low, high)
     left.set_ylim(low, high)
     left.set_aspect("equal")
-    left.set_title(f"{view['n_planes']} hyperplanes -> {view['n_regions']} regions", fontsize=10)
+    left.set_xlabel("x")
+    left.set_ylabel("y")
+    left.set_title(f"{view['n_planes']} hyperplanes -> {view['n_regions']} regions (codes: bit 0 last)", fontsize=9)
     codes = sorted(view["occupancy"], key=view["occupancy"].get, reverse=True)
-    width = view["n_planes"]
     right.barh([format(c, f"0{width}b") for c in codes], [view["occupancy"][c] for c in codes],
                color=[colour_of[c] for c in codes], edgecolor="#333333")
     right.invert_yaxis()
     right.set_title(f"bucket occupancy ({len(codes)} non-empty)", fontsize=10)
     right.set_xlabel("points in bucket")
+    right.set_ylabel("bucket code")
+    integer_ticks(right, "x")
     right.tick_params(axis="y", labelsize=7 if len(codes) > 12 else 9)
     figure.tight_layout()
     return figure

@@ -12,8 +12,14 @@ import numpy as np
 from ..leaves import LABEL_NAMES
 
 
-def table_view(index, table: int, bucket_rank: int, labels, names=LABEL_NAMES, max_members: int = 24) -> dict:
-    """What the browser shows for bucket number ``bucket_rank`` (0 = largest) of ``table``."""
+def table_view(index, table: int, bucket_rank: int, labels, names=LABEL_NAMES, max_members: int = 24,
+               seed: int = 0) -> dict:
+    """What the browser shows for bucket number ``bucket_rank`` (0 = largest) of ``table``.
+
+    ``label_counts`` and ``purity`` count every member; ``members`` (and their ``labels``) are at
+    most ``max_members`` of them, drawn at random with ``seed`` (then sorted): the first ids of
+    a bucket would all come from one class when the collection is stored grouped by class.
+    """
     if not 0 <= table < index.n_tables:
         raise ValueError(f"table must be between 0 and {index.n_tables - 1}, got {table}")
     codes, sizes = index.tables_[table].bucket_codes()
@@ -23,8 +29,12 @@ def table_view(index, table: int, bucket_rank: int, labels, names=LABEL_NAMES, m
     members = index.bucket_members(table, code)
     member_labels = np.asarray(labels)[members]
     counts = np.bincount(member_labels, minlength=len(names))
+    if len(members) > max_members:
+        picked = np.sort(np.random.default_rng(seed).choice(len(members), size=max_members, replace=False))
+    else:
+        picked = np.arange(len(members))
     return {"table": table, "code": int(code), "code_bits": format(int(code), f"0{index.n_bits}b"),
-            "size": int(sizes[bucket_rank]), "members": members[:max_members], "labels": member_labels[:max_members],
+            "size": int(sizes[bucket_rank]), "members": members[picked], "labels": member_labels[picked],
             "label_counts": {names[i]: int(c) for i, c in enumerate(counts)},
             "purity": float(counts.max() / counts.sum()), "bucket_sizes": sizes, "n_buckets": len(codes),
             "possible_buckets": 2 ** index.n_bits}
@@ -34,9 +44,14 @@ def plot_bucket_sizes(view: dict):
     """Histogram of the sizes of a table's non-empty buckets, the chosen one marked."""
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(4.2, 2.6), dpi=80)
+    from ..plotting import DPI, integer_ticks
+
+    figure, axis = plt.subplots(figsize=(4.4, 2.8), dpi=DPI)
     sizes = view["bucket_sizes"]
-    axis.hist(sizes, bins=min(30, max(5, len(np.unique(sizes)))), color="#4c72b0")
+    # whole-number bin edges: a bucket holds a count of items, never a fraction of one
+    step = max(1, -(-int(sizes.max()) // 30))
+    axis.hist(sizes, bins=np.arange(0.5, sizes.max() + step + 0.5, step), color="#4c72b0")
+    integer_ticks(axis, "both")
     axis.axvline(view["size"], color="#d1495b", lw=2, label="this bucket")
     axis.set_xlabel("items in bucket")
     axis.set_ylabel("buckets")

@@ -3,6 +3,8 @@
 ``tradeoff_point`` (pure) builds one ``LSHIndex`` and measures it against exact search;
 ``plot_tradeoff`` draws the theoretical S-curve for the current setting with the measured point
 on it; ``TradeoffExplorer`` wires three sliders to both (indexes are cached per setting).
+``measured_s_curve`` and ``plot_s_curves`` check the S-curve itself: the share of pairs that
+become candidates, by similarity, over several seeds (error bars), against the formula.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from ..cosine_search import CosineIndex
+from ..cosine_search import CosineIndex, normalize
 from ..evaluation import recall_at_k, time_per_query
 from ..hash_tables import LSHIndex
 from ..random_projection import any_table_collision_probability
@@ -38,7 +40,9 @@ def plot_tradeoff(point: dict, history=()):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    figure, (left, right) = plt.subplots(1, 2, figsize=(8.6, 3.3), dpi=80)
+    from ..plotting import DPI
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(8.6, 3.3), dpi=DPI)
     similarity = np.linspace(-0.2, 1, 200)
     curve = any_table_collision_probability(similarity, point["n_bits"], point["n_tables"])
     left.plot(similarity, curve, color="#4c72b0",
@@ -64,6 +68,55 @@ def plot_tradeoff(point: dict, history=()):
     right.set_ylabel(f"recall@{point['k']}")
     right.set_ylim(-0.02, 1.02)
     right.set_title("recall vs work (grey: settings tried)", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def measured_s_curve(embeddings, queries, n_bits: int, n_tables: int, edges, seeds=(0, 1, 2),
+                     min_pairs: int = 20) -> dict:
+    """Share of query-candidate pairs that become candidates, per similarity bin, per seed.
+
+    ``edges`` are the bin edges of cosine similarity; bins with fewer than ``min_pairs`` pairs
+    are dropped (their share would be noise). Returns ``centres`` (b,), ``mean`` and ``std``
+    (b,) over ``seeds`` (each seed draws other hyperplanes) and ``theory`` (b,) at the centres.
+    """
+    embeddings, queries = normalize(embeddings, "embeddings"), normalize(queries, "queries")
+    if queries.shape[1] != embeddings.shape[1]:
+        raise ValueError(f"queries have dimension {queries.shape[1]} but embeddings {embeddings.shape[1]}; "
+                         "embed both with the same model")
+    similarity = queries @ embeddings.T
+    which = np.digitize(similarity, edges)
+    bins = [b for b in np.unique(which) if (which == b).sum() >= min_pairs]
+    shares = []
+    for seed in seeds:
+        index = LSHIndex(n_bits=n_bits, n_tables=n_tables, seed=seed).add(embeddings)
+        caught = np.zeros(similarity.shape, dtype=bool)
+        for row, query in enumerate(queries):
+            caught[row, index.candidates(query)] = True
+        shares.append([caught[which == b].mean() for b in bins])
+    centres = np.array([similarity[which == b].mean() for b in bins])
+    return {"n_bits": n_bits, "n_tables": n_tables, "centres": centres, "mean": np.mean(shares, axis=0),
+            "std": np.std(shares, axis=0), "n_seeds": len(seeds),
+            "theory": any_table_collision_probability(centres, n_bits, n_tables)}
+
+
+def plot_s_curves(curves: list):
+    """Theory (lines) and measurement (dots, +-1 standard deviation over seeds) for each setting."""
+    from ..plotting import subplots
+
+    figure, (axis,) = subplots(1, width=5.8, height=3.6)
+    grid = np.linspace(-0.2, 1, 200)
+    for curve, colour in zip(curves, ("#4c72b0", "#55a868", "#8172b2", "#c44e52")):
+        label = f"K={curve['n_bits']}, L={curve['n_tables']}"
+        axis.plot(grid, any_table_collision_probability(grid, curve["n_bits"], curve["n_tables"]), color=colour,
+                  label=f"theory {label}")
+        axis.errorbar(curve["centres"], curve["mean"], yerr=curve["std"], fmt="o", ms=3.5, capsize=2.5,
+                      color=colour, label=f"measured {label}")
+    axis.set(xlabel="cosine similarity of query and candidate", ylabel="P(becomes a candidate)",
+             title=f"S-curves: theory vs measured (bars: ±1 sd over {curves[0]['n_seeds']} seeds)",
+             xlim=(grid[0], 1.0), ylim=(-0.03, 1.03))
+    axis.title.set_fontsize(9)
+    axis.legend(fontsize=7, ncol=2, loc="upper left")
     figure.tight_layout()
     return figure
 
