@@ -95,17 +95,20 @@ def table_hit_probability(similarity, n_bits: int, n_probes: int = 0) -> np.ndar
 
 
 def lsh_memory_bytes(n: int, n_tables: int, dim: int, n_bits: int = 0) -> dict:
-    """What an ``LSHIndex`` over ``n`` items stores, by part (bytes).
+    """What an ``LSHIndex`` over ``n`` items stores, by part (bytes), before building it.
 
-    Every table holds, for every item, its uint64 code and its int64 id (sorted by code), so
-    the tables cost ``n_tables * 16`` bytes per item, not ``n_bits / 8``. The float32 vectors
-    kept for the re-rank cost ``4 * dim`` bytes per item.
+    The cost of LSH is per table: every table keeps, for every item, a uint64 code and an int64
+    id (sorted by code, so that a bucket is a binary search), and the index keeps each item's
+    code in every table once more, in insertion order (``codes``, for saving and appending).
+    That is ``24 * n_tables`` bytes per item, not ``n_bits / 8``. The float32 vectors kept for
+    the re-rank cost ``4 * dim`` bytes per item, whatever the tables.
 
-    >>> lsh_memory_bytes(1000, n_tables=10, dim=768, n_bits=8)["tables"] // 1000
-    160
+    >>> memory = lsh_memory_bytes(1000, n_tables=10, dim=768, n_bits=8)
+    >>> (memory["codes"] + memory["tables"]) // 1000, memory["vectors"] // 1000
+    (240, 3072)
     """
-    return {"tables": n * n_tables * (ID_BYTES + CODE_BYTES), "vectors": n * dim * 4,
-            "hyperplanes": n_tables * n_bits * dim * 4}
+    return {"vectors": n * dim * 4, "ids": n * ID_BYTES, "hyperplanes": n_tables * n_bits * dim * 4, "mean": dim * 4,
+            "codes": n * n_tables * CODE_BYTES, "tables": n * n_tables * (CODE_BYTES + ID_BYTES)}
 
 
 def predict_lsh(profile: dict, n: int, n_bits: int, n_tables: int, n_probes: int = 0,

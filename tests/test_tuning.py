@@ -32,9 +32,12 @@ def test_table_hit_probability_by_hand():
         float(any_table_collision_probability(0.6, 8, 5)))
 
 
-def test_memory_counts_an_id_and_a_code_per_table():
+def test_memory_counts_an_id_and_a_code_per_table_as_the_index_does():
     memory = lsh_memory_bytes(1000, n_tables=10, dim=768, n_bits=8)
-    assert memory == {"tables": 1000 * 10 * 16, "vectors": 1000 * 768 * 4, "hyperplanes": 10 * 8 * 768 * 4}
+    assert memory["tables"] == 1000 * 10 * 16 and memory["codes"] == 1000 * 10 * 8
+    data = np.random.default_rng(0).standard_normal((500, 32)).astype(np.float32)
+    index = LSHIndex(n_bits=6, n_tables=7).add(data)
+    assert lsh_memory_bytes(500, n_tables=7, dim=32, n_bits=6) == index.memory_bytes()
 
 
 @pytest.fixture(scope="module")
