@@ -25,7 +25,7 @@ BRANCH = re.compile(r"^[A-Za-z0-9._/-]{1,100}$")
 TEXT_SUFFIXES = {".py", ".md", ".ipynb", ".yml", ".yaml", ".toml", ".txt", ".cfg", ".sh", ""}
 # What may stand right before OWNER/NAME in a course address: github.com/, Colab's /github/,
 # Binder's /gh/, raw.githubusercontent.com/.
-PREFIX = r"(?<=github\.com/|/github/|/gh/|usercontent\.com/)"
+PREFIX = r"(github\.com/|/github/|/gh/|usercontent\.com/)"
 
 
 def read_setting(root: Path = ROOT) -> tuple[str, str]:
@@ -47,7 +47,7 @@ def rewrite(text: str, old: str, new: str, old_branch: str, new_branch: str) -> 
     >>> rewrite("mybinder.org/v2/gh/a/b/main?urlpath=x", "a/b", "a/b", "main", "dev")
     'mybinder.org/v2/gh/a/b/dev?urlpath=x'
     """
-    text = re.sub(PREFIX + re.escape(old) + r"(?![A-Za-z0-9_-])", new, text)
+    text = re.sub(PREFIX + re.escape(old) + r"(?![A-Za-z0-9_-])", lambda match: match.group(1) + new, text)
     if old_branch != new_branch:
         repo = re.escape(new)
         text = re.sub(rf"({repo}/blob/){re.escape(old_branch)}/", rf"\g<1>{new_branch}/", text)
