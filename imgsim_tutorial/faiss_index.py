@@ -1,8 +1,10 @@
 """FAISS: the same search contract, backed by the library used in production.
 
-Builds on ``cosine_search.py`` and ``hash_tables.py``. Every class here has the same shape as
-``CosineIndex`` and ``LSHIndex``: ``add(embeddings, ids=None) -> self`` and
-``search(queries, k) -> (scores, ids)``, scores higher-is-better, so a notebook can swap them.
+Builds on ``cosine_search.py``, ``hash_tables.py`` and ``index_base.py``. Every class here keeps
+the contract of ``CosineIndex`` and ``LSHIndex``: ``add(embeddings, ids=None)`` appends and
+returns the index, ``search(queries, k) -> (scores, ids)``, scores higher-is-better, so a
+notebook can swap them. Settings are checked in the constructor: FAISS itself crashes the
+kernel, aborts or spins on some of them (``IndexLSH`` with 0 bits, HNSW with ``M < 2``).
 
 - ``FlatIPIndex``: ``IndexFlatIP`` on unit vectors, exact cosine (FAISS's brute force);
 - ``FaissLSHIndex``: ``IndexLSH``, one table of sign bits scanned by Hamming distance, with an
@@ -14,20 +16,20 @@ Builds on ``cosine_search.py`` and ``hash_tables.py``. Every class here has the 
 
 And the ``datasets`` route: ``add_cosine_index`` + ``dataset_search``. ``add_faiss_index``
 defaults to L2 distance (lower is better); for cosine it needs ``METRIC_INNER_PRODUCT`` and unit
-vectors. Persistence uses ``faiss.write_index`` plus a JSON header and a ``.npz``; no pickle.
+vectors. Persistence is ``IndexBase``'s one ``.npz`` file: the FAISS index as the bytes
+``faiss.serialize_index`` writes (``faiss.write_index``'s format), with our ids; no pickle.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import math
+import threading
 
 import numpy as np
 
-from .cosine_search import as_matrix, check_k, normalize, rerank
+from .cosine_search import check_k, normalize, rerank
+from .index_base import IndexBase, check_int
 from .random_projection import RandomHyperplanes
-
-FORMAT, VERSION = "imgsim-faiss-index", 1
 
 
 def _faiss():
@@ -36,127 +38,121 @@ def _faiss():
     return faiss
 
 
-class FaissIndexBase:
-    """Shared plumbing: unit vectors, our ids, the checks, and save/load."""
+class FaissIndexBase(IndexBase):
+    """Shared plumbing: our ids, unit vectors, appending, and the FAISS object in ``save``.
+
+    ``index_`` is the FAISS structure; ``memory_bytes()["faiss_index"]`` is its serialized
+    size, and ``save`` stores those same bytes (``faiss.serialize_index``) inside the one
+    ``.npz`` file, so the index and its ids can never come from different saves.
+    """
 
     keeps_vectors = False  # subclasses that re-rank keep the float vectors themselves
 
     def params(self) -> dict:
-        return {name: value for name, value in vars(self).items() if not name.endswith("_")}
+        """The constructor settings (same as :meth:`get_params`)."""
+        return self.get_params()
 
     def add(self, embeddings, ids=None):
-        vectors = normalize(embeddings, "embeddings")
-        ids = np.arange(len(vectors)) if ids is None else np.asarray(ids)
-        if ids.shape != (len(vectors),):
-            raise ValueError(f"ids must have shape ({len(vectors)},), one per embedding, got {ids.shape}")
-        self.dim_, self.ids_ = vectors.shape[1], ids
-        if self.keeps_vectors:
-            self.vectors_ = vectors
-        self.index_ = self._build(vectors)
+        """Append ``embeddings`` (n, d); default ids continue from ``len(self)``."""
+        first = not len(self)
+        batch = self._append(embeddings, ids, keep_vectors=self.keeps_vectors)
+        if first:
+            self.index_ = self._build(batch.shape[1])
+        self._add_to_index(batch)
         return self
 
-    def __len__(self) -> int:
-        return len(getattr(self, "ids_", ()))
-
-    def _queries(self, queries, k):
-        if not hasattr(self, "index_"):
-            raise ValueError(f"this {type(self).__name__} is empty; call .add(embeddings) before .search()")
-        return normalize(as_matrix(queries, "queries", self.dim_), "queries"), check_k(k, len(self))
-
-    def search(self, queries, k: int = 5):
-        """Top-``k`` per query: ``(scores, ids)``, each (nq, k), best first; -1 where none found."""
-        queries, k = self._queries(queries, k)
-        scores, rows = self._search(queries, k)
-        ids = np.where(rows >= 0, self.ids_[np.clip(rows, 0, None)], -1)
-        return scores.astype(np.float32), ids
-
-    def memory_bytes(self) -> int:
-        """Bytes FAISS needs for the index itself (serialized size), plus re-rank vectors."""
-        faiss = _faiss()
-        serialized = faiss.serialize_index_binary(self.index_) if self._is_binary() else faiss.serialize_index(self.index_)
-        return int(serialized.nbytes + (self.vectors_.nbytes if self.keeps_vectors else 0))
+    def _add_to_index(self, batch):
+        self.index_.add(batch)
 
     def _is_binary(self) -> bool:
         return isinstance(self.index_, _faiss().IndexBinary)
 
-    def save(self, folder) -> Path:
-        """Write ``index.faiss`` (FAISS's own format), ``arrays.npz`` and ``header.json``."""
+    def _serialized(self) -> np.ndarray:
         faiss = _faiss()
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        (faiss.write_index_binary if self._is_binary() else faiss.write_index)(self.index_, str(folder / "index.faiss"))
-        arrays = {"ids": self.ids_, **({"vectors": self.vectors_} if self.keeps_vectors else {}), **self._extra_arrays()}
-        np.savez(folder / "arrays.npz", **arrays)
-        header = {"format": FORMAT, "version": VERSION, "class": type(self).__name__, "params": self.params(),
-                  "dim": self.dim_, "n": len(self)}
-        (folder / "header.json").write_text(json.dumps(header, indent=1))
-        return folder
+        return faiss.serialize_index_binary(self.index_) if self._is_binary() else faiss.serialize_index(self.index_)
 
-    def _extra_arrays(self) -> dict:
-        return {}
+    def _memory_extra(self) -> dict:
+        return {"faiss_index": int(self._serialized().nbytes)}
 
-    @staticmethod
-    def load(folder):
-        """Read a folder written by ``save``; checks the header and shapes, never unpickles."""
+    def _state_arrays(self) -> dict:
+        arrays = super()._state_arrays()
+        if hasattr(self, "index_"):  # saving: the FAISS object travels as its own serialized bytes
+            arrays["faiss_index"] = self._serialized()
+        return arrays
+
+    def memory_bytes(self) -> dict:
+        """Bytes held, by part: ``ids``, re-rank ``vectors`` if kept, and ``faiss_index``."""
+        self._check_fitted()
+        parts = {name: int(array.nbytes) for name, array in super()._state_arrays().items()}
+        parts.update(self._memory_extra())
+        return parts
+
+    @classmethod
+    def _expected_shapes(cls, params, n, dim):
+        shapes = {"ids": (n,)}
+        if cls.keeps_vectors is True or (cls is FaissLSHIndex and params.get("rerank", 0) > 0):
+            shapes["vectors"] = (n, dim)
+        return shapes
+
+    def _restore(self):
         faiss = _faiss()
-        folder = Path(folder)
-        try:
-            header = json.loads((folder / "header.json").read_text())
-        except (OSError, ValueError) as error:
-            raise ValueError(f"{folder} has no readable header.json ({error}); only folders written by .save() load")
-        classes = {cls.__name__: cls for cls in (FlatIPIndex, FaissLSHIndex, MultiHashIndex, HNSWIndex)}
-        if header.get("format") != FORMAT or header.get("version") != VERSION or header.get("class") not in classes:
-            raise ValueError(f"{folder} holds {header.get('format')!r} v{header.get('version')} "
-                             f"({header.get('class')!r}); this code reads {FORMAT!r} v{VERSION}")
-        index = classes[header["class"]](**header["params"])
-        try:
-            with np.load(folder / "arrays.npz", allow_pickle=False) as stored:
-                arrays = {name: stored[name] for name in stored.files}
-            reader = faiss.read_index_binary if header["class"] == "MultiHashIndex" else faiss.read_index
-            index.index_ = reader(str(folder / "index.faiss"))
-        except (ValueError, OSError, RuntimeError) as error:
-            raise ValueError(f"{folder} could not be read ({error}); save the index again") from error
-        if arrays["ids"].shape != (header["n"],) or index.index_.ntotal != header["n"]:
-            raise ValueError(f"{folder}: {header['n']} items in the header but the arrays disagree; the files are damaged")
-        index.dim_, index.ids_ = header["dim"], arrays["ids"]
-        if index.keeps_vectors:
-            index.vectors_ = arrays["vectors"]
-        index._restore(arrays)
-        return index
+        blob = self.__dict__.pop("faiss_index_")
+        binary = isinstance(self, MultiHashIndex)
+        self.index_ = (faiss.deserialize_index_binary if binary else faiss.deserialize_index)(blob)
+        if self.index_.ntotal != len(self) or self.index_.d != self._faiss_dim(self.dim_):
+            raise ValueError(f"its FAISS index holds {self.index_.ntotal} vectors of dimension {self.index_.d}, "
+                             f"the header says {len(self)} of dimension {self._faiss_dim(self.dim_)}")
 
-    def _restore(self, arrays):
-        pass
+    def _faiss_dim(self, dim):
+        return dim
 
 
 class FlatIPIndex(FaissIndexBase):
     """Exact cosine with FAISS: ``IndexFlatIP`` over unit vectors (inner product = cosine)."""
 
-    def _build(self, vectors):
-        index = _faiss().IndexFlatIP(vectors.shape[1])
-        index.add(vectors)
-        return index
+    def __init__(self):
+        pass
+
+    def _build(self, dim):
+        return _faiss().IndexFlatIP(dim)
 
     def _search(self, queries, k):
-        return self.index_.search(queries, k)
+        scores, rows = self.index_.search(queries, k)
+        return scores, rows, np.full(len(queries), len(self))
+
+
+_HNSW_STATS = threading.Lock()  # faiss counts HNSW distance computations in one global
 
 
 class HNSWIndex(FaissIndexBase):
     """A navigable small-world graph (``IndexHNSWFlat``, inner product). More ``ef_search``:
-    more recall, slower queries; ``M``: links per node (memory)."""
+    more recall, slower queries; ``M``: links per node (memory).
+
+    Each search passes its own ``SearchParametersHNSW``, so threads searching one index with
+    different ``k`` never change each other's settings.
+    """
 
     def __init__(self, *, M: int = 32, ef_construction: int = 80, ef_search: int = 64):
-        self.M, self.ef_construction, self.ef_search = M, ef_construction, ef_search
+        # FAISS crashes the kernel on M < 2 and hangs on ef < 1: refuse them here.
+        self.M = check_int(M, "M", low=2, high=512, sensible=32)
+        self.ef_construction = check_int(ef_construction, "ef_construction", low=1, high=100_000, sensible=80)
+        self.ef_search = check_int(ef_search, "ef_search", low=1, high=100_000, sensible=64)
 
-    def _build(self, vectors):
+    def _build(self, dim):
         faiss = _faiss()
-        index = faiss.IndexHNSWFlat(vectors.shape[1], self.M, faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexHNSWFlat(dim, self.M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = self.ef_construction
-        index.add(vectors)
         return index
 
     def _search(self, queries, k):
-        self.index_.hnsw.efSearch = max(self.ef_search, k)
-        return self.index_.search(queries, k)
+        faiss = _faiss()
+        params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))
+        with _HNSW_STATS:
+            faiss.cvar.hnsw_stats.reset()
+            scores, rows = self.index_.search(queries, k, params=params)
+            visited = faiss.cvar.hnsw_stats.ndis
+        # distance computations per query (upper layers revisit a few nodes, hence the cap at n)
+        return scores, rows, np.full(len(queries), min(len(self), visited // max(1, len(queries))))
 
 
 class FaissLSHIndex(FaissIndexBase):
@@ -168,63 +164,83 @@ class FaissLSHIndex(FaissIndexBase):
     """
 
     def __init__(self, *, n_bits: int = 256, rerank: int = 0):
-        self.n_bits, self.rerank = n_bits, rerank
+        self.n_bits = check_int(n_bits, "n_bits", low=1, high=8192, sensible=256)  # 0 crashes FAISS
+        self.rerank = check_int(rerank, "rerank", low=0, sensible=100)
 
     @property
     def keeps_vectors(self):
         return self.rerank > 0
 
-    def _build(self, vectors):
-        index = _faiss().IndexLSH(vectors.shape[1], self.n_bits, True, False)  # random rotation, zero thresholds
-        index.train(vectors)
-        index.add(vectors)
-        return index
+    def _build(self, dim):
+        return _faiss().IndexLSH(dim, self.n_bits, True, False)  # random rotation, zero thresholds
+
+    def _add_to_index(self, batch):
+        if not self.index_.is_trained:  # "training" draws the fixed random rotation; data-independent
+            self.index_.train(batch)
+        self.index_.add(batch)
 
     def _search(self, queries, k):
+        n_all = np.full(len(queries), len(self))  # every code is compared by Hamming distance
         if self.rerank:
             _, rows = self.index_.search(queries, max(k, min(self.rerank, len(self))))
-            return rerank(queries, self.vectors_, rows, k)
+            return (*rerank(queries, self.vectors_, rows, k), n_all)
         hamming, rows = self.index_.search(queries, k)
-        return np.cos(np.pi * hamming / self.n_bits), rows
+        return np.cos(np.pi * hamming / self.n_bits), rows, n_all
 
 
 class MultiHashIndex(FaissIndexBase):
     """``IndexBinaryMultiHash``: ``n_tables`` hash tables of ``n_bits`` bits each, over codes from
     our own random hyperplanes; ``n_flips`` also visits buckets up to that many bits away.
-    The bucket hits are re-ranked by exact cosine, as in ``LSHIndex``."""
+    The bucket hits (at most ``shortlist`` of them, nearest by Hamming; 0 = all) are re-ranked
+    by exact cosine, as in ``LSHIndex``."""
 
     keeps_vectors = True
+    MAX_PROBES = 100_000  # buckets visited per table per query; beyond it FAISS spins for minutes
 
     def __init__(self, *, n_bits: int = 8, n_tables: int = 10, n_flips: int = 0, seed: int = 0, shortlist: int = 0):
-        self.n_bits, self.n_tables, self.n_flips, self.seed, self.shortlist = n_bits, n_tables, n_flips, seed, shortlist
+        self.n_bits = check_int(n_bits, "n_bits", low=1, high=63, sensible=8)  # FAISS hashes in 64 bits
+        self.n_tables = check_int(n_tables, "n_tables", low=1, high=1024, sensible=10)
+        self.n_flips = check_int(n_flips, "n_flips", low=0, high=self.n_bits, sensible=min(1, self.n_bits))
+        probes = sum(math.comb(self.n_bits, radius) for radius in range(self.n_flips + 1))
+        if probes > self.MAX_PROBES:
+            raise ValueError(f"n_flips={n_flips} with n_bits={n_bits} visits {probes} buckets per table per query "
+                             f"(at most {self.MAX_PROBES} allowed); use n_flips=1 or 2, or fewer n_bits")
+        self.seed = check_int(seed, "seed", low=0, sensible=0)
+        self.shortlist = check_int(shortlist, "shortlist", low=0, sensible=100)
 
     def _codes(self, vectors):
-        bits = self.planes_.bits(vectors)
+        bits = vectors @ self.normals_.T > 0  # the sign bits, as RandomHyperplanes.bits computes them
         padding = (-bits.shape[1]) % 8  # FAISS binary codes are whole bytes
         return np.packbits(np.pad(bits, ((0, 0), (0, padding))), axis=1, bitorder="little")
 
-    def _build(self, vectors):
+    def _faiss_dim(self, dim):
         total = self.n_bits * self.n_tables
-        self.planes_ = RandomHyperplanes(total, vectors.shape[1], seed=self.seed)
-        index = _faiss().IndexBinaryMultiHash(total + (-total) % 8, self.n_tables, self.n_bits)
-        index.add(self._codes(vectors))
+        return total + (-total) % 8
+
+    def _build(self, dim):
+        self.normals_ = RandomHyperplanes(self.n_bits * self.n_tables, dim, seed=self.seed).normals
+        index = _faiss().IndexBinaryMultiHash(self._faiss_dim(dim), self.n_tables, self.n_bits)
+        index.nflip = self.n_flips  # set once here, never per search (threads share the index)
         return index
 
-    def _search(self, queries, k):
+    def _add_to_index(self, batch):
+        self.index_.add(self._codes(batch))
+
+    def _restore(self):
+        super()._restore()
         self.index_.nflip = self.n_flips
+
+    @classmethod
+    def _expected_shapes(cls, params, n, dim):
+        return {**super()._expected_shapes(params, n, dim), "normals": (params["n_bits"] * params["n_tables"], dim)}
+
+    def _search(self, queries, k):
         shortlist = self.shortlist or len(self)  # how many bucket hits (nearest by Hamming) to re-rank
         _, rows = self.index_.search(self._codes(queries), max(k, min(shortlist, len(self))))
-        return rerank(queries, self.vectors_, rows, k)
-
-    def _extra_arrays(self):
-        return {"normals": self.planes_.normals}
-
-    def _restore(self, arrays):
-        self.planes_ = RandomHyperplanes(self.n_bits * self.n_tables, self.dim_, seed=self.seed)
-        self.planes_.normals = arrays["normals"]
+        return (*rerank(queries, self.vectors_, rows, k), (rows >= 0).sum(axis=1))
 
 
-def add_cosine_index(dataset, column: str = "embeddings", index_name: str | None = None):
+def add_cosine_index(dataset, column: str = "embeddings", index_name: str | None = None, *, chunk: int = 4096):
     """Add a FAISS inner-product index on ``column`` so that its scores are cosine similarities.
 
     ``Dataset.add_faiss_index`` defaults to L2 distance (lower is better), which silently flips
@@ -232,11 +248,15 @@ def add_cosine_index(dataset, column: str = "embeddings", index_name: str | None
     length, because inner product equals cosine only then.
     """
     faiss = _faiss()
-    vectors = np.asarray(dataset.with_format("numpy")[column][:256], dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1)
-    if not np.allclose(norms, 1, atol=1e-3):
-        raise ValueError(f"column {column!r} is not unit length (norms {norms.min():.3f}..{norms.max():.3f}); "
-                         "embed with normalize=True so inner product equals cosine")
+    rows = dataset.with_format("numpy")
+    for start in range(0, len(dataset), chunk):  # every row is checked, a chunk at a time
+        vectors = np.asarray(rows[start:start + chunk][column], dtype=np.float32)
+        norms = np.linalg.norm(vectors.reshape(len(vectors), -1), axis=1)
+        bad = np.flatnonzero(~(np.abs(norms - 1) <= 1e-3))  # NaN norms count as bad too
+        if len(bad):
+            raise ValueError(f"column {column!r} is not unit length: row {start + bad[0]} has norm "
+                             f"{norms[bad[0]]:.3f} ({len(bad)} such rows in rows {start}..{start + len(vectors) - 1}); "
+                             "embed with normalize=True so inner product equals cosine")
     dataset.add_faiss_index(column=column, index_name=index_name or column, metric_type=faiss.METRIC_INNER_PRODUCT)
     return dataset
 
@@ -247,6 +267,7 @@ def dataset_search(dataset, queries, k: int = 5, index_name: str = "embeddings")
     Queries are scaled to unit length first: inner product is cosine only for unit vectors.
     """
     single = np.ndim(queries) == 1
+    k = check_k(k, len(dataset))
     queries = normalize(queries, "queries")
     if single:  # Dataset.search takes exactly one 1-D query
         result = dataset.search(index_name, queries[0], k=k)
