@@ -34,35 +34,66 @@ def precision_at_k(result_labels, query_labels) -> float:
 def recall_at_k(found_ids, true_ids) -> float:
     """Mean fraction of the true top-k that was found: both (nq, k) -> float.
 
-    Ids of -1 (no result) never count as found.
+    Ids may be integers or strings; a missing result (-1, or ``""`` for string ids) never
+    counts as found.
 
     >>> recall_at_k([[1, 2, 3]], [[3, 1, 9]])
     0.6666666666666666
     """
+    from .index_base import found_mask
+
     found_ids, true_ids = np.atleast_2d(found_ids), np.atleast_2d(true_ids)
     if len(found_ids) != len(true_ids):
-        raise ValueError(f"found_ids has {len(found_ids)} rows but true_ids has {len(true_ids)}")
-    hits = [len(set(found[found >= 0].tolist()) & set(true.tolist())) for found, true in zip(found_ids, true_ids)]
+        raise ValueError(f"found_ids has {len(found_ids)} rows but true_ids has {len(true_ids)}; pass one row "
+                         "per query to both")
+    if (found_ids.dtype.kind == "U") != (true_ids.dtype.kind == "U"):
+        raise ValueError(f"found_ids are {found_ids.dtype} but true_ids are {true_ids.dtype}; compare ids of one "
+                         "kind (both integers or both strings)")
+    hits = [len(set(found[found_mask(found)].tolist()) & set(true.tolist())) for found, true in zip(found_ids, true_ids)]
     return float(np.sum(hits) / true_ids.size)
 
 
-def average_precision(result_labels, query_label) -> float:
-    """Average precision of one ranked list (relevant = same label), over the relevant found.
+def average_precision(result_labels, query_label, n_relevant: int) -> float:
+    """AP@k of one ranked list of k results, where relevant = same label as the query.
 
-    >>> average_precision([0, 1, 0], 0)   # hits at ranks 1 and 3: (1/1 + 2/3) / 2
+        AP@k = (1 / min(k, n_relevant)) * sum over ranks i with a hit of precision@i
+
+    ``n_relevant`` is how many relevant items the whole collection holds, so a list that finds
+    few of them scores low: one hit at rank 1 and nine misses, with 10 relevant items, is 0.1
+    (dividing by the hits found instead, as before, would call it a perfect 1.0).
+
+    >>> average_precision([0, 1, 0], 0, n_relevant=2)   # hits at ranks 1 and 3: (1/1 + 2/3) / 2
     0.8333333333333333
+    >>> average_precision([0] + [1] * 9, 0, n_relevant=10)
+    0.1
     """
-    relevant = np.asarray(result_labels) == query_label
-    if not relevant.any():
+    relevant = np.asarray(result_labels).reshape(-1) == query_label
+    n_relevant = int(n_relevant)
+    if n_relevant < relevant.sum():
+        raise ValueError(f"the list holds {int(relevant.sum())} relevant results but n_relevant={n_relevant}; "
+                         "n_relevant counts the relevant items in the whole collection")
+    if n_relevant == 0:
         return 0.0
     precision_at_hits = np.cumsum(relevant)[relevant] / (np.flatnonzero(relevant) + 1)
-    return float(precision_at_hits.mean())
+    return float(precision_at_hits.sum() / min(len(relevant), n_relevant))
 
 
-def mean_average_precision(result_labels, query_labels) -> float:
-    """Mean of :func:`average_precision` over queries: (nq, k) and (nq,) -> float."""
+def mean_average_precision(result_labels, query_labels, candidate_labels) -> float:
+    """Mean AP@k over queries: ``result_labels`` (nq, k), ``query_labels`` (nq,), and the labels
+    of every searchable candidate (n,), which give each query's ``n_relevant``.
+
+    >>> mean_average_precision([[0, 1], [1, 1]], [0, 1], candidate_labels=[0, 0, 1, 1])
+    0.75
+    """
     result_labels = np.atleast_2d(np.asarray(result_labels))
-    return float(np.mean([average_precision(row, label) for row, label in zip(result_labels, query_labels)]))
+    query_labels, candidate_labels = np.asarray(query_labels).reshape(-1), np.asarray(candidate_labels).reshape(-1)
+    if len(result_labels) != len(query_labels):
+        raise ValueError(f"got results for {len(result_labels)} queries but {len(query_labels)} query labels; "
+                         "pass one label per query")
+    labels, counts = np.unique(candidate_labels, return_counts=True)
+    n_relevant = dict(zip(labels.tolist(), counts.tolist()))
+    return float(np.mean([average_precision(row, label, n_relevant.get(label, 0))
+                          for row, label in zip(result_labels, query_labels.tolist())]))
 
 
 def time_call(function, *args, repeats: int = 7, warmup: int = 1, **kwargs) -> dict:

@@ -21,10 +21,29 @@ def test_recall_by_hand():
         recall_at_k([[1]], [[1], [2]])
 
 
+def test_recall_with_string_ids():
+    assert recall_at_k(np.array([["a", ""], ["c", "d"]]), np.array([["a", "b"], ["d", "x"]])) == pytest.approx(2 / 4)
+    with pytest.raises(ValueError, match="one kind"):
+        recall_at_k([["a"]], [[1]])
+
+
 def test_average_precision_by_hand():
-    assert average_precision([0, 1, 0], 0) == pytest.approx((1 + 2 / 3) / 2)
-    assert average_precision([1, 1], 0) == 0.0
-    assert mean_average_precision([[0, 0], [1, 0]], [0, 0]) == pytest.approx((1 + 0.5) / 2)
+    # AP@k = sum of precision@i over the hit ranks i, divided by min(k, n_relevant)
+    assert average_precision([0] + [1] * 9, 0, n_relevant=10) == pytest.approx(0.1)  # was 1.0 before the fix
+    assert average_precision([0, 1, 0], 0, n_relevant=2) == pytest.approx((1 + 2 / 3) / 2)
+    assert average_precision([0, 1, 0], 0, n_relevant=50) == pytest.approx((1 + 2 / 3) / 3)  # k=3 caps the divisor
+    assert average_precision([1, 1], 0, n_relevant=5) == 0.0
+    assert average_precision([1, 1], 0, n_relevant=0) == 0.0
+    with pytest.raises(ValueError, match="n_relevant"):
+        average_precision([0, 0], 0, n_relevant=1)
+    # query 1: hits at ranks 1, 2 of 3 relevant -> (1 + 1) / 2; query 2: hit at rank 2 of 3 -> (1/2) / 2
+    candidate_labels = [0, 0, 0, 1, 1, 1]
+    assert mean_average_precision([[0, 0], [0, 1]], [0, 1], candidate_labels) == pytest.approx((1 + 0.25) / 2)
+
+
+def test_mean_average_precision_refuses_mismatched_lengths():
+    with pytest.raises(ValueError, match="2 queries but 3 query labels"):
+        mean_average_precision([[0, 0], [1, 0]], [0, 0, 1], candidate_labels=[0, 1])
 
 
 def test_time_call_reports_median_and_spread():
