@@ -1,0 +1,126 @@
+"""GraphIndex: a neighbour graph built by hand, checked against exact search and brute force."""
+
+import numpy as np
+import pytest
+
+from imgsim_tutorial import CosineIndex, recall_at_k
+from imgsim_tutorial.graph import GraphIndex, diverse_neighbors, nearest_neighbor_lists
+from imgsim_tutorial.synthetic import realistic_embeddings
+
+
+@pytest.fixture(scope="module")
+def data():
+    return realistic_embeddings(2000, 48, n_queries=40, seed=2)
+
+
+@pytest.fixture(scope="module")
+def index(data):
+    return GraphIndex(n_neighbors=8, ef_search=32).add(data[0])
+
+
+def test_neighbor_lists_equal_brute_force(data):
+    vectors = data[0][:300]
+    rows, scores = nearest_neighbor_lists(vectors, np.arange(300), 5, batch_size=64)
+    similarities = vectors @ vectors.T
+    np.fill_diagonal(similarities, -np.inf)
+    assert np.array_equal(rows, np.argsort(-similarities, axis=1)[:, :5])
+    assert np.allclose(scores, np.sort(similarities, axis=1)[:, ::-1][:, :5], atol=1e-6)
+
+
+def test_pruning_rule_by_hand():
+    # node 0 at angle 0; candidates at 25, 28 and -37 degrees: 28 is closer to 25 than to the node
+    angles = np.radians([0, 25, 28, -37])
+    points = np.c_[np.cos(angles), np.sin(angles)]
+    assert diverse_neighbors(points, np.array([[1, 2, 3]]), n_keep=3, nodes=[0]).tolist() == [[True, False, True]]
+    assert diverse_neighbors(points, np.array([[1, 2, 3]]), n_keep=1, nodes=[0]).tolist() == [[True, False, False]]
+
+
+def test_links_are_valid_and_every_node_is_reachable(index):
+    n = len(index)
+    assert index.neighbors_.min() >= 0 and index.neighbors_.max() < n
+    assert (index.degrees() >= 1).all()
+    # no self links, and at most 2 * n_neighbors links from neighbours + the long links (+ a rare bridge)
+    sources = np.repeat(np.arange(n), index.degrees())
+    assert not (sources == index.neighbors_).any()
+    assert index.degrees().max() <= 2 * index.n_neighbors + index.n_long_links + 2
+    reached, frontier = {index.entry_point}, [index.entry_point]
+    while frontier:
+        node = frontier.pop()
+        for link in index.neighbors_[index.neighbor_offsets_[node]:index.neighbor_offsets_[node + 1]].tolist():
+            if link not in reached:
+                reached.add(link)
+                frontier.append(link)
+    assert len(reached) == n
+
+
+def test_a_beam_as_wide_as_the_data_is_exact(data):
+    embeddings, queries = data
+    exact_scores, exact_ids = CosineIndex().add(embeddings).search(queries, 10)
+    index = GraphIndex(n_neighbors=4, ef_search=len(embeddings), n_long_links=0).add(embeddings)
+    scores, ids, stats = index.search_with_stats(queries, 10)
+    assert recall_at_k(ids, exact_ids) == 1.0 and np.allclose(scores, exact_scores, atol=1e-6)
+    assert (stats["n_candidates"] == len(embeddings)).all()  # it scored every node once
+
+
+def test_recall_at_default_beam_and_scores_are_true_cosines(index, data):
+    embeddings, queries = data
+    _, exact_ids = CosineIndex().add(embeddings).search(queries, 10)
+    scores, ids, stats = index.search_with_stats(queries, 10)
+    assert recall_at_k(ids, exact_ids) >= 0.9
+    assert stats["n_candidates"].mean() < 0.5 * len(embeddings)
+    assert np.allclose(scores, np.einsum("qd,qkd->qk", queries, embeddings[ids]), atol=1e-6)
+    assert (np.diff(scores, axis=1) <= 1e-7).all()  # best first
+
+
+def test_wider_beam_more_recall_and_long_links_matter(data):
+    embeddings, queries = data
+    _, exact_ids = CosineIndex().add(embeddings).search(queries, 10)
+    recalls = []
+    for ef in (10, 40):
+        _, ids = GraphIndex(n_neighbors=8, ef_search=ef).add(embeddings).search(queries, 10)
+        recalls.append(recall_at_k(ids, exact_ids))
+    assert recalls[0] <= recalls[1]
+    _, islands = GraphIndex(n_neighbors=8, ef_search=10, n_long_links=0).add(embeddings).search(queries, 10)
+    assert recall_at_k(islands, exact_ids) < recalls[0]
+
+
+def test_walk_goes_from_the_entry_point_to_the_best_result(index, data):
+    walk = index.walk(data[1][0], k=5)
+    assert walk["path"][0] == index.entry_point and walk["path"][-1] == walk["rows"][0]
+    for a, b in zip(walk["path"], walk["path"][1:]):  # every step follows a link
+        assert b in index.neighbors_[index.neighbor_offsets_[a]:index.neighbor_offsets_[a + 1]]
+    assert walk["expanded"][0] == index.entry_point and set(walk["path"]) <= set(walk["scored"].tolist())
+    assert np.array_equal(walk["ids"], index.search(data[1][0], 5)[1][0])
+
+
+def test_add_twice_gives_the_graph_of_one_add(data, index):
+    twice = GraphIndex(n_neighbors=8, ef_search=32).add(data[0][:1200]).add(data[0][1200:])
+    assert len(twice) == 2000
+    assert np.array_equal(twice.knn_, index.knn_)
+    assert np.array_equal(twice.neighbors_, index.neighbors_)
+    assert np.array_equal(twice.search(data[1], 10)[1], index.search(data[1], 10)[1])
+
+
+def test_save_load_round_trip(index, data, tmp_path):
+    loaded = GraphIndex.load(index.save(tmp_path / "graph.npz"))
+    assert np.array_equal(loaded.neighbors_, index.neighbors_) and loaded.entry_point == index.entry_point
+    for a, b in zip(loaded.search(data[1], 10), index.search(data[1], 10)):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"n_neighbors": 1}, "n_neighbors must be between 2 and 256"), ({"ef_search": 0}, "ef_search"),
+    ({"n_long_links": -1}, "n_long_links"), ({"n_neighbors": "8"}, "whole number"), ({"seed": -2}, "seed"),
+])
+def test_bad_settings_are_rejected(settings, message):
+    with pytest.raises(ValueError, match=message):
+        GraphIndex(**settings)
+
+
+def test_too_small_and_wrong_dimension(index):
+    with pytest.raises(ValueError, match="at least 2"):
+        GraphIndex().add(np.ones((1, 8)))
+    with pytest.raises(ValueError, match="dimension"):
+        index.search(np.ones(5), 3)
+    with pytest.raises(ValueError, match="dimension"):
+        index.add(np.ones((2, 5)))
