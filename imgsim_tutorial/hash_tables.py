@@ -17,13 +17,14 @@ Persistence is ``IndexBase``'s: one versioned ``.npz`` with a JSON header; no pi
 
 from __future__ import annotations
 
-import itertools
+import time
 import warnings
 
 import numpy as np
 
 from .cosine_search import as_matrix, check_k, normalize, rerank
-from .index_base import IndexBase, check_bool, check_int
+from .index_base import IndexBase, check_bool, check_int, found_mask
+from .lsh_lookup import BucketLookup, probe_flips, probe_masks, union_of_buckets
 from .random_projection import RandomHyperplanes, pack_bits
 
 class HashTable:
@@ -39,6 +40,13 @@ class HashTable:
         ids = np.arange(len(codes)) if ids is None else np.asarray(ids)
         order = np.argsort(codes, kind="stable")
         self.codes, self.ids = codes[order], ids[order]
+
+    @classmethod
+    def presorted(cls, codes, ids) -> "HashTable":
+        """A table over ``codes`` that are already sorted (``ids`` in the same order): no copy, no sort."""
+        table = cls.__new__(cls)
+        table.codes, table.ids = codes, ids
+        return table
 
     def members(self, code) -> np.ndarray:
         """Ids in bucket ``code`` (empty if the bucket does not exist): a binary search."""
@@ -69,22 +77,14 @@ def probe_sequence(margins: np.ndarray, n_probes: int) -> list[tuple[int, ...]]:
     Within one distance, flips of the bits whose hyperplanes pass closest to the query (the
     smallest ``|margin|``) come first, because those bits are the likeliest to be wrong.
 
+    Ties go to the flip set met first. This is the one-table view; the search computes the
+    same sequence for all tables and queries at once (``lsh_lookup.probe_flips``).
+
     >>> probe_sequence(np.array([0.9, -0.1, 0.5]), 4)
     [(1,), (2,), (0,), (1, 2)]
     """
-    order = np.argsort(np.abs(margins), kind="stable")
-    n_bits, flips = len(margins), []
-    for radius in range(1, n_bits + 1):
-        needed = n_probes - len(flips)
-        if needed <= 0:
-            break
-        # The best `needed` flip sets of this size only use the (needed + radius - 1) closest bits.
-        pool = order[:min(n_bits, needed + radius - 1)]
-        subsets = itertools.combinations(pool.tolist(), radius)
-        if len(pool) > radius:
-            subsets = sorted(subsets, key=lambda bits: float(np.abs(margins[list(bits)]).sum()))
-        flips.extend(list(subsets)[:needed])
-    return [tuple(flip) for flip in flips]
+    margins = np.asarray(margins)
+    return [tuple(flip) for bits in probe_flips(margins, n_probes) for flip in bits.tolist()]
 
 
 class LSHIndex(IndexBase):
@@ -131,7 +131,10 @@ class LSHIndex(IndexBase):
 
     def _fit(self, vectors, ids, codes):
         self.vectors_, self.ids_, self.codes_, self.dim_ = vectors, ids, codes, vectors.shape[1]
-        self.tables_ = [HashTable(codes[t], np.arange(len(ids))) for t in range(self.n_tables)]
+        # One sorted structure for all tables (O(n_tables * n log n), once); tables_ are views of it.
+        self._lookup = BucketLookup(codes)
+        self.tables_ = [HashTable.presorted(self._lookup.sorted_codes[t], self._lookup.order[t])
+                        for t in range(self.n_tables)]
 
     @staticmethod
     def codes_of(vectors, hyperplanes, mean) -> np.ndarray:
@@ -153,17 +156,19 @@ class LSHIndex(IndexBase):
         margins = np.einsum("tbd,nd->tnb", self.hyperplanes_, queries - self.mean_)
         return queries, margins
 
-    def probed_codes(self, margins_one_table: np.ndarray) -> np.ndarray:
-        """The query's own code followed by its ``n_probes`` nearest neighbouring codes."""
-        code = int(pack_bits(margins_one_table > 0)[0])
-        # Python ints, so that flipping bit 63 cannot overflow a signed integer.
-        flipped = [code ^ sum(1 << bit for bit in flip) for flip in probe_sequence(margins_one_table, self.n_probes)]
-        return np.array([code, *flipped], dtype=np.uint64)
+    def probed_codes(self, margins: np.ndarray) -> np.ndarray:
+        """Codes a query visits: its own code, then its ``n_probes`` nearest neighbouring codes.
 
-    def _candidate_rows(self, margins_of_query) -> np.ndarray:
-        found = [members for t, table in enumerate(self.tables_)
-                 for members in table.lookup(self.probed_codes(margins_of_query[t]))]
-        return np.unique(np.concatenate(found)) if found else np.array([], dtype=np.int64)
+        ``margins`` (..., n_bits) -> uint64 (..., 1 + n_probes), for one table or for all
+        tables and queries at once (e.g. margins (n_tables, nq, n_bits) -> (n_tables, nq, 1 + n_probes)).
+        """
+        own = pack_bits(np.asarray(margins).reshape(-1, margins.shape[-1]) > 0).reshape(margins.shape[:-1])
+        return np.concatenate([own[..., None], own[..., None] ^ probe_masks(margins, self.n_probes)], axis=-1)
+
+    def _shortlists(self, margins) -> list[np.ndarray]:
+        """Sorted candidate rows per query, from margins (n_tables, nq, n_bits)."""
+        # (n_tables, nq, n_codes) -> (nq, n_tables, n_codes): a query's buckets side by side.
+        return union_of_buckets(self._lookup, self.probed_codes(margins).transpose(1, 0, 2), len(self))
 
     def query_codes(self, query) -> np.ndarray:
         """The bucket code of one query in every table: uint64 (n_tables,)."""
@@ -173,7 +178,7 @@ class LSHIndex(IndexBase):
     def candidates(self, query) -> np.ndarray:
         """Sorted ids sharing a (probed) bucket with ``query`` in at least one table."""
         _, margins = self._prepare(query)
-        return self.ids_[self._candidate_rows(margins[:, 0])]
+        return self.ids_[self._shortlists(margins[:, :1])[0]]
 
     def collision_counts(self, query) -> tuple[np.ndarray, np.ndarray]:
         """The tutorial's voting score, fixed: ``(ids, fraction of tables shared with query)``.
@@ -181,19 +186,30 @@ class LSHIndex(IndexBase):
         Sorted by fraction, highest first. Use it to shortlist; rank by cosine (``search``).
         """
         codes = self.query_codes(query)
-        rows = np.concatenate([table.members(code) for table, code in zip(self.tables_, codes)])
-        rows, counts = np.unique(rows, return_counts=True)
+        starts, lengths = self._lookup.spans(np.arange(self.n_tables), codes)
+        rows, counts = np.unique(self._lookup.members(starts, lengths), return_counts=True)
         order = np.argsort(-counts, kind="stable")
         return self.ids_[rows[order]], counts[order] / self.n_tables
 
     def search_with_stats(self, queries, k: int = 5):
-        """Like :meth:`search`, plus ``n_candidates`` (nq,): how many items each query scanned."""
+        """Like :meth:`search`, plus stats: ``n_candidates`` (nq,), how many items each query
+        scanned, and where the time went, in seconds for the whole call: ``hash_s`` (codes and
+        probes), ``lookup_s`` (finding buckets, merging them) and ``rerank_s`` (exact cosine)."""
+        started = time.perf_counter()
+        # 1. hash: all tables and queries in one product, O(nq * n_tables * n_bits * d)
         queries, margins = self._prepare(queries)
         k = check_k(k, len(self))
-        shortlists = [self._candidate_rows(margins[:, q]) for q in range(len(queries))]
+        codes = self.probed_codes(margins).transpose(1, 0, 2)  # (nq, n_tables, 1 + n_probes)
+        hashed = time.perf_counter()
+        # 2. lookup: one searchsorted for all buckets, then one merge, O(members found + nq * n)
+        shortlists = union_of_buckets(self._lookup, codes, len(self))
+        looked_up = time.perf_counter()
+        # 3. re-rank: per query one gather + one product over its own candidates, O(candidates * d)
         scores, rows = rerank(queries, self.vectors_, shortlists, k)
-        ids = np.where(rows >= 0, self.ids_[np.clip(rows, 0, None)], -1)
-        return scores, ids, {"n_candidates": np.array([len(rows_) for rows_ in shortlists])}
+        done = time.perf_counter()
+        return scores, self._ids_at(rows), {"n_candidates": np.array([len(rows_) for rows_ in shortlists]),
+                                             "hash_s": hashed - started, "lookup_s": looked_up - hashed,
+                                             "rerank_s": done - looked_up}
 
     def search(self, queries, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` by exact cosine among the candidates: ``(scores, ids)``, each (nq, k).
@@ -202,7 +218,7 @@ class LSHIndex(IndexBase):
         and a warning says how many queries were short; more tables or probes fix it.
         """
         scores, ids, stats = self.search_with_stats(queries, k)
-        short = int((stats["n_candidates"] < k).sum())
+        short = int((~found_mask(ids)).any(axis=1).sum())
         if short:
             warnings.warn(f"{short} of {len(ids)} queries found fewer than k={k} candidates; their missing "
                           "results are id -1 with score NaN. Use more n_tables, more n_probes or fewer n_bits.",
