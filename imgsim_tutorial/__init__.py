@@ -14,6 +14,8 @@ ipywidgets load only when needed, and :func:`resolve_mode` decides hub-or-offlin
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import pkgutil
 
 __version__ = "0.1.0"
 
@@ -40,10 +42,6 @@ _LAZY = {
     "HNSWIndex": "faiss_index", "add_cosine_index": "faiss_index", "dataset_search": "faiss_index",
 }
 
-_SUBMODULES = {"baselines", "cosine_search", "course", "data", "embeddings", "evaluation", "faiss_index",
-               "hash_tables", "index_base", "leaves", "mode", "persistence", "plotting", "random_projection",
-               "synthetic", "widgets"}
-
 __all__ = sorted(_LAZY)
 
 
@@ -52,11 +50,11 @@ def __getattr__(name: str):
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value  # cache: later look-ups skip this function
         return value
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f".{name}", __name__)  # a submodule: imgsim_tutorial.ivf, ...
     raise AttributeError(f"module 'imgsim_tutorial' has no attribute {name!r}; see imgsim_tutorial.__all__ "
                          "for the public names")
 
 
 def __dir__():
-    return sorted({*globals(), *_LAZY, *_SUBMODULES})
+    return sorted({*globals(), *_LAZY, *(module.name for module in pkgutil.iter_modules(__path__))})
