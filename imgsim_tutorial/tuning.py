@@ -148,16 +148,16 @@ def suggest_lsh_settings(n: int, recall_target: float, profile: dict, *, max_tab
                          "recall 1 needs exact search")
     if n < 1 or max_tables < 1:
         raise ValueError(f"need n >= 1 and max_tables >= 1, got n={n}, max_tables={max_tables}")
-    found = []
+    found, tables = [], np.arange(1, max_tables + 1)[:, None]
     for n_bits in bit_choices:
         for n_probes in probe_choices:
             if n_probes > comb(n_bits, 1) + comb(n_bits, 2):
                 continue
-            for n_tables in range(1, max_tables + 1):  # the fewest tables that reach the target
-                point = predict_lsh(profile, n, n_bits, n_tables, n_probes, lookup_cost)
-                if point["predicted_recall"] >= recall_target:
-                    found.append(point)
-                    break
+            # predicted recall for every table count at once; keep the fewest tables that reach the target
+            hit = table_hit_probability(np.ravel(profile["neighbour_similarity"]), n_bits, n_probes)
+            reaching = np.flatnonzero((1 - (1 - hit[None, :]) ** tables).mean(axis=1) >= recall_target)
+            if len(reaching):
+                found.append(predict_lsh(profile, n, n_bits, int(reaching[0]) + 1, n_probes, lookup_cost))
     if not found:
         raise ValueError(f"no setting with at most {max_tables} tables is predicted to reach recall "
                          f"{recall_target}; allow more tables (max_tables), more probes, or lower the target")
