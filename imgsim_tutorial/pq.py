@@ -1,0 +1,189 @@
+"""Product quantisation (PQ): 768 floats (3 KB) become 16 bytes, and search still works.
+
+Builds on ``ivf.py``'s k-means. Buckets and graphs make a query *touch* fewer vectors; PQ
+makes every vector *smaller*, so that millions fit in memory:
+
+1. **split** each embedding into ``n_subvectors`` pieces (768 = 16 pieces of 48 numbers);
+2. **codebooks**: k-means in each piece's own subspace, ``2 ** n_bits`` centroids each;
+3. **codes**: store, per piece, only the number of its nearest centroid: ``n_subvectors``
+   uint8s per embedding instead of ``4 * d`` bytes;
+4. **asymmetric distance table**: the query stays exact. For each piece m, compute its dot
+   product with all 256 centroids once: ``table[m, c]``. The approximate score of every
+   embedding is then a sum of ``n_subvectors`` look-ups, ``sum_m table[m, code[m]]``.
+
+The approximation costs recall, so ``rerank=R`` re-scores the best R by *exact* cosine. The
+float vectors for that live **on disk** (``np.memmap`` in ``vectors_folder``): codes in memory,
+full vectors read only for each query's shortlist. That is the honest version of the lesson: a
+PQ index that kept the floats in memory to re-rank would save nothing.
+Left out: combining PQ with IVF cells (IVF-PQ; see ``faiss_factory.py``) and optimised
+rotations (OPQ).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .cosine_search import as_matrix, rerank, top_k
+from .index_base import IndexBase, check_int
+from .persistence import atomic_path
+
+
+def kmeans(points, n_clusters: int, *, n_iter: int = 20, seed: int = 0) -> np.ndarray:
+    """Lloyd's k-means with squared Euclidean distance: centroids (n_clusters, d).
+
+    >>> sorted(kmeans(np.array([[0.0], [0.2], [5.0], [5.4]]), 2, seed=0).ravel().astype(float).round(2).tolist())
+    [0.1, 5.2]
+    """
+    points = np.asarray(points, dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    centroids = points[rng.choice(len(points), n_clusters, replace=False)].copy()
+    for _ in range(n_iter):
+        # argmin |x - c|^2 = argmax (x . c - |c|^2 / 2): one matrix product per iteration
+        assignment = np.argmax(points @ centroids.T - 0.5 * (centroids ** 2).sum(1), axis=1)
+        counts = np.bincount(assignment, minlength=n_clusters)
+        sums = np.zeros_like(centroids)
+        np.add.at(sums, assignment, points)
+        used = counts > 0  # an empty cluster keeps its old centroid
+        centroids[used] = sums[used] / counts[used, None]
+    return centroids
+
+
+class PQIndex(IndexBase):
+    """Product-quantised codes in memory, scored with a per-query distance table.
+
+    >>> rng = np.random.default_rng(0); data = rng.standard_normal((600, 16))
+    >>> index = PQIndex(n_subvectors=4, n_bits=4, rerank=50).add(data)
+    >>> scores, ids = index.search(data[:2], k=3); ids[:, 0], index.codes_.shape
+    (array([0, 1]), (600, 4))
+    """
+
+    def __init__(self, *, n_subvectors: int = 16, n_bits: int = 8, rerank: int = 0, seed: int = 0,
+                 n_iter: int = 20, vectors_folder: str | None = None):
+        self.n_subvectors = check_int(n_subvectors, "n_subvectors", low=1, sensible=16)
+        self.n_bits = check_int(n_bits, "n_bits", low=1, high=8, sensible=8)
+        self.rerank = check_int(rerank, "rerank", low=0, sensible=100)
+        self.seed = check_int(seed, "seed", low=0, sensible=0)
+        self.n_iter = check_int(n_iter, "n_iter", low=1, sensible=20)
+        if vectors_folder is not None and not isinstance(vectors_folder, (str, Path)):
+            raise ValueError(f"vectors_folder must be a folder path or None, got {vectors_folder!r}")
+        self.vectors_folder = None if vectors_folder is None else str(vectors_folder)
+
+    # -- building -------------------------------------------------------------------------
+    def train(self, embeddings) -> "PQIndex":
+        """Learn ``codebooks_`` (n_subvectors, 2 ** n_bits, d / n_subvectors), one k-means per piece."""
+        vectors = as_matrix(embeddings, "embeddings")
+        vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        d, m, n_centroids = vectors.shape[1], self.n_subvectors, 2 ** self.n_bits
+        if d % m:
+            divisors = [s for s in range(1, d + 1) if d % s == 0]
+            raise ValueError(f"n_subvectors={m} must divide the dimension {d}; choose one of {divisors}")
+        if len(vectors) < n_centroids:
+            raise ValueError(f"n_bits={self.n_bits} means {n_centroids} centroids per piece, which needs at least "
+                             f"{n_centroids} training vectors, got {len(vectors)}; use fewer n_bits or more data")
+        pieces = vectors.reshape(len(vectors), m, d // m)
+        self.codebooks_ = np.stack([kmeans(pieces[:, j], n_centroids, n_iter=self.n_iter, seed=self.seed + j)
+                                    for j in range(m)])
+        return self
+
+    def encode(self, vectors) -> np.ndarray:
+        """uint8 codes (n, n_subvectors): the nearest centroid of every piece."""
+        m, n_centroids, sub = self.codebooks_.shape
+        pieces = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), m, sub)
+        halves = 0.5 * (self.codebooks_ ** 2).sum(2)  # (m, n_centroids)
+        scores = np.einsum("nms,mcs->nmc", pieces, self.codebooks_) - halves
+        return np.argmax(scores, axis=2).astype(np.uint8)
+
+    def decode(self, codes) -> np.ndarray:
+        """The approximate vectors the codes stand for: (n, d)."""
+        pieces = self.codebooks_[np.arange(self.n_subvectors), np.asarray(codes, dtype=np.int64)]
+        return pieces.reshape(len(pieces), -1)
+
+    def add(self, embeddings, ids=None) -> "PQIndex":
+        """Encode ``embeddings`` (n, d) (training the codebooks first if needed) and append them."""
+        if not hasattr(self, "codebooks_"):
+            self.train(embeddings)
+        else:
+            as_matrix(embeddings, "embeddings", self.codebooks_.shape[0] * self.codebooks_.shape[2])
+        old_codes = getattr(self, "codes_", None)
+        vectors = self._append(embeddings, ids, keep_vectors=False)
+        codes = self.encode(vectors)
+        self.codes_ = codes if old_codes is None else np.vstack([old_codes, codes])
+        if self.rerank:
+            self._write_vectors(vectors)
+        return self
+
+    def _write_vectors(self, vectors):
+        if getattr(self, "_vectors_file", None) is None:
+            folder = Path(self.vectors_folder or tempfile.mkdtemp(prefix="imgsim-pq-vectors-"))
+            folder.mkdir(parents=True, exist_ok=True)
+            self._vectors_file = folder / "vectors.f32"
+            self._vectors_file.write_bytes(b"")
+        with open(self._vectors_file, "ab") as handle:  # appending never rewrites what is there
+            handle.write(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
+        self._open_vectors()
+
+    def _open_vectors(self):
+        expected = len(self) * self.dim_ * 4
+        size = self._vectors_file.stat().st_size if self._vectors_file.exists() else None
+        if size != expected:
+            raise ValueError(f"{self._vectors_file} should hold {len(self)} x {self.dim_} float32 vectors "
+                             f"({expected} bytes) for re-ranking, but it has {size} bytes; save the index again")
+        self.vectors_on_disk = np.memmap(self._vectors_file, dtype=np.float32, mode="r", shape=(len(self), self.dim_))
+
+    # -- searching ------------------------------------------------------------------------
+    def distance_table(self, query) -> np.ndarray:
+        """Dot products of each piece of one unit ``query`` with every centroid: (n_subvectors, 2 ** n_bits)."""
+        m, _, sub = self.codebooks_.shape
+        return np.einsum("ms,mcs->mc", np.asarray(query, dtype=np.float32).reshape(m, sub), self.codebooks_)
+
+    def approximate_scores(self, query) -> np.ndarray:
+        """Estimated cosine of one unit ``query`` with every stored embedding: (n,), n_subvectors look-ups each."""
+        table = self.distance_table(query)
+        return table[np.arange(self.n_subvectors), self.codes_.astype(np.intp)].sum(axis=1)
+
+    def _search(self, queries, k):
+        width = max(k, min(self.rerank, len(self))) if self.rerank else k
+        shortlists, estimates = [], []
+        for query in queries:
+            best, rows = top_k(self.approximate_scores(query)[None], width)
+            shortlists.append(rows[0])
+            estimates.append(best[0])
+        if not self.rerank:
+            return np.array(estimates), np.array(shortlists), np.full(len(queries), len(self))
+        scores = np.full((len(queries), k), np.nan, dtype=np.float32)
+        rows = np.full((len(queries), k), -1, dtype=np.int64)
+        for q, shortlist in enumerate(shortlists):  # only these rows are read from disk
+            order = np.sort(shortlist)
+            found, columns = rerank(queries[q:q + 1], np.asarray(self.vectors_on_disk[order]),
+                                    [np.arange(len(order))], k)
+            scores[q], rows[q] = found[0], order[columns[0]]
+        return scores, rows, np.full(len(queries), len(self))
+
+    # -- memory and files -----------------------------------------------------------------
+    def disk_bytes(self) -> int:
+        """Bytes of float vectors kept on disk for re-ranking (0 without ``rerank``)."""
+        return int(self.vectors_on_disk.nbytes) if self.rerank and len(self) else 0
+
+    def _vectors_beside(self, path) -> Path:
+        return Path(path).with_name(Path(path).stem + ".vectors.f32")
+
+    def save(self, path) -> Path:
+        """The ``.npz`` of every index, plus (with ``rerank``) ``NAME.vectors.f32`` beside it."""
+        path = Path(path)
+        if self.rerank and self._vectors_beside(path) != self._vectors_file:
+            with atomic_path(self._vectors_beside(path)) as temporary:
+                shutil.copyfile(self._vectors_file, temporary)
+        return super().save(path)
+
+    @classmethod
+    def load(cls, path) -> "PQIndex":
+        """Read an index written by :meth:`save`; a re-ranking index maps its vectors file from disk."""
+        index = super().load(path)
+        if index.rerank:
+            index._vectors_file = index._vectors_beside(path)
+            index._open_vectors()
+        return index
