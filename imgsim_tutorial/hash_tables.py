@@ -236,13 +236,9 @@ class LSHIndex(IndexBase):
         self._check_fitted()
         return self.ids_[self.tables_[table].members(code)]
 
-    def _memory_extra(self) -> dict:
-        """The tables: each keeps its own sorted uint64 codes and one row id per item."""
-        tables = getattr(self, "tables_", [])
-        if isinstance(tables, np.ndarray):  # already counted as a state array
-            return {}
-        return {"tables": sum(value.nbytes for table in tables for value in vars(table).values()
-                              if isinstance(value, np.ndarray))}
+    # memory_bytes(): IndexBase counts every array; the tables and their shared bucket lookup
+    # (sorted codes, one row id per item per table, the bucket directory) are one part, "tables".
+    _memory_groups = {"_lookup": "tables", "tables_": "tables"}
 
     # -- persistence: one .npz written by IndexBase.save (JSON header + arrays, no pickle) --
     @classmethod

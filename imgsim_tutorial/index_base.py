@@ -172,20 +172,32 @@ class IndexBase:
         return {name[:-1]: value for name, value in vars(self).items()
                 if name.endswith("_") and not name.startswith("_") and isinstance(value, np.ndarray)}
 
+    _memory_groups: dict = {}  # attribute -> part name, to report helper structures under one name
+
     def _memory_extra(self) -> dict:
-        """Hook: bytes held outside ndarray attributes (FAISS structures, hash tables)."""
+        """Hook: bytes held outside NumPy arrays (a FAISS index's C++ structures)."""
         return {}
 
     def memory_bytes(self) -> dict:
         """Bytes this index holds, by part: ``{part: bytes}``; ``sum(...values())`` is the total.
 
-        Counted: every NumPy array of the fitted state (``vectors``, ``ids``, ``codes``, ...)
-        plus the structures a subclass reports (a FAISS index counts its serialized size, hash
-        tables their sorted codes and one id per item per table). Not counted: Python object
-        overhead and temporary memory used while searching.
+        Counted: every NumPy array of the fitted state (``vectors``, ``ids``, ``codes``, ...),
+        every array inside the index's other structures (lists, hash tables, lookups: each
+        buffer once, however many views share it) and what a subclass reports from outside
+        NumPy (a FAISS index counts its serialized size). Not counted: Python object overhead
+        and temporary memory used while searching.
         """
         self._check_fitted()
-        parts = {name: int(array.nbytes) for name, array in self._state_arrays().items()}
+        state = self._state_arrays()
+        parts = {name: int(array.nbytes) for name, array in state.items()}
+        counted = {id(_root(array)) for array in state.values()}
+        for attribute, value in vars(self).items():
+            if attribute.endswith("_") and isinstance(value, np.ndarray) or attribute in self.get_params():
+                continue
+            size = sum(root.nbytes for root in _roots(value, counted))
+            if size:
+                part = self._memory_groups.get(attribute, attribute.strip("_"))
+                parts[part] = parts.get(part, 0) + int(size)
         parts.update({name: int(size) for name, size in self._memory_extra().items()})
         return parts
 
@@ -271,6 +283,33 @@ class IndexBase:
 
 class _WrongClass(ValueError):
     pass
+
+
+def _root(array: np.ndarray) -> np.ndarray:
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
+def _roots(value, counted: set) -> list:
+    """The not-yet-counted array buffers reachable from ``value`` (through lists, dicts and our
+    own helper objects); their ids are added to ``counted``."""
+    if isinstance(value, np.ndarray):
+        root = _root(value)
+        if id(root) in counted:
+            return []
+        counted.add(id(root))
+        return [root]
+    if isinstance(value, (list, tuple, set)):
+        return [root for item in value for root in _roots(item, counted)]
+    if isinstance(value, dict):
+        return [root for item in value.values() for root in _roots(item, counted)]
+    if type(value).__module__.startswith(__name__.split(".")[0]) and hasattr(value, "__dict__"):
+        if id(value) in counted:
+            return []
+        counted.add(id(value))
+        return [root for item in vars(value).values() for root in _roots(item, counted)]
+    return []
 
 
 def _read_header(archive: zipfile.ZipFile) -> dict:

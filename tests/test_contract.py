@@ -1,0 +1,250 @@
+"""One contract, every index: each check below runs on every index class of the package.
+
+To add an index, add one line to ``INDEX_FACTORIES``: its name -> (a factory configured to be
+exact, a factory with its default settings). ``test_every_index_is_in_the_contract`` fails when
+an ``IndexBase`` subclass is missing here.
+"""
+
+import contextlib
+import importlib
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+import imgsim_tutorial as t
+from imgsim_tutorial.index_base import IndexBase
+from imgsim_tutorial.synthetic import realistic_embeddings
+
+N = 200  # candidates; small enough that the "exact" settings below visit everything
+INDEX_FACTORIES = {  # names resolve lazily, so a missing class fails only its own tests
+    "CosineIndex": (lambda: t.CosineIndex(), lambda: t.CosineIndex()),
+    "LSHIndex": (lambda: t.LSHIndex(n_bits=3, n_tables=2, n_probes=7), lambda: t.LSHIndex()),  # all 8 buckets
+    "FlatIPIndex": (lambda: t.FlatIPIndex(), lambda: t.FlatIPIndex()),
+    "HNSWIndex": (lambda: t.HNSWIndex(M=16, ef_search=N), lambda: t.HNSWIndex()),
+    "FaissLSHIndex": (lambda: t.FaissLSHIndex(n_bits=64, rerank=10 * N), lambda: t.FaissLSHIndex()),
+    "MultiHashIndex": (lambda: t.MultiHashIndex(n_bits=2, n_tables=2, n_flips=2), lambda: t.MultiHashIndex()),
+    "IVFIndex": (lambda: t.ivf.IVFIndex(n_lists=4, n_probes=4), lambda: t.ivf.IVFIndex(n_lists=8, n_probes=2)),
+    "GraphIndex": (lambda: t.graph.GraphIndex(n_neighbors=16, ef_search=N), lambda: t.graph.GraphIndex()),
+}
+SCANS_ALL = {"CosineIndex", "FlatIPIndex", "LSHIndex", "FaissLSHIndex", "MultiHashIndex", "IVFIndex"}  # exact settings
+NOT_IN_CONTRACT = {"SparkLSHIndex": "needs a Spark session (Java); tested in tests/test_spark.py"}
+NAMES = list(INDEX_FACTORIES)
+
+
+@pytest.fixture(scope="module")
+def data():
+    candidates, queries = realistic_embeddings(N, dim=32, n_queries=12, seed=3)
+    return candidates, queries
+
+
+@pytest.fixture(scope="module")
+def exact(data):
+    candidates, queries = data
+    return t.CosineIndex().add(candidates).search(queries, 10)
+
+
+@contextlib.contextmanager
+def quiet():
+    """Short result lists warn; these tests compare results, so the warning is noise here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _exact(name):
+    return INDEX_FACTORIES[name][0]()
+
+
+def _arrays_of(obj, seen=None):
+    """Every NumPy buffer an index holds (a view counts as its base), following lists, dicts
+    and our own helper objects."""
+    seen = set() if seen is None else seen
+    if isinstance(obj, np.ndarray):
+        while isinstance(obj.base, np.ndarray):
+            obj = obj.base
+    if id(obj) in seen:
+        return []
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [array for item in obj for array in _arrays_of(item, seen)]
+    if isinstance(obj, dict):
+        return [array for item in obj.values() for array in _arrays_of(item, seen)]
+    if type(obj).__module__.startswith("imgsim_tutorial") and hasattr(obj, "__dict__"):
+        return [array for item in vars(obj).values() for array in _arrays_of(item, seen)]
+    return []
+
+
+def test_every_index_is_in_the_contract():
+    for module in set(t._LAZY.values()) - {"spark"}:
+        importlib.import_module(f"imgsim_tutorial.{module}")
+    found = {cls.__name__ for cls in IndexBase._registry().values() if cls.__name__.endswith("Index")
+             and cls.__module__.startswith("imgsim_tutorial") and cls.__name__ != "FaissIndexBase"}
+    missing = found - set(INDEX_FACTORIES) - set(NOT_IN_CONTRACT)
+    assert not missing, f"add these to INDEX_FACTORIES in tests/test_contract.py: {sorted(missing)}"
+    not_top_level = found - set(t.__all__)
+    assert not not_top_level, f"add these to _LAZY in imgsim_tutorial/__init__.py: {sorted(not_top_level)}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_exact_settings_equal_cosine_index(name, data, exact):
+    candidates, queries = data
+    scores, ids = _exact(name).add(candidates).search(queries, 10)
+    np.testing.assert_array_equal(ids, exact[1])
+    np.testing.assert_allclose(scores, exact[0], atol=1e-5)
+    assert scores.dtype == np.float32 and ids.shape == (len(queries), 10)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_add_twice_equals_add_once(name, data):
+    candidates, queries = data
+    once = _exact(name).add(candidates)
+    twice = _exact(name).add(candidates[:100]).add(candidates[100:])
+    assert len(twice) == N and sorted(twice.ids_.tolist()) == list(range(N))  # 100..199 continue the first add
+    assert twice.search(candidates[[3, 150]], 1)[1][:, 0].tolist() == [3, 150]
+    a, b = once.search(queries, 5), twice.search(queries, 5)
+    np.testing.assert_array_equal(a[1], b[1])
+    np.testing.assert_allclose(a[0], b[0], atol=1e-6)
+    returned = _exact(name)
+    assert returned.add(candidates[:10]) is returned
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_string_ids_end_to_end(name, data, exact, tmp_path):
+    candidates, queries = data
+    names = np.array([f"leaf-{row:03d}.png" for row in range(N)])
+    index = _exact(name).add(candidates[:150], ids=names[:150]).add(candidates[150:], ids=list(names[150:]))
+    _, ids = index.search(queries, 10)
+    assert ids.dtype.kind == "U" and ids.tolist() == names[exact[1]].tolist()
+    loaded = type(index).load(index.save(tmp_path / "strings.npz"))
+    assert loaded.search(queries, 10)[1].tolist() == ids.tolist()
+    assert t.recall_at_k(ids, names[exact[1]]) == 1.0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_mixing_id_kinds_is_an_error(name, data):
+    candidates, _ = data
+    index = _exact(name).add(candidates[:20])
+    with pytest.raises(ValueError, match="integer ids but the new ids are strings"):
+        index.add(candidates[20:22], ids=["a", "b"])
+    strings = _exact(name).add(candidates[:20], ids=[f"x{row}" for row in range(20)])
+    with pytest.raises(ValueError, match="string ids"):
+        strings.add(candidates[20:22])
+    with pytest.raises(ValueError, match="string ids but the new ids are integers"):
+        strings.add(candidates[20:22], ids=[5, 6])
+    with pytest.raises(ValueError, match="integers or strings"):
+        _exact(name).add(candidates[:20], ids=np.arange(20) + 0.5)
+    assert len(index) == 20 and len(strings) == 20  # a refused add changes nothing
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_search_with_stats_counts_candidates(name, data):
+    candidates, queries = data
+    for make in INDEX_FACTORIES[name]:
+        index = make().add(candidates)
+        scores, ids, stats = index.search_with_stats(queries, 5)
+        n_candidates = stats["n_candidates"]
+        assert n_candidates.shape == (len(queries),) and n_candidates.dtype.kind == "i"
+        assert np.all((n_candidates >= 0) & (n_candidates <= N))
+    exact_index = _exact(name).add(candidates)
+    if name in SCANS_ALL:
+        assert np.all(exact_index.search_with_stats(queries, 5)[2]["n_candidates"] == N)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_memory_bytes_has_one_shape_and_counts_every_array(name, data):
+    candidates, _ = data
+    for make in INDEX_FACTORIES[name]:
+        index = make().add(candidates)
+        parts = index.memory_bytes()
+        assert isinstance(parts, dict) and parts
+        assert all(isinstance(part, str) and isinstance(size, int) and size >= 0 for part, size in parts.items())
+        held = sum(array.nbytes for array in _arrays_of(index))
+        assert sum(parts.values()) >= held, f"memory_bytes counts {sum(parts.values())} B, the index holds {held} B"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_save_load_round_trip(name, data, tmp_path):
+    candidates, queries = data
+    for which, make in zip(("exact", "default"), INDEX_FACTORIES[name]):
+        index = make().add(candidates, ids=np.arange(N) * 7)
+        path = index.save(tmp_path / f"{which}.npz")
+        loaded = type(index).load(path)
+        assert type(loaded) is type(index) and loaded.get_params() == index.get_params() and len(loaded) == N
+        with quiet():
+            a, b = index.search_with_stats(queries, 5), loaded.search_with_stats(queries, 5)
+        np.testing.assert_array_equal(a[1], b[1])
+        np.testing.assert_array_equal(a[0], b[0])
+        assert IndexBase.load(path).get_params() == index.get_params()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_k_and_dimension_are_checked(name, data):
+    candidates, queries = data
+    with pytest.raises(ValueError, match="call .add"):
+        _exact(name).search(queries, 1)
+    index = _exact(name).add(candidates)
+    for k, message in [(0, "at least 1"), (N + 1, f"holds only {N}"), (2.5, "whole number"), ("3", "whole number")]:
+        with pytest.raises(ValueError, match=message):
+            index.search(queries, k)
+    with pytest.raises(ValueError, match="dimension 31, but the index was built with dimension 32"):
+        index.search(queries[:, :31], 1)
+    with pytest.raises(ValueError, match="dimension 31"):
+        index.add(candidates[:3, :31])
+    assert len(index) == N
+
+
+def _state(index):
+    state = {name: value.copy() for name, value in vars(index).items() if isinstance(value, np.ndarray)}
+    state["memory"] = index.memory_bytes()
+    state["params"] = index.get_params()
+    return state
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_queries_never_change_fitted_state(name, data):
+    candidates, queries = data
+    index = INDEX_FACTORIES[name][1]().add(candidates)
+    before = _state(index)
+    with quiet():
+        first = index.search_with_stats(queries, 3)
+        index.search(queries, 50)
+        index.search(queries[0], 1)
+        again = index.search_with_stats(queries, 3)
+    after = _state(index)
+    assert before.keys() == after.keys()
+    for key in before:
+        if isinstance(before[key], np.ndarray):
+            np.testing.assert_array_equal(before[key], after[key], err_msg=key)
+        else:
+            assert before[key] == after[key], key
+    np.testing.assert_array_equal(first[1], again[1])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_threads_with_different_k_match_one_thread(name, data):
+    candidates, queries = data
+    index = INDEX_FACTORIES[name][1]().add(candidates)
+    ks = [1, 5, 10, 40] * 3
+    with quiet():
+        expected = {k: index.search(queries, k) for k in set(ks)}
+        results, errors = [None] * len(ks), []
+
+        def work(slot, k):
+            try:
+                for _ in range(5):
+                    results[slot] = index.search(queries, k)
+            except Exception as error:  # reported below, with the thread's k
+                errors.append((k, error))
+
+        threads = [threading.Thread(target=work, args=(slot, k)) for slot, k in enumerate(ks)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not errors, errors
+    for slot, k in enumerate(ks):
+        np.testing.assert_array_equal(results[slot][1], expected[k][1], err_msg=f"k={k}")
