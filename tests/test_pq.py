@@ -124,3 +124,65 @@ def test_pieces_must_divide_the_dimension_and_enough_training_data(data):
         PQIndex(n_subvectors=5).add(data[0])
     with pytest.raises(ValueError, match="at least 256 training vectors"):
         PQIndex(n_subvectors=8, n_bits=8).add(data[0][:100])
+
+
+# -- IVF-PQ in FAISS (faiss_factory.py) ------------------------------------------------------------
+def test_factory_ivfpq_recall_rerank_and_round_trip(data, exact, tmp_path):
+    from imgsim_tutorial.faiss_factory import FactoryIndex
+
+    embeddings, queries = data
+    plain = FactoryIndex(factory="IVF16,PQ8x6", n_probes=4).add(embeddings[:1500]).add(embeddings[1500:])
+    assert len(plain) == 3000
+    scores, ids, stats = plain.search_with_stats(queries, 10)
+    assert 0.2 < recall_at_k(ids, exact[1]) < 0.95 and (stats["n_candidates"] < 3000).all()
+    reranked = FactoryIndex(factory="IVF16,PQ8x6", n_probes=16, rerank=300).add(embeddings)
+    scores, ids = reranked.search(queries, 10)
+    assert recall_at_k(ids, exact[1]) >= 0.9
+    assert np.allclose(scores, np.einsum("qd,qkd->qk", queries, embeddings[ids]), atol=1e-5)
+    flat = FactoryIndex(factory="IVF16,Flat", n_probes=16).add(embeddings)  # every cell, no compression: exact
+    assert recall_at_k(flat.search(queries, 10)[1], exact[1]) == 1.0
+    loaded = FactoryIndex.load(plain.save(tmp_path / "ivfpq.npz"))
+    for a, b in zip(loaded.search(queries, 10), plain.search(queries, 10)):
+        assert np.array_equal(a, b)
+    assert set(plain.memory_bytes()) == {"ids", "faiss_index"}
+
+
+def test_factory_settings_are_checked():
+    from imgsim_tutorial.faiss_factory import FactoryIndex
+
+    with pytest.raises(ValueError, match="factory string"):
+        FactoryIndex(factory="")
+    with pytest.raises(ValueError, match="n_probes"):
+        FactoryIndex(n_probes=0)
+    with pytest.raises(ValueError, match="cannot build 'IVF4,PQ7'"):
+        FactoryIndex(factory="IVF4,PQ7").add(np.random.default_rng(0).standard_normal((300, 64)))
+
+
+def test_datasets_route_uses_inner_product_and_matches_faiss(data):
+    import faiss
+    from datasets import Dataset
+
+    from imgsim_tutorial.faiss_factory import add_factory_index
+    from imgsim_tutorial.faiss_index import dataset_search
+
+    embeddings, queries = data
+    dataset = add_factory_index(Dataset.from_dict({"embeddings": embeddings}), string_factory="IVF16,Flat", n_probes=16)
+    index = dataset.get_index("embeddings").faiss_index
+    assert index.metric_type == faiss.METRIC_INNER_PRODUCT
+    scores, ids = dataset_search(dataset, queries, k=10)
+    assert recall_at_k(ids, CosineIndex().add(embeddings).search(queries, 10)[1]) == 1.0
+    assert (np.diff(scores, axis=1) <= 1e-6).all()  # higher is better, as cosine
+    with pytest.raises(ValueError, match="not unit length"):
+        add_factory_index(Dataset.from_dict({"embeddings": embeddings * 2}))
+
+
+def test_hnsw_without_layers_is_one_layer():
+    from imgsim_tutorial.faiss_factory import hnsw_index, hnsw_search
+
+    embeddings, queries = realistic_embeddings(2000, 32, n_queries=20, seed=4)
+    flat, layered = hnsw_index(embeddings, layers=False), hnsw_index(embeddings, layers=True)
+    assert flat.hnsw.max_level == 0 and layered.hnsw.max_level >= 1
+    _, exact_ids = CosineIndex().add(embeddings).search(queries, 5)
+    for index in (flat, layered):
+        _, rows, distances = hnsw_search(index, queries, 5, ef_search=64)
+        assert recall_at_k(rows, exact_ids) >= 0.9 and 0 < distances < 2000

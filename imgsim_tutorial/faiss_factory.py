@@ -1,0 +1,194 @@
+"""Putting it together in FAISS: IVF + PQ from a factory string, and HNSW with and without layers.
+
+Builds on ``ivf.py``, ``pq.py`` and ``graph.py``, which built each idea by hand. Production
+systems combine them, and FAISS names a combination with a *factory string*:
+
+- ``"IVF256,PQ16"``: 256 k-means cells (``ivf.py``), and inside them every vector stored as
+  16 one-byte PQ codes (``pq.py``): both fewer vectors touched *and* smaller vectors;
+- ``"IVF256,PQ16x8,RFlat"`` would add an exact re-rank (we re-rank ourselves: ``rerank=``);
+- ``"HNSW32,Flat"``: the layered graph that ``graph.py`` builds with one layer.
+
+``FactoryIndex`` wraps any factory string under the course's index contract, always with the
+inner-product metric on unit vectors (cosine). ``add_factory_index`` is the same through
+``datasets``: ``Dataset.add_faiss_index(string_factory=..., metric_type=METRIC_INNER_PRODUCT)``.
+``hnsw_index(layers=False)`` builds FAISS's HNSW with every node on layer 0, so notebook 05 can
+measure what the upper layers add, with everything else equal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .cosine_search import as_matrix, rerank
+from .index_base import IndexBase, check_int
+
+
+def _faiss():
+    import faiss
+
+    return faiss
+
+
+def check_factory(factory, dim: int | None = None) -> str:
+    """A factory string FAISS accepts, else a ValueError that says what went wrong.
+
+    >>> check_factory("IVF64,PQ8", 64)
+    'IVF64,PQ8'
+    """
+    if not isinstance(factory, str) or not factory.strip():
+        raise ValueError(f"factory must be a FAISS factory string such as 'IVF256,PQ16', got {factory!r}")
+    if dim is not None:
+        try:
+            _faiss().index_factory(dim, factory, _faiss().METRIC_INNER_PRODUCT)
+        except RuntimeError as error:
+            reason = str(error).strip().splitlines()[-1] if str(error).strip() else "unknown"
+            raise ValueError(f"FAISS cannot build {factory!r} in dimension {dim} ({reason}); try 'IVF256,PQ16' "
+                             "(PQ's number must divide the dimension)") from None
+    return factory
+
+
+class FactoryIndex(IndexBase):
+    """Any FAISS factory string, inner product on unit vectors, under the course's contract.
+
+    ``n_probes`` sets the IVF cells a query scans (ignored without IVF); ``rerank=R`` re-scores
+    the best R by exact cosine (keeps the float vectors in memory, as FAISS's ``RFlat`` does).
+
+    >>> rng = np.random.default_rng(0); data = rng.standard_normal((2000, 32)).astype("float32")
+    >>> index = FactoryIndex(factory="IVF16,PQ8", n_probes=16, rerank=100).add(data)
+    >>> index.search(data[:2], k=1)[1].ravel()
+    array([0, 1])
+    """
+
+    def __init__(self, *, factory: str = "IVF256,PQ16", n_probes: int = 16, rerank: int = 0):
+        self.factory = check_factory(factory)
+        self.n_probes = check_int(n_probes, "n_probes", low=1, sensible=16)
+        self.rerank = check_int(rerank, "rerank", low=0, sensible=100)
+
+    def add(self, embeddings, ids=None) -> "FactoryIndex":
+        """Train on the first batch (IVF centroids, PQ codebooks), then append every batch."""
+        faiss = _faiss()
+        if hasattr(self, "dim_"):
+            as_matrix(embeddings, "embeddings", self.dim_)
+        vectors = self._append(embeddings, ids, keep_vectors=self.rerank > 0)
+        if not hasattr(self, "index_"):
+            self.index_ = faiss.index_factory(vectors.shape[1], check_factory(self.factory, vectors.shape[1]),
+                                              faiss.METRIC_INNER_PRODUCT)
+            if not self.index_.is_trained:
+                try:
+                    self.index_.train(vectors)
+                except RuntimeError as error:
+                    del self.index_, self.ids_, self.dim_
+                    raise ValueError(f"FAISS could not train {self.factory!r} on {len(vectors)} vectors ({error}); "
+                                     "add more vectors in the first batch or use fewer IVF cells") from None
+        self.index_.add(vectors)
+        return self
+
+    def _parameters(self):
+        faiss = _faiss()
+        try:
+            faiss.extract_index_ivf(self.index_)
+        except RuntimeError:
+            return None  # not an IVF index: nothing to set
+        parameters = faiss.SearchParametersIVF()  # per call, so concurrent searches never share state
+        parameters.nprobe = self.n_probes
+        return parameters
+
+    def _search(self, queries, k):
+        width = max(k, min(self.rerank, len(self))) if self.rerank else k
+        scores, rows = self.index_.search(queries, width, params=self._parameters())
+        if self.rerank:
+            scores, rows = rerank(queries, self.vectors_, rows, k)
+        return scores, rows, self.scanned(queries)
+
+    def scanned(self, queries) -> np.ndarray:
+        """How many stored codes each query scores: the members of its ``n_probes`` cells (all without IVF)."""
+        faiss = _faiss()
+        try:
+            ivf = faiss.extract_index_ivf(self.index_)
+        except RuntimeError:
+            return np.full(len(queries), len(self))
+        _, lists = ivf.quantizer.search(np.ascontiguousarray(queries, dtype=np.float32), min(self.n_probes, ivf.nlist))
+        sizes = np.array([ivf.invlists.list_size(j) for j in range(ivf.nlist)])
+        return sizes[lists].sum(axis=1) + (min(self.rerank, len(self)) if self.rerank else 0)
+
+    def _memory_extra(self) -> dict:
+        return {"faiss_index": int(_faiss().serialize_index(self.index_).nbytes)}
+
+    def save(self, path):
+        """One ``.npz`` as for every index; the FAISS index travels inside it as bytes."""
+        self.faiss_bytes_ = _faiss().serialize_index(self.index_)
+        try:
+            return super().save(path)
+        finally:
+            del self.faiss_bytes_
+
+    def memory_bytes(self) -> dict:
+        parts = super().memory_bytes()
+        parts.pop("faiss_bytes", None)
+        return parts
+
+    def _restore(self):
+        self.index_ = _faiss().deserialize_index(self.faiss_bytes_)
+        del self.faiss_bytes_
+        if self.index_.ntotal != len(self):
+            raise ValueError(f"the FAISS index in this file holds {self.index_.ntotal} vectors but the file lists "
+                             f"{len(self)} ids; the file is damaged")
+
+
+def add_factory_index(dataset, column: str = "embeddings", string_factory: str = "IVF64,PQ16",
+                      n_probes: int = 8, index_name: str | None = None, train_size: int | None = None):
+    """``Dataset.add_faiss_index`` with a factory string and the inner-product metric (cosine).
+
+    Without ``metric_type`` datasets builds an L2 index (lower is better); we pass
+    ``METRIC_INNER_PRODUCT`` and check that the column is unit length (inner product = cosine
+    only then), train on ``train_size`` rows (default: all; datasets trains nothing without it)
+    and set ``nprobe`` on the IVF part. Search it with ``faiss_index.dataset_search``.
+    """
+    faiss = _faiss()
+    vectors = np.asarray(dataset.with_format("numpy")[column], dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1)
+    if not np.allclose(norms, 1, atol=1e-3):
+        raise ValueError(f"column {column!r} is not unit length (norms {norms.min():.3f}..{norms.max():.3f}); "
+                         "embed with normalize=True so inner product equals cosine")
+    check_factory(string_factory, vectors.shape[1])
+    check_int(n_probes, "n_probes", low=1, sensible=8)
+    name = index_name or column
+    dataset.add_faiss_index(column=column, index_name=name, string_factory=string_factory,
+                            metric_type=faiss.METRIC_INNER_PRODUCT, train_size=train_size or len(vectors))
+    index = dataset.get_index(name).faiss_index
+    try:
+        faiss.extract_index_ivf(index).nprobe = n_probes
+    except RuntimeError:
+        pass  # not an IVF index: nothing to probe
+    return dataset
+
+
+def hnsw_index(vectors, *, M: int = 16, ef_construction: int = 40, layers: bool = True):
+    """FAISS ``IndexHNSWFlat`` (inner product) on unit ``vectors``; ``layers=False`` puts every
+    node on layer 0, i.e. the same graph code with no upper layers.
+
+    >>> data = np.eye(4, dtype="float32"); hnsw_index(data, layers=False).hnsw.max_level
+    0
+    """
+    faiss = _faiss()
+    check_int(M, "M", low=2, high=256, sensible=16)
+    check_int(ef_construction, "ef_construction", low=1, sensible=40)
+    vectors = as_matrix(vectors, "vectors")
+    index = faiss.IndexHNSWFlat(vectors.shape[1], M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = ef_construction
+    if not layers:  # level probabilities [1.0]: every node lives on the bottom layer only
+        index.hnsw.assign_probas.clear()
+        index.hnsw.cum_nneighbor_per_level.clear()
+        index.hnsw.set_default_probas(M, 1e-9)
+    index.add(vectors)
+    return index
+
+
+def hnsw_search(index, queries, k: int, ef_search: int):
+    """``(scores, rows, distances_computed_per_query)`` of a FAISS HNSW index at ``ef_search``."""
+    faiss = _faiss()
+    parameters = faiss.SearchParametersHNSW()
+    parameters.efSearch = max(check_int(ef_search, "ef_search", low=1, sensible=64), k)
+    faiss.cvar.hnsw_stats.reset()
+    scores, rows = index.search(np.ascontiguousarray(queries, dtype=np.float32), k, params=parameters)
+    return scores, rows, faiss.cvar.hnsw_stats.ndis / len(queries)
