@@ -106,3 +106,45 @@ def test_search_does_not_change_the_index(rng):
 def test_offline_precision_at_5_through_cosine_index(leaf_embeddings):
     (train, train_labels), (test, test_labels) = leaf_embeddings["train"], leaf_embeddings["test"]
     assert label_precision(train, train_labels, test, test_labels, k=5) >= 0.85
+
+
+def test_a_small_memory_budget_gives_identical_results(rng, monkeypatch):
+    import imgsim_tutorial.cosine_search as cosine_search
+
+    candidates, queries = rng.standard_normal((500, 16)), rng.standard_normal((37, 16))
+    expected = CosineIndex().add(candidates).search(queries, 7)
+    chunks = []
+    real_top_k = cosine_search.top_k
+    monkeypatch.setattr(cosine_search, "SCORE_BUDGET_BYTES", 16 * 500 * 3)  # three queries' scores at a time
+    monkeypatch.setattr(cosine_search, "top_k", lambda scores, k: chunks.append(len(scores)) or real_top_k(scores, k))
+    scores, ids = CosineIndex().add(candidates).search(queries, 7)
+    assert max(chunks) == 3 and sum(chunks) == 37
+    np.testing.assert_array_equal(ids, expected[1])
+    np.testing.assert_allclose(scores, expected[0], atol=1e-6)  # BLAS may round a chunk differently
+
+
+def test_a_million_candidates_never_need_the_full_score_matrix(rng):
+    import tracemalloc
+
+    candidates = rng.standard_normal((1_000_000, 4)).astype(np.float32)
+    queries = candidates[:96] + np.float32(0.01)
+    index = CosineIndex().add(candidates)
+    full_matrix = 16 * len(queries) * len(candidates)  # scores, their negation, argpartition positions
+    tracemalloc.start()
+    try:
+        scores, ids = index.search(queries, 3)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    unit = candidates / np.linalg.norm(candidates, axis=1, keepdims=True)
+    for row in (0, 50, 95):  # a NumPy brute force for three of the queries
+        brute = unit @ (queries[row] / np.linalg.norm(queries[row]))
+        np.testing.assert_allclose(scores[row], np.sort(brute)[::-1][:3], atol=1e-6)
+    assert peak < 160 * 2**20 < full_matrix / 9, f"peak {peak / 2**20:.0f} MiB of temporary memory"
+
+
+def test_append_continues_default_ids(rng):
+    first, second = rng.standard_normal((100, 4)), rng.standard_normal((100, 4))
+    index = CosineIndex().add(first).add(second)
+    assert index.ids_.tolist() == list(range(200))
+    assert index.search(second[7], 1)[1].tolist() == [[107]]
