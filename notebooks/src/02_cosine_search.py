@@ -1,8 +1,6 @@
 # %% [markdown]
 # # 02 · Exact cosine search
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/imgsim-tutorial/imgsim-tutorial/blob/main/notebooks/02_cosine_search.ipynb)
-#
 # We have one vector per image. Now: given a query vector, which candidate vectors are closest?
 # This notebook builds the exact answer. Every faster method later in the course is judged
 # against it.
@@ -14,9 +12,12 @@ if "google.colab" in sys.modules:
     %pip install -q "imgsim-tutorial @ git+https://github.com/imgsim-tutorial/imgsim-tutorial"
 
 # %%
+import matplotlib.pyplot as plt
 import numpy as np
+from PIL import Image, ImageDraw
 
 import imgsim_tutorial as t
+from imgsim_tutorial import exercises
 from imgsim_tutorial.widgets import QueryGallery, gallery_view
 
 course = t.load_course()  # encoder, data and the embeddings notebook 01 cached; see course.py
@@ -96,6 +97,26 @@ for q in (0, 1):
     figure = t.plotting.plot_gallery(view)
 
 # %% [markdown]
+# In the offline run stored here, query 0 finds six leaves of its own class and query 1 finds
+# **none**: six healthy leaves. Look at query 1: an angular-leaf-spot leaf with only a few small dark lesions, while the healthy leaves
+# it retrieves carry dark specks of dirt of about the same size. Seen at the encoder's resolution,
+# the query looks like a healthy leaf with specks. The label is right; the visual evidence for it
+# is faint. Every leaf the package draws offline comes with a mask of its lesions, so we can
+# measure how faint (the real photos have no such masks, so this cell runs offline only):
+
+# %%
+if course.mode == "offline":
+    _, drawn_labels, lesion_masks = t.leaves.generate_split(len(query_labels), seed=0, split="test", with_masks=True)
+    assert (drawn_labels == query_labels).all(), "offline queries are the test split in order"
+    lesion_pixels = (lesion_masks > 0).sum(axis=(1, 2))
+    same_class = lesion_pixels[query_labels == query_labels[1]]
+    print(f"query 1: {lesion_pixels[1]} lesion pixels; {label_names[query_labels[1]]} queries: median "
+          f"{np.median(same_class):.0f}, fewest {same_class.min()}; query 1 is at the "
+          f"{(same_class < lesion_pixels[1]).mean():.0%} point of its class")
+else:
+    print("hub mode: the real photos have no lesion masks; look at the gallery above instead")
+
+# %% [markdown]
 # And live: move the sliders, or upload a photo of your own (it is embedded with the same
 # encoder). Green frames share the query's label, red frames do not.
 
@@ -107,21 +128,115 @@ gallery.widget
 # %% [markdown]
 # ## How good is it over all queries?
 #
-# precision@k says how many of the k results share the query's label. Mean average precision
-# (mAP) also rewards putting the right ones *first*. Both judge the embeddings: the index is
-# exact, so any mistake here is the encoder's.
+# precision@k says how many of the k results share the query's label. **Average precision at k**
+# (AP@k) also rewards putting the right ones *first*. With $\mathrm{rel}_i = 1$ when result $i$ is
+# relevant (shares the query's label) and $n_\mathrm{rel}$ the number of relevant items in the
+# whole collection:
+#
+# $$\mathrm{AP@}k = \frac{1}{\min(k,\ n_\mathrm{rel})} \sum_{i=1}^{k} \mathrm{rel}_i \cdot \mathrm{precision@}i$$
+#
+# and mAP@k is its mean over queries. The divisor matters: divide by the hits *found* instead (as
+# this course once did) and a list with one hit at rank 1 followed by nine misses scores a
+# perfect 1.0; with the standard divisor it scores 1/10. Both measures judge the embeddings: the
+# index is exact, so any mistake here is the encoder's.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+one_hit_then_misses = [0] + [1] * 9  # labels of 10 results for a query of label 0
+print("AP@10, one hit at rank 1, 10 relevant in the collection:",
+      t.average_precision(one_hit_then_misses, 0, n_relevant=10))
+print("AP@3 of hits at ranks 1 and 3, 2 relevant:", round(t.average_precision([0, 1, 0], 0, n_relevant=2), 4),
+      "= (1/1 + 2/3) / 2")
+assert t.average_precision(one_hit_then_misses, 0, n_relevant=10) == 0.1
 
 # %%
 _, ids_10 = index.search(query_embeddings, k=10)
 quality = {f"precision@{k}": t.precision_at_k(candidate_labels[ids_10[:, :k]], query_labels) for k in (1, 5, 10)}
-quality["mAP@10"] = t.mean_average_precision(candidate_labels[ids_10], query_labels)
+quality["mAP@10"] = t.mean_average_precision(candidate_labels[ids_10], query_labels, candidate_labels)
 for name, value in quality.items():
     print(f"{name:>13}: {value:.3f}")
 
 # %%
 assert quality["precision@5"] > 0.6
+assert quality["mAP@10"] <= quality["precision@10"] + 1e-9, "AP@k can only lose to precision@k for misplaced hits"
 if course.mode == "offline":
     assert quality["precision@5"] >= 0.85
+
+# %% [markdown]
+# ## What score means "no match"?
+#
+# Exact search always returns `k` results, even for a photo of something that is not a bean leaf
+# at all. Can the score tell us when to answer "nothing similar"? Measure it: take images that are
+# certainly not leaves (noise, stripes, checkerboards and cartoon faces drawn with PIL), embed
+# them with the same encoder, and compare their **top-1 cosine** with that of the leaf queries.
+
+# %%
+rng = np.random.default_rng(0)
+size = query_images[0].size[0]
+non_leaves, non_leaf_kinds = [], []
+for i in range(6):
+    colours = [tuple(int(v) for v in rng.integers(0, 256, 3)) for _ in range(2)]
+    non_leaves.append(Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)))
+    stripes = Image.new("RGB", (size, size), colours[0])
+    width, slant = size // int(rng.integers(8, 24)), size * (i % 3 - 1)
+    for x in range(-size, 2 * size, 2 * width):
+        ImageDraw.Draw(stripes).polygon([(x, 0), (x + width, 0), (x + width + slant, size), (x + slant, size)],
+                                        fill=colours[1])
+    board = (np.indices((size, size)) // max(1, size // int(rng.integers(4, 12)))).sum(axis=0) % 2
+    face = Image.new("RGB", (size, size), colours[0])
+    draw = ImageDraw.Draw(face)
+    draw.ellipse([size * 0.15, size * 0.1, size * 0.85, size * 0.9], fill=(230, 180, 140), outline=(60, 40, 30))
+    for eye_x in (0.35, 0.65):
+        draw.ellipse([size * (eye_x - 0.05), size * 0.38, size * (eye_x + 0.05), size * 0.47], fill=(40, 30, 30))
+    draw.arc([size * 0.33, size * 0.55, size * 0.67, size * 0.75], 20, 160, fill=(120, 30, 30), width=3)
+    non_leaves += [stripes, Image.fromarray(np.array(colours, dtype=np.uint8)[board]), face]
+    non_leaf_kinds += ["noise", "stripes", "checkerboard", "face"]
+non_leaf_kinds = np.array(non_leaf_kinds)
+figure = t.plotting.show_images(non_leaves[:8], non_leaf_kinds[:8].tolist(), ncols=8, size=1.2)
+
+# %%
+leaf_top1 = index.search(query_embeddings, k=1)[0][:, 0]
+non_leaf_top1 = index.search(t.embed_images(non_leaves, course.processor, course.model), k=1)[0][:, 0]
+threshold = float(np.percentile(leaf_top1, 5))  # keep 95 % of real queries
+print(f"top-1 cosine of {len(leaf_top1)} leaf queries:     min {leaf_top1.min():.3f}, "
+      f"5th percentile {threshold:.3f}, median {np.median(leaf_top1):.3f}")
+print(f"top-1 cosine of {len(non_leaf_top1)} non-leaf images: max {non_leaf_top1.max():.3f}, "
+      f"median {np.median(non_leaf_top1):.3f}")
+for kind in np.unique(non_leaf_kinds):
+    print(f"{kind:>14}: {np.sort(non_leaf_top1[non_leaf_kinds == kind]).round(3)}")
+print(f"threshold {threshold:.3f}: keeps {(leaf_top1 >= threshold).mean():.0%} of leaf queries, "
+      f"rejects {(non_leaf_top1 < threshold).mean():.0%} of non-leaf images")
+
+# %%
+figure, axis = plt.subplots(figsize=(7, 2.8), dpi=100)
+bins = np.linspace(min(leaf_top1.min(), non_leaf_top1.min()) - 0.01, 1, 40)
+axis.hist(leaf_top1, bins=bins, alpha=0.7, label="leaf queries (test split)", color="#3a8f3a")
+axis.hist(non_leaf_top1, bins=bins, alpha=0.7, label="non-leaf images (drawn)", color="#d1495b")
+axis.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3f}")
+axis.set_xlabel("top-1 cosine similarity to the candidates")
+axis.set_ylabel("images")
+axis.yaxis.get_major_locator().set_params(integer=True)
+axis.legend(fontsize=8, loc="upper left")
+figure.tight_layout()
+
+# %% [markdown]
+# What the offline run stored here shows: the leaf queries' best match scores between 0.87 and
+# 1.0 (median 0.987), while the drawn non-leaf images reach up to 0.93 (median 0.78). Even a
+# cartoon face finds a "leaf" at cosine 0.89: the encoder has never seen a face and maps it
+# *somewhere* among the leaves, and exact search dutifully returns its nearest neighbours. A
+# threshold at the leaf queries' 5th percentile (0.953) rejects every one of the 24 non-leaf
+# images and wrongly rejects 5 % of real queries: that is the trade-off to choose.
+#
+# Two cautions. Images *near* the domain (leaves of other plants, a bean leaf photographed from
+# far away) score higher than noise and cartoons, so measure with the kind of wrong input you
+# expect. And a threshold belongs to one encoder and one collection: recompute it when either
+# changes.
+
+# %%
+assert np.median(non_leaf_top1) < np.median(leaf_top1), "non-leaf images score lower than leaf queries, typically"
+assert (non_leaf_top1 < threshold).mean() >= 0.5, "the threshold rejects most non-leaf images"
+if course.mode == "offline":
+    assert (non_leaf_top1 < threshold).mean() >= 0.9
 
 # %% [markdown]
 # ## The original tutorial's way, measured
@@ -159,44 +274,98 @@ assert naive_time["median_s"] > 5 * index_time["median_s"]
 # at a million images of 768 floats that is 3 GB read per query. The next notebooks trade a
 # little exactness for touching only a small fraction.
 #
-# ## Exercises
+# ## Your turn
 #
-# **1.** Find the query with the lowest precision@5 and show its gallery. Do you see why the
-# encoder was fooled?
-#
-# **2.** Write top-k with a full `np.argsort` of the score matrix and check it returns the same
-# ids as `CosineIndex`. Then time both for all queries.
-#
-# **3.** Without normalising, rank candidates for query 0 by the plain dot product
-# `candidate @ query`, using embeddings made with `normalize=False`. Is the order the same as
-# by cosine? Why (not)?
-#
-# ### Solutions
+# **Exercise 1.** Which queries does the encoder get mostly wrong? Find the ids of all queries
+# whose precision@5 is **below 0.5** (use `ids`, the top-5 from above, and the labels).
 
-# %%
-# 1.
+# %% tags=["exercise"]
+answer_bad_queries = None  # your code here: an array of query ids
+exercises.check_ids(answer_bad_queries, np.flatnonzero([t.precision_at_k(candidate_labels[row], [label]) < 0.5
+                                                        for row, label in zip(ids, query_labels)]),
+                    ordered=False, name="queries with precision@5 below 0.5")
+
+# %% [markdown]
+# **Exercise 2.** Write top-k with a full `np.argsort` of the score matrix (all queries against
+# all candidates) and keep the best 5 per query. It should return the same ids as `CosineIndex`.
+# Then time both with `t.time_call`: which is faster, and why?
+
+# %% tags=["exercise"]
+answer_top5 = None  # your code here: ids of shape (number of queries, 5), best first
+exercises.check_ids(answer_top5, ids, name="top-5 ids by argsort")
+
+# %% [markdown]
+# **Exercise 3.** Compute AP@5 by hand, using the formula above, for a query of label 1 whose
+# five results have labels `[1, 0, 1, 1, 0]`, when the collection holds 3 items of label 1.
+# (Which ranks are hits? What is precision@i at each hit? What do you divide by?)
+
+# %% tags=["exercise"]
+answer_ap = None  # a number
+exercises.check_value(answer_ap, t.average_precision([1, 0, 1, 1, 0], 1, n_relevant=3), name="AP@5", atol=1e-3)
+
+# %% [markdown]
+# **Exercise 4.** Choose your own "no match" threshold from the two sets of top-1 scores above:
+# one that rejects **at least 80 %** of the non-leaf images while keeping **at least 90 %** of the
+# leaf queries. Is there one? (If the two histograms overlap too much, there is not: then the
+# cosine alone cannot say "no match", and you would need more than one number.)
+
+# %% tags=["exercise"]
+answer_threshold = None  # a cosine similarity
+exercises.check_true(None if answer_threshold is None else
+                     (non_leaf_top1 < answer_threshold).mean() >= 0.8 and (leaf_top1 >= answer_threshold).mean() >= 0.9,
+                     "count the non-leaf scores below your threshold and the leaf scores at or above it",
+                     name="threshold")
+
+# %% [markdown]
+# ## Solutions
+#
+# Try the exercises first; each solution cell is collapsed (click it to open) and re-runs its check.
+
+# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
+# Solution 1. precision@5 per query is the mean of one row of label matches.
 per_query = (candidate_labels[ids] == query_labels[:, None]).mean(axis=1)
-worst = int(np.argmin(per_query))
-print(f"query {worst} ({label_names[query_labels[worst]]}): precision@5 = {per_query[worst]:.2f}")
-figure = t.plotting.plot_gallery(gallery_view(index, query_embeddings[worst], query_images[worst],
-                                              int(query_labels[worst]), candidate_images, candidate_labels, k=5,
-                                              names=label_names))
+answer_bad_queries = np.flatnonzero(per_query < 0.5)
+print("queries with precision@5 below 0.5:", answer_bad_queries, "precision@5:", per_query[answer_bad_queries])
+for worst in answer_bad_queries[:3]:
+    figure = t.plotting.plot_gallery(gallery_view(index, query_embeddings[worst], query_images[worst],
+                                                  int(query_labels[worst]), candidate_images, candidate_labels,
+                                                  k=5, names=label_names))
+exercises.check_ids(answer_bad_queries, np.flatnonzero([t.precision_at_k(candidate_labels[row], [label]) < 0.5
+                                                        for row, label in zip(ids, query_labels)]),
+                    ordered=False, name="queries with precision@5 below 0.5")
 
-# %%
-# 2.
-def top_k_by_sorting(queries_, candidates_, k):
-    scores_ = queries_ @ candidates_.T
-    return np.argsort(-scores_, axis=1)[:, :k]
+# %% [markdown]
+# In the offline run stored here that is query 1 alone: the faint angular-leaf-spot leaf shown
+# in the gallery above, whose few small lesions look like the dirt specks on healthy leaves.
 
+# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
+# Solution 2. A full sort costs n log n per query; argpartition (inside CosineIndex) finds the best k
+# in linear time and sorts only those k.
+answer_top5 = np.argsort(-(query_embeddings @ candidate_embeddings.T), axis=1)[:, :5]
+sort_time = t.time_call(lambda: np.argsort(-(query_embeddings @ candidate_embeddings.T), axis=1)[:, :5])
+index_batch_time = t.time_call(index.search, query_embeddings, k=5)
+print(f"argsort: {sort_time['median_s'] * 1e3:.2f} ms;  CosineIndex: {index_batch_time['median_s'] * 1e3:.2f} ms "
+      f"for {len(query_embeddings)} queries x {len(candidate_embeddings)} candidates")
+exercises.check_ids(answer_top5, ids, name="top-5 ids by argsort")
 
-assert (top_k_by_sorting(query_embeddings, candidate_embeddings, 5) == ids).mean() > 0.99
-print("argsort:", round(t.time_call(top_k_by_sorting, query_embeddings, candidate_embeddings, 5)["median_s"] * 1e3, 2), "ms;",
-      "CosineIndex:", round(t.time_call(index.search, query_embeddings, k=5)["median_s"] * 1e3, 2), "ms")
+# %% [markdown]
+# At a few hundred candidates both take well under a millisecond per query and the difference is
+# small. The gap should grow with the number of candidates, since the sort grows as n log n and
+# the partition as n: try it with `t.synthetic.realistic_embeddings(100_000, dim=192)[0]` as candidates.
 
-# %%
-# 3. The dot product of raw vectors also rewards length: a long candidate vector scores high
-#    against everything. Ranks agree only where lengths are similar.
-raw_candidates = t.embed_images(candidate_images, course.processor, course.model, normalize=False)
-raw_query = t.embed_images([query_images[0]], course.processor, course.model, normalize=False)[0]
-by_dot = np.argsort(-(raw_candidates @ raw_query))[:5]
-print("by dot product:", by_dot, " by cosine:", ids[0], " same order:", bool((by_dot == ids[0]).all()))
+# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
+# Solution 3. Hits at ranks 1, 3 and 4 with precision@i = 1/1, 2/3 and 3/4; divide by min(5, 3) = 3.
+answer_ap = (1 / 1 + 2 / 3 + 3 / 4) / 3
+print(f"AP@5 = {answer_ap:.4f}")
+exercises.check_value(answer_ap, t.average_precision([1, 0, 1, 1, 0], 1, n_relevant=3), name="AP@5", atol=1e-3)
+
+# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
+# Solution 4. Try every observed score as a threshold and keep those that meet both targets.
+options = [float(value) for value in np.sort(np.concatenate([leaf_top1, non_leaf_top1]))
+           if (non_leaf_top1 < value).mean() >= 0.8 and (leaf_top1 >= value).mean() >= 0.9]
+print(f"{len(options)} thresholds meet both targets" + (f", from {options[0]:.3f} to {options[-1]:.3f}" if options else ""))
+answer_threshold = options[0] if options else None
+exercises.check_true(None if answer_threshold is None else
+                     (non_leaf_top1 < answer_threshold).mean() >= 0.8 and (leaf_top1 >= answer_threshold).mean() >= 0.9,
+                     "count the non-leaf scores below your threshold and the leaf scores at or above it",
+                     name="threshold")
