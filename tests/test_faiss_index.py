@@ -107,3 +107,33 @@ def test_datasets_route_refuses_unnormalised_vectors(data):
 
     with pytest.raises(ValueError, match="not unit length"):
         add_cosine_index(Dataset.from_dict({"embeddings": (data * 3).tolist()}))
+
+
+def test_hnsw_search_leaves_the_shared_ef_search_alone(data):
+    index = HNSWIndex(M=8, ef_search=16).add(data)
+    before = index.index_.hnsw.efSearch
+    index.search(data[:5], 100)  # k > ef_search: this search widens its own beam only
+    assert index.index_.hnsw.efSearch == before
+    _, ids = index.search(data[:5], 100)
+    assert (ids >= 0).all()
+
+
+def test_multihash_flips_are_set_once_not_per_search(data):
+    index = MultiHashIndex(n_bits=6, n_tables=2, n_flips=1).add(data)
+    assert index.index_.nflip == 1
+    index.index_.nflip = 1  # a search must not need to write it
+    index.search(data[:3], 2)
+    assert index.index_.nflip == 1
+
+
+def test_datasets_route_checks_every_row_and_k(data):
+    from datasets import Dataset
+
+    vectors = data.copy()
+    vectors[450] *= 2  # one bad row far past the first chunk
+    with pytest.raises(ValueError, match="row 450 has norm 2.000"):
+        add_cosine_index(Dataset.from_dict({"embeddings": vectors.tolist()}), chunk=100)
+    dataset = add_cosine_index(Dataset.from_dict({"embeddings": data.tolist()}))
+    for k, message in [(0, "at least 1"), (601, "holds only 600"), (2.5, "whole number")]:
+        with pytest.raises(ValueError, match=message):
+            dataset_search(dataset, data[:2], k=k)
