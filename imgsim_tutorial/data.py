@@ -13,25 +13,18 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 
+from .cache import cache_dir, check_manifest, say, sweep_leftovers, warn_not_writable, write_manifest
 from .leaves import LABEL_NAMES, generate_split
 from .mode import check_mode, hub_load_error, is_network_error
+from .persistence import atomic_path
 
 HUB_DATASET = "AI-Lab-Makerere/beans"  # the `beans` dataset's home on the Hub
 OFFLINE_SIZES = {"train": 600, "validation": 100, "test": 100}
 LEAVES_VERSION = 1
-
-
-def cache_dir() -> Path:
-    """Where generated data and embeddings are kept (``IMGSIM_CACHE`` overrides)."""
-    if os.environ.get("IMGSIM_CACHE"):
-        return Path(os.environ["IMGSIM_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "imgsim_tutorial"
 
 
 def beans_features():
@@ -61,21 +54,54 @@ def generate_beans(seed: int = 0, sizes: dict | None = None):
     return DatasetDict(splits)
 
 
-def _offline_beans(seed: int = 0):
+def _read_leaves(folder: Path, sizes: dict):
+    """``(DatasetDict, None)`` if the cached folder is complete and intact, else ``(None, problem)``."""
     from datasets import load_from_disk
 
-    sizes = "-".join(str(n) for n in OFFLINE_SIZES.values())
-    folder = cache_dir() / f"leaves-v{LEAVES_VERSION}-seed{seed}-{sizes}"
-    if not (folder / "dataset_dict.json").exists():
+    problem = check_manifest(folder)
+    if problem:
+        return None, problem
+    try:
+        # In memory, so that later .map() calls never write cache files next to the data.
+        beans = load_from_disk(str(folder), keep_in_memory=True)
+    except Exception as error:
+        return None, f"it cannot be loaded ({type(error).__name__})"
+    rows = {split: beans[split].num_rows for split in beans}
+    if rows != sizes or any(beans[split].features != beans_features() for split in beans):
+        return None, f"it holds splits {rows}, expected {sizes} with the beans features"
+    return beans, None
+
+
+def offline_beans(seed: int = 0, sizes: dict | None = None):
+    """The generated leaves, drawn once and cached; the cache is checked on every read.
+
+    A damaged cache (a file deleted, truncated or changed) is reported in one line and drawn
+    again; a read-only one gives the leaves from memory after one warning.
+    """
+    sizes = dict(sizes or OFFLINE_SIZES)
+    folder = cache_dir() / f"leaves-v{LEAVES_VERSION}-seed{seed}-{'-'.join(str(n) for n in sizes.values())}"
+    sweep_leftovers(folder.parent)
+    if folder.exists():
+        beans, problem = _read_leaves(folder, sizes)
+        if beans is not None:
+            return beans
+        say(f"the cached offline leaves in {folder.name}/ are unusable ({problem}); drawing them again (about 10 s).")
+    else:
         print(f"Drawing the offline bean leaves once (about 10 s); cached in {folder.name}/")
-        partial = folder.with_name(folder.name + f".partial-{os.getpid()}")
-        generate_beans(seed).save_to_disk(str(partial))
-        if folder.exists():  # another process finished first: keep its copy
-            shutil.rmtree(partial)
-        else:
-            partial.replace(folder)
-    # In memory, so that later .map() calls never write cache files next to the data.
-    return load_from_disk(str(folder), keep_in_memory=True)
+    drawn = generate_beans(seed, sizes)
+    if folder.exists():  # another kernel may have finished while we drew: use its copy
+        beans, _ = _read_leaves(folder, sizes)
+        if beans is not None:
+            return beans
+    try:
+        with atomic_path(folder, directory=True) as temporary:
+            drawn.save_to_disk(str(temporary))
+            write_manifest(temporary)
+    except OSError as error:
+        warn_not_writable(folder.parent, error)
+        return drawn
+    beans, _ = _read_leaves(folder, sizes)  # every kernel then works from the same files
+    return beans if beans is not None else drawn
 
 
 def load_beans(mode: str | None = None, seed: int = 0):
@@ -95,7 +121,7 @@ def load_beans(mode: str | None = None, seed: int = 0):
             if Path(name).is_dir() or not is_network_error(error):
                 raise
             raise hub_load_error(f"the dataset {name!r}", error) from error
-    return _offline_beans(seed)
+    return offline_beans(seed)
 
 
 def course_sizes(mode: str | None = None, device: str = "cpu") -> dict:

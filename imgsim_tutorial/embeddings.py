@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import cache_dir
+from .cache import cache_dir, read_embeddings, write_embeddings
+from .images import open_image_bytes, to_rgb
 from .mode import check_mode, hub_load_error, is_network_error
 
 HUB_CHECKPOINT = "nateraw/vit-base-beans"
@@ -76,36 +77,6 @@ def _load_encoder(checkpoint: str, device: str | None):
     return processor, model.eval().to(device or default_device())
 
 
-def to_rgb(image, name: str = "image"):
-    """Any PIL image as 8-bit RGB; transparent areas become white. Clear errors otherwise.
-
-    >>> from PIL import Image; to_rgb(Image.new("LA", (4, 4))).mode
-    'RGB'
-    """
-    from PIL import Image
-
-    if not isinstance(image, Image.Image):
-        raise TypeError(f"{name} is a {type(image).__name__}, expected a PIL.Image.Image; "
-                        "open files with PIL.Image.open(path)")
-    try:
-        image.load()  # PIL decodes lazily: a truncated or corrupt file only fails here
-    except Exception as error:
-        raise ValueError(f"{name} could not be decoded ({error}); is the file a complete image?") from error
-    if image.width < 1 or image.height < 1:
-        raise ValueError(f"{name} has size {image.size}; an image needs at least 1x1 pixels")
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit or float grayscale
-        values = np.asarray(image, dtype=np.float64)
-        span = values.max() - values.min()
-        scaled = (values - values.min()) / (span if span > 0 else 1) * 255
-        image = Image.fromarray(scaled.astype(np.uint8))
-    if image.mode == "P":
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA"):
-        canvas = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(canvas, image.convert("RGBA"))
-    return image.convert("RGB")
-
-
 def pool(outputs, model):
     """One vector per image from a model's outputs: CLS token or ``pooler_output``."""
     hidden = getattr(outputs, "last_hidden_state", None)
@@ -121,8 +92,10 @@ def pool(outputs, model):
 
 
 def embed_images(images, processor, model, batch_size: int = 32, normalize: bool = True,
-                 progress: bool | None = None) -> np.ndarray:
+                 progress: bool | None = None, names=None) -> np.ndarray:
     """Embed a list of PIL images; returns float32 ``(n, d)``, unit length if ``normalize``.
+
+    An image that cannot be used raises an error naming it: ``names[i]`` if given, else ``image i``.
 
     >>> from PIL import Image; processor, model = load_encoder(mode="offline")
     >>> embed_images([Image.new("RGB", (96, 96))], processor, model).shape
@@ -133,6 +106,7 @@ def embed_images(images, processor, model, batch_size: int = 32, normalize: bool
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     images = list(images)
+    names = list(names) if names is not None else [f"image {i}" for i in range(len(images))]
     if not images:
         raise ValueError("embed_images got no images; pass a non-empty list of PIL images")
     if progress is None:
@@ -146,7 +120,7 @@ def embed_images(images, processor, model, batch_size: int = 32, normalize: bool
     chunks = []
     with torch.inference_mode():
         for start in starts:
-            batch = [to_rgb(image, f"image {start + i}") for i, image in enumerate(images[start:start + batch_size])]
+            batch = [to_rgb(image, names[start + i]) for i, image in enumerate(images[start:start + batch_size])]
             pixels = processor(images=batch, return_tensors="pt")["pixel_values"].to(device)
             vectors = pool(model(pixel_values=pixels), model).float()
             if normalize:
@@ -183,26 +157,59 @@ def cache_key(dataset, processor, model, normalize: bool = True) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _decode_row(item, name: str):
+    """One undecoded ``Image`` cell (``{"bytes", "path"}``) as a PIL image, errors naming the row."""
+    if isinstance(item, dict):
+        content = item.get("bytes")
+        if content is None and item.get("path"):
+            try:
+                content = Path(item["path"]).read_bytes()
+            except OSError as error:
+                raise ValueError(f"{name}: its image file {item['path']} cannot be read ({error.strerror})") from error
+        return open_image_bytes(content or b"", name)
+    return item  # already a PIL image (a column that is not an Image feature)
+
+
+def embed_rows(dataset, processor, model, batch_size: int = 32, normalize: bool = True,
+               column: str = "image") -> np.ndarray:
+    """Embed a split with ``Dataset.map``, uncached; errors name the dataset row, e.g. ``row 17``.
+
+    Images are decoded here, not by ``datasets``, so that a damaged one is reported with its row.
+    """
+    from datasets import Image as ImageFeature
+
+    rows = dataset.select_columns([column])
+    if isinstance(rows.features[column], ImageFeature):
+        rows = rows.cast_column(column, ImageFeature(decode=False))
+
+    def add_embeddings(batch, indices):
+        names = [f"dataset row {i}" for i in indices]
+        images = [_decode_row(item, name) for item, name in zip(batch[column], names)]
+        return {"embeddings": embed_images(images, processor, model, batch_size=len(images), normalize=normalize,
+                                           progress=False, names=names)}
+
+    mapped = rows.map(add_embeddings, batched=True, with_indices=True, batch_size=batch_size, keep_in_memory=True,
+                      desc="embedding", remove_columns=[column])
+    return np.asarray(mapped.with_format("numpy")["embeddings"], dtype=np.float32)
+
+
 def embed_dataset(dataset, processor, model, batch_size: int = 32, normalize: bool = True,
                   cache: bool = True) -> np.ndarray:
     """Embed every image of a dataset split with ``Dataset.map``; cached on disk.
 
-    Returns float32 ``(dataset.num_rows, d)``, row i for example i.
+    Returns float32 ``(dataset.num_rows, d)``, row i for example i. The cache file is checked
+    when read (see ``cache.py``): a damaged one is reported in one line and recomputed; a
+    read-only cache keeps the result in memory after one warning.
     """
-    path = cache_dir() / "embeddings" / f"{cache_key(dataset, processor, model, normalize)}.npy"
-    if cache and path.exists():
-        stored = np.load(path, allow_pickle=False)
-        if stored.shape[0] == dataset.num_rows:
-            return stored
-    mapped = dataset.map(embedding_function(processor, model, normalize=normalize), batched=True,
-                         batch_size=batch_size, keep_in_memory=True, desc="embedding",
-                         remove_columns=[c for c in dataset.column_names if c != "labels"])
-    vectors = np.asarray(mapped.with_format("numpy")["embeddings"], dtype=np.float32)
+    key = cache_key(dataset, processor, model, normalize)
+    path = cache_dir() / "embeddings" / f"{key}.npz"
     if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial.npy")
-        np.save(partial, vectors, allow_pickle=False)
-        partial.replace(path)
+        stored = read_embeddings(path, key, dataset.num_rows)
+        if stored is not None:
+            return stored
+    vectors = embed_rows(dataset, processor, model, batch_size=batch_size, normalize=normalize)
+    if cache:
+        write_embeddings(path, key, vectors)
     return vectors
 
 

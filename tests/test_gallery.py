@@ -101,9 +101,10 @@ def test_bad_uploads_show_a_message_and_keep_working(toy, content, message):
 
 
 def test_huge_uploads_are_refused(monkeypatch):
+    from imgsim_tutorial import images
     from imgsim_tutorial.widgets import common
 
-    monkeypatch.setattr(common, "MAX_UPLOAD_PIXELS", 100)
+    monkeypatch.setattr(images, "MAX_PIXELS", 100)
     with pytest.raises(ValueError, match="megapixels"):
         decode_upload(png_bytes(size=(20, 20)))
     monkeypatch.setattr(common, "MAX_UPLOAD_BYTES", 10)

@@ -74,13 +74,17 @@ class SearchApp(UploadableQuery):
         import ipywidgets as w
 
         self.candidate_embeddings = np.asarray(candidate_embeddings)
+        if len(self.candidate_embeddings) < 1 or len(query_images) < 1:
+            raise ValueError(f"SearchApp needs at least 1 candidate and 1 query, got {len(self.candidate_embeddings)} "
+                             f"candidates and {len(query_images)} queries")
         self.candidate_images, self.candidate_labels = candidate_images, np.asarray(candidate_labels)
         self.query_embeddings, self.query_images = np.asarray(query_embeddings), query_images
         self.query_labels, self.embed, self.names, self.thumbnail = np.asarray(query_labels), embed, names, thumbnail
         self.indexes = {}
         slider = dict(continuous_update=False, style={"description_width": "70px"})
         self.method = w.Dropdown(options=METHODS, value=METHODS[0], description="method")
-        self.k = w.IntSlider(value=6, min=1, max=12, description="k", **slider)
+        most = min(12, len(self.candidate_embeddings))  # k can never exceed the candidates there are
+        self.k = w.IntSlider(value=min(6, most), min=1, max=most, description="k", **slider)
         self.n_bits = w.IntSlider(value=8, min=2, max=24, description="n_bits", **slider)
         self.n_tables = w.IntSlider(value=10, min=1, max=32, description="n_tables", **slider)
         self.n_probes = w.IntSlider(value=0, min=0, max=16, description="n_probes", **slider)

@@ -10,7 +10,6 @@ import io
 
 ERROR_COLOUR = "#d1495b"
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-MAX_UPLOAD_PIXELS = 40_000_000
 
 
 def thumbnail_png(image, size: int = 96) -> bytes:
@@ -25,29 +24,17 @@ def thumbnail_png(image, size: int = 96) -> bytes:
 
 
 def decode_upload(content: bytes, name: str = "upload"):
-    """Bytes from a ``FileUpload`` -> an RGB PIL image, or a ValueError a learner can act on."""
-    from PIL import Image
+    """Bytes from a ``FileUpload`` -> an upright RGB PIL image, or a ValueError a learner can act on.
 
-    if not content:
-        raise ValueError(f"{name} is empty (0 bytes); choose an image file such as a .jpg or .png")
+    Size limits, decompression bombs, damaged files and the EXIF orientation of phone photos are
+    handled by ``images.open_image_bytes`` and ``images.to_rgb``.
+    """
+    from ..images import open_image_bytes, to_rgb
+
     if len(content) > MAX_UPLOAD_BYTES:
         raise ValueError(f"{name} is {len(content) / 2**20:.0f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB. "
                          "Resize it or pick a smaller image")
-    try:
-        with Image.open(io.BytesIO(content)) as opened:
-            if opened.width * opened.height > MAX_UPLOAD_PIXELS:
-                raise ValueError(f"{name} is {opened.width}x{opened.height} pixels; the limit is "
-                                 f"{MAX_UPLOAD_PIXELS // 10**6} megapixels. Resize it first")
-            opened.load()
-            image = opened.copy()
-    except ValueError:
-        raise
-    except Exception as error:
-        raise ValueError(f"{name} is not an image PIL can read ({type(error).__name__}); "
-                         "choose a .jpg, .png, .webp or .bmp file") from error
-    from ..embeddings import to_rgb
-
-    return to_rgb(image, name)
+    return to_rgb(open_image_bytes(content, name), name)
 
 
 def uploaded_files(value):
@@ -87,7 +74,7 @@ class UploadableQuery:
 
     The widget provides ``embed`` (image -> embedding, or None to disable uploads), ``message``
     (an HTML widget) and ``refresh()``; this keeps ``uploaded`` = ``(image, embedding)`` or None.
-    A bad upload shows a message and changes nothing else.
+    A bad upload, or one the encoder fails on, shows a message and changes nothing else.
     """
 
     uploaded = None
@@ -106,9 +93,18 @@ class UploadableQuery:
         name, content = files[0]
         try:
             image = decode_upload(content, name)
-            self.uploaded = (image, np.asarray(self.embed(image)))
         except ValueError as error:
             self.message.value = card_caption([str(error)], ERROR_COLOUR, align="left")
             return
+        try:
+            embedding = np.asarray(self.embed(image), dtype=np.float32).ravel()
+            if not np.isfinite(embedding).all():
+                raise ValueError("the embedding holds NaN or infinite values")
+        except Exception as error:  # any encoder failure: say so, keep the current results
+            self.message.value = card_caption(
+                [f"{name} could not be embedded ({type(error).__name__}: {error}); try another image"],
+                ERROR_COLOUR, align="left")
+            return
+        self.uploaded = (image, embedding)
         self.message.value = card_caption([f"searching with your image {name}"], align="left")
         self.refresh()
