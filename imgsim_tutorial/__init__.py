@@ -40,6 +40,7 @@ _LAZY = {
     "SharedPlanesLSH": "baselines", "naive_search": "baselines",
     "FlatIPIndex": "faiss_index", "FaissLSHIndex": "faiss_index", "MultiHashIndex": "faiss_index",
     "HNSWIndex": "faiss_index", "add_cosine_index": "faiss_index", "dataset_search": "faiss_index",
+    "IVFIndex": "ivf", "GraphIndex": "graph", "PQIndex": "pq", "FactoryIndex": "faiss_factory", "add_factory_index": "faiss_factory",
 }
 
 __all__ = sorted(_LAZY)

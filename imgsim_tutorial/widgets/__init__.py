@@ -6,8 +6,11 @@ VS Code, Colab and Voila.
 from .app import SearchApp, search_view
 from .buckets import BucketExplorer, bucket_view
 from .gallery import QueryGallery, gallery_view
+from .graph_walk import GraphWalk, graph_walk_view
+from .partitions import PartitionExplorer, partition_view
 from .tables import TableBrowser, table_view
 from .tradeoffs import TradeoffExplorer, tradeoff_point
 
 __all__ = ["BucketExplorer", "QueryGallery", "SearchApp", "TableBrowser", "TradeoffExplorer", "bucket_view",
            "gallery_view", "search_view", "table_view", "tradeoff_point"]
+__all__ += ["GraphWalk", "PartitionExplorer", "graph_walk_view", "partition_view"]
