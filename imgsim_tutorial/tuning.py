@@ -98,9 +98,11 @@ def lsh_memory_bytes(n: int, n_tables: int, dim: int, n_bits: int = 0) -> dict:
     """What an ``LSHIndex`` over ``n`` items stores, by part (bytes), before building it.
 
     The cost of LSH is per table: every table keeps, for every item, a uint64 code and an int64
-    id (sorted by code, so that a bucket is a binary search), and the index keeps each item's
+    row (sorted by code, so that a bucket is a binary search), and the index keeps each item's
     code in every table once more, in insertion order (``codes``, for saving and appending).
-    That is ``24 * n_tables`` bytes per item, not ``n_bits / 8``. The float32 vectors kept for
+    That is ``24 * n_tables`` bytes per item, not ``n_bits / 8``. A built index also keeps a
+    small directory of its non-empty buckets (up to 24 bytes per bucket, counted under
+    "tables" by ``memory_bytes``), which this formula leaves out. The float32 vectors kept for
     the re-rank cost ``4 * dim`` bytes per item, whatever the tables.
 
     >>> memory = lsh_memory_bytes(1000, n_tables=10, dim=768, n_bits=8)

@@ -78,7 +78,9 @@ def measured_s_curve(embeddings, queries, n_bits: int, n_tables: int, edges, see
 
     ``edges`` are the bin edges of cosine similarity; bins with fewer than ``min_pairs`` pairs
     are dropped (their share would be noise). Returns ``centres`` (b,), ``mean`` and ``std``
-    (b,) over ``seeds`` (each seed draws other hyperplanes) and ``theory`` (b,) at the centres.
+    (b,) over ``seeds`` (each seed draws other hyperplanes) and ``theory`` (b,): the formula
+    averaged over the same pairs, which is what the measured share should match (the formula at
+    the bin centre differs where the curve bends within a bin).
     """
     embeddings, queries = normalize(embeddings, "embeddings"), normalize(queries, "queries")
     if queries.shape[1] != embeddings.shape[1]:
@@ -95,9 +97,10 @@ def measured_s_curve(embeddings, queries, n_bits: int, n_tables: int, edges, see
             caught[row, index.candidates(query)] = True
         shares.append([caught[which == b].mean() for b in bins])
     centres = np.array([similarity[which == b].mean() for b in bins])
+    expected = any_table_collision_probability(similarity, n_bits, n_tables)
     return {"n_bits": n_bits, "n_tables": n_tables, "centres": centres, "mean": np.mean(shares, axis=0),
             "std": np.std(shares, axis=0), "n_seeds": len(seeds),
-            "theory": any_table_collision_probability(centres, n_bits, n_tables)}
+            "theory": np.array([expected[which == b].mean() for b in bins])}
 
 
 def plot_s_curves(curves: list):
