@@ -1,14 +1,16 @@
 """The code path Colab and Binder run, with the Hub stood in by local files.
 
-A DatasetDict in the Hub's beans layout (parquet shards under data/) and a checkpoint with the
-nateraw/vit-base-beans architecture (ViT-base classifier, random weights) go through exactly the
-calls the hub mode makes: load_dataset(<repo>) and AutoModel.from_pretrained(<repo>).
+A DatasetDict in the Hub's beans layout (parquet shards under data/, JPEG bytes, class-grouped
+rows: tests/hub_standin.py, also used by the full rehearsal in tests/test_hub_rehearsal.py) and a
+checkpoint with the nateraw/vit-base-beans architecture (ViT-base classifier, random weights) go
+through exactly the calls the hub mode makes: load_dataset(<repo>) and AutoModel.from_pretrained(<repo>).
 """
 
 import numpy as np
 import pytest
 
-from imgsim_tutorial import embed_dataset, embed_images, generate_beans, load_beans, load_encoder
+from hub_standin import write_beans
+from imgsim_tutorial import embed_dataset, embed_images, load_beans, load_encoder
 
 
 @pytest.fixture(scope="module")
@@ -17,10 +19,7 @@ def fake_hub(tmp_path_factory):
     from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessorPil
 
     root = tmp_path_factory.mktemp("hub")
-    dataset = generate_beans(seed=9, sizes={"train": 12, "validation": 3, "test": 6})
-    (root / "beans" / "data").mkdir(parents=True)
-    for split, rows in dataset.items():
-        rows.to_parquet(str(root / "beans" / "data" / f"{split}-00000-of-00001.parquet"))
+    write_beans(root / "beans", splits={"train": (4, 4, 4), "validation": (1, 1, 1), "test": (2, 2, 2)}, seed=9)
     labels = ["angular_leaf_spot", "bean_rust", "healthy"]
     config = ViTConfig(id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)},
                        architectures=["ViTForImageClassification"])

@@ -1,0 +1,224 @@
+"""Hub-mode rehearsal: every notebook runs in hub mode against a local stand-in of the Hub.
+
+Colab and Binder run the notebooks in hub mode (the real beans photos, the real checkpoint);
+CI cannot reach the Hub. So ``tests/hub_standin.py`` builds what the Hub would serve, in the
+Hub's own layouts, and each notebook executes top to bottom in a fresh kernel with:
+
+    IMGSIM_MODE=hub  HF_HUB_OFFLINE=1   hub mode, served from the local Hugging Face cache
+    HF_HUB_CACHE=<stand-in>            nateraw/vit-base-beans in the real cache layout
+    IMGSIM_BEANS_DATASET=<stand-in>    beans as parquet shards, JPEG bytes, class-grouped rows
+    HF_ENDPOINT=127.0.0.1:<closed>     a request that slipped through would fail at once
+    IMGSIM_CACHE=<fresh per notebook>  like a fresh Colab runtime: no cache from notebook 01
+
+Each kernel's peak resident memory (VmHWM) must stay under 1 GB, Binder's budget per notebook
+(2 GB for two open notebooks). The stand-in's encoder is small; what ViT-base would add is
+measured on this machine and counted in: its weights once per encoder alive at the notebook's
+end, and the extra working memory of embedding one batch once.
+
+Run: ``make test-hub`` (part of ``make test``), about a minute per notebook on 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import hub_standin  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+BUDGET_MB = 1024
+RESULTS = {}  # notebook -> measurements, printed at the end of the session
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(),
+                                reason="peak memory is read from /proc (Linux)")
+
+
+@pytest.fixture(scope="session")
+def standin(tmp_path_factory):
+    folder = os.environ.get("IMGSIM_STANDIN_DIR")  # reuse a built stand-in between runs
+    root = Path(folder) if folder else tmp_path_factory.mktemp("hub-standin")
+    return hub_standin.build_standin(root)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The high-water mark of a process's resident memory, in MB (Linux ``VmHWM``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
+
+
+class TreeSampler(threading.Thread):
+    """Samples the total RSS of a process and its children (e.g. Spark's JVM) every 0.2 s."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid, self.peak_mb, self.done = pid, 0.0, threading.Event()
+
+    def run(self):
+        import psutil
+
+        root = psutil.Process(self.pid)
+        while not self.done.wait(0.2):
+            try:
+                processes = [root, *root.children(recursive=True)]
+                total = sum(p.memory_info().rss for p in processes if p.is_running())
+            except psutil.Error:
+                continue
+            self.peak_mb = max(self.peak_mb, total / 2**20)
+
+
+def notebook_for_rehearsal(path: Path):
+    """The stored notebook, outputs cleared, with nbval's markers honoured (skip, raises)."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.outputs, cell.execution_count = [], None
+        if "NBVAL_SKIP" in cell.source:
+            cell.source = "# skipped, as nbval does (NBVAL_SKIP)"
+        if "NBVAL_RAISES_EXCEPTION" in cell.source:
+            cell.metadata.setdefault("tags", []).append("raises-exception")
+    return notebook
+
+
+def run_notebook(path: Path, env: dict, timeout: int = 600) -> dict:
+    """Execute one notebook in a fresh kernel with ``env``; time, peak memory, and first error."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    notebook = notebook_for_rehearsal(path)
+    import nbformat
+
+    notebook.cells.append(nbformat.v4.new_code_cell(PROBE))
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    kernel_env = {**os.environ, **env}
+    started, error = time.monotonic(), None
+    with client.setup_kernel(env=kernel_env):
+        pid = client.km.provisioner.pid
+        sampler = TreeSampler(pid)
+        sampler.start()
+        try:
+            for index, cell in enumerate(notebook.cells):
+                client.execute_cell(cell, index)
+        except CellExecutionError as failure:
+            error = str(failure)[-3000:]
+        seconds = time.monotonic() - started
+        peak = peak_rss_mb(pid)
+        sampler.done.set()
+    probe = [json.loads(output["text"].split("REHEARSAL_PROBE", 1)[1]) for output in notebook.cells[-1].outputs
+             if "REHEARSAL_PROBE" in output.get("text", "")]
+    return {"seconds": round(seconds, 1), "kernel_peak_mb": round(peak), "tree_peak_mb": round(max(sampler.peak_mb, peak)),
+            "encoders": probe[0]["encoders"] if probe else None, "error": error}
+
+
+MEASURE_ENCODER = r"""
+import json, sys
+import numpy as np, torch
+from PIL import Image
+from imgsim_tutorial import embed_images, load_encoder
+if sys.argv[1] == "vit-base":  # the architecture of nateraw/vit-base-beans, random weights (same memory)
+    from transformers import ViTConfig, ViTImageProcessorPil, ViTModel
+    torch.manual_seed(0)
+    model = ViTModel(ViTConfig(), add_pooling_layer=False).eval()
+    processor = ViTImageProcessorPil(size={"height": 224, "width": 224})
+else:
+    processor, model = load_encoder(sys.argv[1], mode="hub", device="cpu")
+images = [Image.fromarray(np.random.default_rng(i).integers(0, 255, (500, 500, 3), dtype=np.uint8)) for i in range(32)]
+embed_images(images, processor, model, batch_size=32, progress=False)
+peak = [int(line.split()[1]) / 1024 for line in open("/proc/self/status") if line.startswith("VmHWM:")][0]
+print(json.dumps({"peak_mb": peak, "weights_mb": sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20}))
+"""
+# Appended to each notebook: how many ViT encoders are alive at its end (e.g. 01 keeps a trained
+# and an untrained one side by side).
+PROBE = ("import gc as _gc, json as _json, sys as _sys\n"
+         "_vit = _sys.modules.get('transformers.models.vit.modeling_vit')\n"
+         "print('REHEARSAL_PROBE', _json.dumps({'encoders': sum(isinstance(o, _vit.ViTModel) "
+         "for o in _gc.get_objects()) if _vit else 0}))")
+
+
+@pytest.fixture(scope="session")
+def vit_base_extra(standin):
+    """What ViT-base costs beyond the stand-in's encoder: per model (weights), and once (activations), MB."""
+    snapshot = next((Path(standin["HF_HUB_CACHE"]) / "models--nateraw--vit-base-beans" / "snapshots").iterdir())
+    measured = {}
+    for name, checkpoint in (("standin", str(snapshot)), ("vit-base", "vit-base")):
+        done = subprocess.run([sys.executable, "-c", MEASURE_ENCODER, checkpoint], capture_output=True, text=True,
+                              timeout=600, env={**os.environ, **standin})
+        assert done.returncode == 0, done.stderr[-2000:]
+        measured[name] = json.loads(done.stdout.strip().splitlines()[-1])
+    weights = measured["vit-base"]["weights_mb"] - measured["standin"]["weights_mb"]
+    total = measured["vit-base"]["peak_mb"] - measured["standin"]["peak_mb"]
+    return {"weights_mb": round(weights), "activations_mb": round(max(0.0, total - weights))}
+
+
+def estimate_with_vit_base(result: dict, extra: dict) -> int:
+    """The stand-in's peak plus what ViT-base would add: each live encoder's weights, one batch's work."""
+    if not result["encoders"]:
+        return result["kernel_peak_mb"]
+    return round(result["kernel_peak_mb"] + extra["activations_mb"] + result["encoders"] * extra["weights_mb"])
+
+
+def test_standin_has_the_hub_layouts(standin):
+    from datasets import load_dataset
+
+    hub = Path(standin["HF_HUB_CACHE"]) / "models--nateraw--vit-base-beans"
+    commit = (hub / "refs" / "main").read_text()
+    assert (hub / "snapshots" / commit / "model.safetensors").resolve().parent == hub / "blobs"
+    config = json.loads((hub / "snapshots" / commit / "config.json").read_text())
+    assert config["architectures"] == ["ViTForImageClassification"]
+    assert config["id2label"] == {"0": "angular_leaf_spot", "1": "bean_rust", "2": "healthy"}
+    beans = load_dataset(standin["IMGSIM_BEANS_DATASET"], cache_dir=standin["HF_DATASETS_CACHE"])
+    assert {split: beans[split].num_rows for split in beans} == {"train": 1034, "validation": 133, "test": 128}
+    labels = beans["train"]["labels"]
+    assert labels == sorted(labels), "grouped by class, like the real splits"
+    image = beans["test"][0]["image"]
+    assert image.size == (500, 500) and image.format == "JPEG"
+
+
+def test_hub_mode_loads_the_standin_without_network(standin):
+    code = ("import imgsim_tutorial as t; print(t.resolve_mode()); p, m = t.load_encoder(); "
+            "print(type(m).__name__, m.config.hidden_size)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **standin, "IMGSIM_CACHE": tempfile.mkdtemp()})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "hub mode from the local Hugging Face cache" in done.stdout
+    assert done.stdout.strip().splitlines()[-2:] == ["hub", "ViTModel 192"]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_in_hub_mode_under_1_gb(notebook, standin, vit_base_extra, tmp_path):
+    env = {**standin, "IMGSIM_CACHE": str(tmp_path / "imgsim-cache"), "MPLBACKEND": "agg"}
+    result = run_notebook(notebook, env)
+    result["with_vit_base_mb"] = estimate_with_vit_base(result, vit_base_extra)
+    RESULTS[notebook.stem] = result
+    print(f"\n{notebook.stem}: {json.dumps(result)}")
+    assert result["error"] is None, f"{notebook.name} failed in hub mode:\n{result['error']}"
+    assert result["with_vit_base_mb"] < BUDGET_MB, (
+        f"{notebook.name} peaks at {result['kernel_peak_mb']} MB with the stand-in's small encoder; with "
+        f"{result['encoders']} ViT-base encoder(s) alive that is about {result['with_vit_base_mb']} MB, over the "
+        f"{BUDGET_MB} MB budget per notebook (free models and decoded images you no longer need)")
+
+
+def test_report(vit_base_extra):
+    """Writes the measurements to $IMGSIM_ARTIFACTS/hub_rehearsal.json when that is set."""
+    print(f"\nViT-base adds {vit_base_extra} over the stand-in encoder")
+    for name, result in RESULTS.items():
+        print(f"  {name}: {result}")
+    if os.environ.get("IMGSIM_ARTIFACTS"):
+        target = Path(os.environ["IMGSIM_ARTIFACTS"]) / "hub_rehearsal.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps({"vit_base_extra": vit_base_extra, "notebooks": RESULTS}, indent=1))
