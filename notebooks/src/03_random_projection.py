@@ -1,8 +1,6 @@
 # %% [markdown]
 # # 03 · Random projection: from vectors to bits
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/imgsim-tutorial/imgsim-tutorial/blob/main/notebooks/03_random_projection.ipynb)
-#
 # Exact search compares the query with every candidate. To avoid that we need a cheap *key* for
 # each embedding such that similar embeddings tend to get the same key. Random hyperplanes give
 # exactly that, with a guarantee we can write down and check.
@@ -14,10 +12,10 @@ if "google.colab" in sys.modules:
     %pip install -q "imgsim-tutorial @ git+https://github.com/imgsim-tutorial/imgsim-tutorial"
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
 
 import imgsim_tutorial as t
+from imgsim_tutorial import exercises
 from imgsim_tutorial.widgets import BucketExplorer
 from imgsim_tutorial.widgets.buckets import bucket_view, demo_points, plot_buckets
 
@@ -48,7 +46,8 @@ explorer = BucketExplorer(n_planes=3)
 explorer.widget
 
 # %% [markdown]
-# (The same picture, static, for viewers where widgets do not run:)
+# (The same picture, static, for viewers where widgets do not run. Each wedge is labelled with
+# its code, bit 0 last: the right-most digit says which side of line 0 the wedge is on.)
 
 # %%
 figure = plot_buckets(bucket_view(demo_points(), n_planes=3, seed=0))
@@ -103,21 +102,13 @@ which = np.digitize(similarity, edges)
 centres = np.array([similarity[which == b].mean() for b in np.unique(which)])
 measured = np.array([agreement[which == b].mean() for b in np.unique(which)])
 
-grid = np.linspace(-1, 1, 200)
-figure, axes = plt.subplots(1, 2, figsize=(9, 3.4), dpi=80)
-axes[0].plot(grid, t.bit_agreement_probability(grid), label="theory: 1 - arccos(s)/π")
-axes[0].scatter(centres, measured, color="#d1495b", zorder=3, s=18, label="measured, 512 bits")
-axes[0].set(xlabel="cosine similarity s", ylabel="P(one bit agrees)", title="one bit")
-for n_bits, colour in ((4, "#4c72b0"), (8, "#55a868"), (16, "#8172b2")):
-    tables = many_planes.bits(query_embeddings)[:, : n_bits * 32].reshape(len(query_embeddings), 32, n_bits)
+table_collisions = {}
+for n_bits in (4, 8, 16):  # 32 tables of K bits each from the 512 bits: bits 0..K-1, K..2K-1, ...
+    tables = query_bits[:, : n_bits * 32].reshape(len(query_embeddings), 32, n_bits)
     candidate_tables = candidate_bits[:, : n_bits * 32].reshape(len(candidate_embeddings), 32, n_bits)
     collide = (tables[:, None] == candidate_tables[None]).all(axis=3).mean(axis=2).ravel()
-    axes[1].plot(grid, t.table_collision_probability(grid, n_bits), color=colour, label=f"theory K={n_bits}")
-    axes[1].scatter(centres, [collide[which == b].mean() for b in np.unique(which)], color=colour, s=14)
-axes[1].set(xlabel="cosine similarity s", ylabel="P(same bucket)", title="one table of K bits (dots: measured)")
-for axis in axes:
-    axis.legend(fontsize=7)
-figure.tight_layout()
+    table_collisions[n_bits] = np.array([collide[which == b].mean() for b in np.unique(which)])
+figure = t.plotting.plot_collision_vs_theory(centres, measured, table_collisions)
 
 # %%
 worst_gap = np.abs(measured - t.bit_agreement_probability(centres)).max()
@@ -125,8 +116,10 @@ print(f"largest gap between theory and measurement: {worst_gap:.3f}")
 assert worst_gap < 0.05
 
 # %% [markdown]
-# The measurements sit on the curves. The right panel shows the dilemma that hash tables
-# (notebook 04) solve: with many bits per table, even quite similar pairs rarely share a bucket.
+# The measurements follow the curves: closely for one bit (512 samples per pair), a little
+# more loosely for whole tables (only 32 tables of K bits fit in 512 bits). The right panel
+# shows the dilemma that hash tables (notebook 04) solve: with many bits per table, even quite
+# similar pairs rarely share a bucket.
 #
 # ## Random projection as dimension reduction
 #
@@ -145,74 +138,139 @@ rng = np.random.default_rng(0)
 pairs = rng.integers(len(candidate_embeddings), size=(2000, 2))
 a, b = candidate_embeddings[pairs[:, 0]], candidate_embeddings[pairs[:, 1]]
 true_cos = (a * b).sum(axis=1)
-errors = {"projected values": [], "sign bits": []}
+errors = {"projected values (float32 each)": [], "sign bits (1 bit each)": []}
 widths = [width for width in (8, 16, 32, 64, 128, 256, 512) if width < dim]
 for width in widths:
     both = t.random_projection.gaussian_projection(np.vstack([a, b]), width, seed=2)
     pa, pb = both[: len(a)], both[len(a):]
     estimate = (pa * pb).sum(1) / (np.linalg.norm(pa, axis=1) * np.linalg.norm(pb, axis=1))
-    errors["projected values"].append(np.abs(estimate - true_cos).mean())
-    sign_planes = t.RandomHyperplanes(min(width, 64), dim, seed=3) if width <= 64 else None
-    if sign_planes is not None:
-        hamming = t.hamming_distance(sign_planes.codes(a), sign_planes.codes(b)) / width
-        errors["sign bits"].append(np.abs(np.cos(np.pi * hamming) - true_cos).mean())
-figure, axis = plt.subplots(figsize=(5, 3.2), dpi=80)
-axis.plot(widths, errors["projected values"], "o-", label="projected values (float32 each)")
-axis.plot(widths[: len(errors["sign bits"])], errors["sign bits"], "s-", label="sign bits (1 bit each)")
-axis.set(xscale="log", xlabel="dimensions / bits kept", ylabel="mean |error| of cosine",
-         title=f"estimating cosine from {dim}-d embeddings")
-axis.legend(fontsize=8)
-figure.tight_layout()
-for width, error in zip(widths, errors["projected values"]):
-    print(f"{width:>4} dims: mean cosine error {error:.3f}")
+    errors["projected values (float32 each)"].append(np.abs(estimate - true_cos).mean())
+    sign_planes = t.RandomHyperplanes(width, dim, seed=3)
+    differing = (sign_planes.bits(a) != sign_planes.bits(b)).mean(axis=1)  # Hamming distance / width
+    errors["sign bits (1 bit each)"].append(np.abs(np.cos(np.pi * differing) - true_cos).mean())
+guess_the_mean = np.abs(true_cos - true_cos.mean()).mean()  # the error of knowing nothing about the pair
+figure = t.plotting.plot_lines(widths, errors, "dimensions / bits kept (log scale)", "mean |error| of cosine",
+                               title=f"estimating cosine from {dim}-d embeddings", log_x=True,
+                               reference={f"no information: guess the mean cosine ({guess_the_mean:.3f})":
+                                          guess_the_mean})
+for width, value_error, bit_error in zip(widths, *errors.values()):
+    print(f"{width:>4} dims or bits: mean cosine error {value_error:.3f} (values), {bit_error:.3f} (sign bits)")
 
 # %%
-assert errors["projected values"][-1] < errors["projected values"][0]
-assert errors["sign bits"][-1] < errors["sign bits"][0]
+value_errors, bit_errors = errors.values()
+assert value_errors[-1] < value_errors[0] / 2 and bit_errors[-1] < bit_errors[0] / 2
+assert bit_errors[widths.index(64)] < guess_the_mean  # 64 bits know much more than nothing
 
 # %% [markdown]
-# The error shrinks roughly like 1/√(dimensions). A 64-bit code takes 8 bytes instead of
-# `4 × dim` bytes of floats, and estimates cosine to within about 0.1 on average (the plot above):
-# good enough for *shortlisting*, not for the final ranking. That is the design of the next notebook: bits choose
-# which candidates to look at; the true cosine ranks them.
-#
-# ## Exercises
-#
-# **1.** In 2-D, `n` lines through the origin make at most `2n` buckets. Check it with
-# `bucket_view` for n = 1…8. How many of the `2^8` codes occur?
-#
-# **2.** Rank all candidates for query 0 by Hamming distance of 64-bit codes. What fraction of the
-# true top-10 (by cosine) is among the 10 with the smallest Hamming distance?
-#
-# **3.** Are the bits *balanced*? For 64 hyperplanes, compute the fraction of candidates on the
-# positive side of each. Then subtract the mean embedding first and compute it again. Why does
-# it change?
-#
-# ### Solutions
+# Both errors shrink roughly like 1/√(dimensions or bits), and both stay below the
+# no-information line. A 64-bit code takes 8 bytes instead of `4 × dim` bytes of floats; its
+# error (the line for 64 above) is far smaller than knowing nothing, and far larger than the
+# differences between near neighbours, which are often a few hundredths. So bits are good for
+# *shortlisting*, not for the final ranking. That is the design of the next notebook: bits
+# choose which candidates to look at; the true cosine ranks them.
 
 # %%
-# 1.
-for n in range(1, 9):
-    print(n, "lines ->", bucket_view(demo_points(), n, seed=0)["n_regions"], "regions")
+top_scores, _ = t.CosineIndex().add(candidate_embeddings).search(query_embeddings, 10)
+print(f"no information (guess the mean cosine): mean error {guess_the_mean:.3f}")
+print(f"64 sign bits = 8 bytes instead of {4 * dim}: mean cosine error {bit_errors[widths.index(64)]:.3f}")
+print(f"gap between a query's 1st and 10th neighbour: {np.mean(top_scores[:, 0] - top_scores[:, 9]):.3f} on average")
+
+# %% [markdown]
+# ## Your turn
+#
+# Four exercises, each with a check you can run as often as you like. Replace the `None`, run
+# the cell, read the verdict. Solutions are at the end of the notebook.
+#
+# **Exercise 1.** In 2-D, `n` lines through the origin make at most `2n` regions, never `2^n`.
+# Count the regions with `bucket_view(demo_points(), n, seed=0)["n_regions"]` for n = 1 … 8 and
+# put the eight counts in a list.
+
+# %% tags=["exercise"]
+answer_regions = None  # your code here: eight region counts, for n = 1 ... 8
+exercises.check_array(answer_regions, [2 * n for n in range(1, 9)], name="regions for 1 ... 8 lines")
+
+# %% [markdown]
+# **Exercise 2.** Two embeddings have cosine similarity 0.8. What is the probability that they
+# land in the same bucket of one table of 16 bits? Use the formula, by hand or with numpy.
+
+# %% tags=["exercise"]
+answer_same_bucket = None  # a probability between 0 and 1
+exercises.check_value(answer_same_bucket, float(t.table_collision_probability(0.8, 16)),
+                      name="P(same bucket), s = 0.8, K = 16", atol=1e-4)
+
+# %% [markdown]
+# **Exercise 3.** Rank all candidates for query 0 by the Hamming distance of their 64-bit codes
+# (`t.RandomHyperplanes(64, dim, seed=4)`, `t.hamming_distance`; break ties by id with
+# `np.argsort(..., kind="stable")`). What fraction of the true top-10 (by cosine) is among the
+# 10 with the smallest Hamming distance?
 
 # %%
-# 2.
+# The check's reference (computing it yourself is the exercise).
+reference_planes = t.RandomHyperplanes(64, dim, seed=4)
+reference_order = np.argsort(t.hamming_distance(reference_planes.codes(candidate_embeddings),
+                                                reference_planes.codes(query_embeddings[:1])), kind="stable")
+true_top = t.CosineIndex().add(candidate_embeddings).search(query_embeddings[0], 10)[1]
+reference_hamming_recall = t.recall_at_k(reference_order[None, :10], true_top)
+
+# %% tags=["exercise"]
+answer_hamming_recall = None  # your code here: recall@10 of the 10 nearest by Hamming distance
+exercises.check_value(answer_hamming_recall, reference_hamming_recall, name="recall@10 by Hamming distance")
+
+# %% [markdown]
+# **Exercise 4.** Are the bits *balanced*? For `t.RandomHyperplanes(64, dim, seed=5)`, compute
+# for each bit the fraction of candidates on its positive side, and count the share of bits
+# that are nearly constant (more than 90% or fewer than 10% ones). Then subtract the mean
+# embedding first and count again. Give the two shares as `[raw, centred]`. Why do they differ?
+
+# %%
+# The check's reference.
+balance_planes = t.RandomHyperplanes(64, dim, seed=5)
+reference_balance = [float(np.mean((share > 0.9) | (share < 0.1))) for share in (
+    balance_planes.bits(candidate_embeddings).mean(axis=0),
+    balance_planes.bits(candidate_embeddings - candidate_embeddings.mean(axis=0)).mean(axis=0))]
+
+# %% tags=["exercise"]
+answer_balance = None  # your code here: [share of nearly constant bits raw, centred]
+exercises.check_array(answer_balance, reference_balance, name="nearly constant bits, raw and centred")
+
+# %% [markdown]
+# ## Solutions
+#
+# Try the exercises first; each solution cell is collapsed (click it to open) and re-runs its check.
+
+# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
+# Solution 1. Each line through the origin crosses the others once, adding two regions.
+answer_regions = [bucket_view(demo_points(), n, seed=0)["n_regions"] for n in range(1, 9)]
+print("regions:", answer_regions, "| codes that could exist with 8 bits:", 2 ** 8)
+exercises.check_array(answer_regions, [2 * n for n in range(1, 9)], name="regions for 1 ... 8 lines")
+
+# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
+# Solution 2. p = 1 - arccos(0.8)/pi = 0.795 per bit; all 16 bits: p ** 16.
+p_bit = 1 - np.arccos(0.8) / np.pi
+answer_same_bucket = p_bit ** 16
+print(f"one bit agrees with p = {p_bit:.3f}; all 16 bits: {answer_same_bucket:.4f}")
+exercises.check_value(answer_same_bucket, float(t.table_collision_probability(0.8, 16)),
+                      name="P(same bucket), s = 0.8, K = 16", atol=1e-4)
+
+# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
+# Solution 3. Within a class cloud dozens of candidates are almost equally similar, and 64 bits
+# cannot order them: the Hamming ranking is a good *shortlist* and a poor *ranking*.
 code_planes = t.RandomHyperplanes(64, dim, seed=4)
 distances = t.hamming_distance(code_planes.codes(candidate_embeddings), code_planes.codes(query_embeddings[:1]))
-by_hamming = np.argsort(distances, kind="stable")[:10]
-_, true_top = t.CosineIndex().add(candidate_embeddings).search(query_embeddings[0], 10)
-print("recall@10 of the 10 nearest by Hamming:", t.recall_at_k(by_hamming[None], true_top))
-shortlist = np.argsort(distances, kind="stable")[:100]
-print("true top-10 inside the 100 nearest by Hamming:", t.recall_at_k(shortlist[None], true_top))
-# Within a tight class cloud dozens of candidates are almost equally similar, and 64 bits cannot
-# order them: the Hamming ranking is a good *shortlist* and a poor *ranking*. Re-rank by cosine.
+by_hamming = np.argsort(distances, kind="stable")
+answer_hamming_recall = t.recall_at_k(by_hamming[None, :10], true_top)
+print(f"recall@10 of the 10 nearest by Hamming: {answer_hamming_recall:.2f}; "
+      f"true top-10 inside the 100 nearest by Hamming: {t.recall_at_k(by_hamming[None, :100], true_top):.2f}")
+exercises.check_value(answer_hamming_recall, reference_hamming_recall, name="recall@10 by Hamming distance")
 
-# %%
-# 3. Embeddings share a common direction (their mean is far from zero), so many hyperplanes
-#    see almost all of them on one side: those bits carry little information. Centring fixes it.
-balance_planes = t.RandomHyperplanes(64, dim, seed=5)
-raw_balance = balance_planes.bits(candidate_embeddings).mean(axis=0)
-centred_balance = balance_planes.bits(candidate_embeddings - candidate_embeddings.mean(axis=0)).mean(axis=0)
-print(f"length of the mean embedding: {np.linalg.norm(candidate_embeddings.mean(axis=0)):.2f}")
-print(f"bits with > 90% or < 10% ones: raw {np.mean((raw_balance > 0.9) | (raw_balance < 0.1)):.2f}, "
-      f"centred {np.mean((centred_balance > 0.9) | (centred_balance < 0.1)):.2f}")
+# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
+# Solution 4. Embeddings share a common direction (their mean is far from zero), so a hyperplane
+# through the origin often sees almost all of them on one side: that bit carries little
+# information. Subtracting the mean puts the origin inside the cloud.
+raw_share = balance_planes.bits(candidate_embeddings).mean(axis=0)
+centred_share = balance_planes.bits(candidate_embeddings - candidate_embeddings.mean(axis=0)).mean(axis=0)
+answer_balance = [float(np.mean((raw_share > 0.9) | (raw_share < 0.1))),
+                  float(np.mean((centred_share > 0.9) | (centred_share < 0.1)))]
+print(f"length of the mean embedding: {np.linalg.norm(candidate_embeddings.mean(axis=0)):.2f}; "
+      f"nearly constant bits: raw {answer_balance[0]:.2f}, centred {answer_balance[1]:.2f}")
+exercises.check_array(answer_balance, reference_balance, name="nearly constant bits, raw and centred")

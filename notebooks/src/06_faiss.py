@@ -1,13 +1,12 @@
 # %% [markdown]
 # # 06 · FAISS, and search inside a 🤗 dataset
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/imgsim-tutorial/imgsim-tutorial/blob/main/notebooks/06_faiss.ipynb)
-#
 # We built exact search and LSH by hand so that nothing was magic. In production one uses a
 # library: [FAISS](https://github.com/facebookresearch/faiss) (Facebook AI Similarity Search) has
-# exact, hashing, graph and compressed indexes in optimised C++. `datasets` can attach a FAISS
-# index to a dataset directly. This notebook checks FAISS against our oracle, shows the pitfalls,
-# and compares all the methods of the course.
+# exact, hashing, inverted-file, graph and compressed indexes in optimised C++. `datasets` can
+# attach a FAISS index to a dataset directly. This notebook checks FAISS against our oracle,
+# shows the pitfalls, explains why "optimised C++" can still lose to NumPy, and compares the
+# methods of the course as recall-versus-speed **curves** on data that can tell them apart.
 
 # %%
 import sys
@@ -22,8 +21,11 @@ import faiss
 import numpy as np
 
 import imgsim_tutorial as t
-from imgsim_tutorial.faiss_index import (FaissLSHIndex, FlatIPIndex, HNSWIndex, MultiHashIndex, add_cosine_index,
-                                         dataset_search)
+from imgsim_tutorial import exercises
+from imgsim_tutorial.evaluation import clustered_vectors, rerank_shortlists, time_call, time_per_query
+from imgsim_tutorial.faiss_index import FaissLSHIndex, FlatIPIndex, HNSWIndex, add_cosine_index, dataset_search
+from imgsim_tutorial.synthetic import embedding_statistics, realistic_embeddings, realistic_labels
+from imgsim_tutorial.widgets.tradeoffs import tradeoff_point
 
 course = t.load_course()
 candidate_embeddings, query_embeddings = course.candidate_embeddings, course.query_embeddings
@@ -54,13 +56,15 @@ figure = t.plotting.show_images([course.query_images[0], *examples["image"]],
 # %%
 dataset_scores, dataset_ids = dataset_search(searchable, query_embeddings, k=10)
 flat_scores, flat_ids = FlatIPIndex().add(candidate_embeddings).search(query_embeddings, 10)
-print("dataset index == CosineIndex:", np.array_equal(dataset_ids, exact_ids),
-      "| FlatIPIndex == CosineIndex:", np.array_equal(flat_ids, exact_ids),
-      "| largest score difference:", float(np.abs(flat_scores - exact_scores).max()))
+same_sets = lambda found: np.mean([set(a) == set(b) for a, b in zip(found.tolist(), exact_ids.tolist())])
+print(f"same top-10 id sets as CosineIndex: dataset index {same_sets(dataset_ids):.1%}, FlatIPIndex "
+      f"{same_sets(flat_ids):.1%}; largest score difference {np.abs(flat_scores - exact_scores).max():.1e}")
 
 # %%
-assert (dataset_ids == exact_ids).mean() > 0.99 and (flat_ids == exact_ids).mean() > 0.99
-assert np.allclose(dataset_scores, exact_scores, atol=1e-4)
+# What you should see: the same cosines (to float32 rounding). Ids are compared as sets, and only
+# mostly: when two candidates' scores tie to 6 digits, either order is right.
+assert np.allclose(dataset_scores, exact_scores, atol=1e-5) and np.allclose(flat_scores, exact_scores, atol=1e-5)
+assert same_sets(dataset_ids) >= 0.95 and same_sets(flat_ids) >= 0.95
 
 # %% [markdown]
 # ## What the L2 default does
@@ -104,124 +108,266 @@ with tempfile.TemporaryDirectory() as folder:
     print("after drop_index: saved;", "FAISS index file written separately")
 
 # %% [markdown]
-# ## All the methods, one table
+# ## "Optimised C++", and slower than NumPy for one query?
 #
-# Every index in the package shares the contract `add(embeddings) -> index`,
-# `search(queries, k) -> (scores, ids)`, so one function can build and measure them all against
-# exact search. FAISS's own LSH (`IndexLSH`) keeps one long binary code per item and scans all
-# of them by Hamming distance; `IndexBinaryMultiHash` is the bucketed multi-table design of our
-# `LSHIndex`; HNSW is a graph that walks towards the query.
+# `IndexFlatIP` is FAISS's exact search. Time it one query at a time, and in one batch, against
+# our NumPy `CosineIndex`, on a **SYNTHETIC** collection of 20,000 realistic embeddings
+# (`synthetic.realistic_embeddings`: a shared mean direction, clusters of unequal size, true
+# neighbours a small part of their cluster; not images). Its statistics first:
 
 # %%
-def builders(n_bits, n_tables):
-    return {
-        "CosineIndex (exact)": lambda: t.CosineIndex(),
-        "FAISS FlatIP (exact)": lambda: FlatIPIndex(),
-        f"LSHIndex {n_bits}b x {n_tables}t": lambda: t.LSHIndex(n_bits=n_bits, n_tables=n_tables),
-        "FAISS IndexLSH 256b": lambda: FaissLSHIndex(n_bits=256),
-        "FAISS IndexLSH 256b + rerank": lambda: FaissLSHIndex(n_bits=256, rerank=100),
-        f"FAISS MultiHash {n_bits}b x {n_tables}t": lambda: MultiHashIndex(n_bits=n_bits, n_tables=n_tables, shortlist=200),
-        "FAISS HNSW M=16": lambda: HNSWIndex(M=16, ef_construction=40, ef_search=64),
-    }
+pool, pool_queries = realistic_embeddings(20_000, 768, n_queries=200, seed=1)
+pool_labels, pool_query_labels = realistic_labels(20_000, n_queries=200, seed=1)
+print("SYNTHETIC realistic:", {key: round(value, 3) if isinstance(value, float) else value for key, value in
+                               embedding_statistics(pool, pool_queries, labels=pool_labels,
+                                                    query_labels=pool_query_labels).items()})
+pool_truth = t.CosineIndex().add(pool).search(pool_queries, 10)
+numpy_exact, faiss_exact = t.CosineIndex().add(pool), FlatIPIndex().add(pool)
 
 
-def show(rows, title):
-    print(f"{title}\n{'method':<32}{'recall@10':>10}{'query ms':>10}{'scanned':>9}{'MB':>7}")
-    for row in rows:
-        scanned = "" if np.isnan(row["scanned"]) else f"{row['scanned']:.0%}"
-        print(f"{row['method']:<32}{row['recall']:>10.3f}{row['latency_ms']:>10.3f}{scanned:>9}{row['bytes'] / 2**20:>7.2f}")
+def exact_timings(threads):
+    """ms per query, one at a time and in one batch of 200, for NumPy and FAISS."""
+    faiss.omp_set_num_threads(threads)
+    return {name: (time_per_query(lambda q: index.search(q, 10), pool_queries[:30]) * 1e3,
+                   time_call(index.search, pool_queries, 10, repeats=3)["median_s"] * 1e3 / len(pool_queries))
+            for name, index in (("NumPy CosineIndex", numpy_exact), ("FAISS IndexFlatIP", faiss_exact))}
 
 
-image_rows = t.evaluation.compare_indexes(builders(8, 10), candidate_embeddings, query_embeddings, k=10)
-show(image_rows, f"image embeddings: {len(candidate_embeddings)} candidates, {len(query_embeddings)} queries")
+default_threads = faiss.omp_get_max_threads()
+timings = {f"{default_threads} threads (default)": exact_timings(default_threads), "1 thread": exact_timings(1)}
+faiss.omp_set_num_threads(default_threads)
+print(f"{'':<22}{'':<20}{'one query, ms':>14}{'batch, ms/query':>17}")
+for setting, rows in timings.items():
+    for name, (single, batched) in rows.items():
+        print(f"{setting:<22}{name:<20}{single:>14.3f}{batched:>17.4f}")
+ratio = {setting: rows["FAISS IndexFlatIP"][0] / rows["NumPy CosineIndex"][0] for setting, rows in timings.items()}
+print("FAISS / NumPy, one query:", {setting: round(value, 2) for setting, value in ratio.items()})
 
 # %% [markdown]
-# With a few hundred candidates everything is fast and exact search is hard to beat: there is
-# nothing to save. The differences appear at scale. A **synthetic** set (clearly not images:
-# 10,000 random unit vectors of dimension 768 in 200 clusters, neighbours at cosine ≈ 0.85):
+# Read the table. One query against 20,000 vectors is one matrix-vector product: the work is
+# reading 61 MB of floats once, and both libraries do that at the speed of memory. There is
+# nothing to share between threads, so FAISS's thread pool only adds start-up cost to every
+# call; with one thread (`faiss.omp_set_num_threads(1)`) that overhead goes (compare the two
+# ratios printed). In a batch, both turn the search into one matrix-matrix product (BLAS), each
+# vector read once serves all 200 queries, and the time per query drops many times over. Lesson:
+# time the way you will serve, and batch queries when you can. FAISS earns its keep with the
+# indexes that avoid the full scan, next.
+#
+# ## Data that can tell methods apart, and data that cannot
+#
+# A benchmark is only as honest as its data. The course's first synthetic set,
+# `evaluation.clustered_vectors` (200 well separated clusters, no shared direction), looks
+# reasonable, and it is a trap. Its statistics next to the realistic ones:
 
 # %%
-synthetic = t.evaluation.clustered_vectors(10_200, 768, n_clusters=200, spread=0.4, seed=0)
-synthetic_rows = t.evaluation.compare_indexes(builders(12, 20), synthetic[:10_000], synthetic[10_000:], k=10)
-show(synthetic_rows, "SYNTHETIC: 10,000 clustered vectors, d=768, 200 queries")
-
-# %%
-figure = t.plotting.plot_recall_vs_latency({"image embeddings": image_rows, "SYNTHETIC 10k x 768": synthetic_rows},
-                                           note="(the image embeddings use 8 bits x 10 tables)")
-
-# %%
-by_name = {row["method"]: row for row in synthetic_rows}
-assert by_name["FAISS FlatIP (exact)"]["recall"] == 1.0 and by_name["CosineIndex (exact)"]["recall"] == 1.0
-assert by_name["FAISS IndexLSH 256b + rerank"]["recall"] > by_name["FAISS IndexLSH 256b"]["recall"]
+easy = clustered_vectors(10_200, 768, n_clusters=200, spread=0.4, seed=0)
+easy_pool, easy_queries = easy[:10_000], easy[10_000:]
+easy_stats = embedding_statistics(easy_pool, easy_queries)
+print("SYNTHETIC easy (clustered_vectors):", {key: round(value, 3) if isinstance(value, float) else value
+                                              for key, value in easy_stats.items()})
+easy_truth = t.CosineIndex().add(easy_pool).search(easy_queries, 10)
 
 # %% [markdown]
-# Read the synthetic table: the exact indexes are the reference (recall 1); `IndexLSH` alone ranks
-# by an *estimate* of cosine, so its recall is low until a re-rank fixes the order; the bucketed
-# indexes scan a small share; HNSW usually gives the best recall for the time on a CPU. The full
-# benchmark (`make benchmark`) repeats this at 1k, 10k and 100k with build times and batch
-# throughput.
+# Random pairs at cosine 0 and a large gap between each query's cluster and everything else:
+# any method that finds the right cluster finds the true top-10. Measure three compressed or
+# hashed indexes, each followed by an exact re-rank of a 100-item shortlist, on both sets:
+
+# %%
+def shortlist_recall(build, pool, queries, truth, shortlist=100):
+    """recall@10 of an index's own top-10, and after re-ranking its top-``shortlist`` by exact cosine."""
+    index = build(pool)
+    _, own = index.search(queries, 10)
+    _, longer = index.search(queries, shortlist)
+    return t.recall_at_k(own, truth[1]), t.recall_at_k(rerank_shortlists(queries, pool, longer, 10), truth[1])
+
+
+def product_quantiser(pool):
+    index = faiss.IndexPQ(pool.shape[1], 64, 8, faiss.METRIC_INNER_PRODUCT)  # 64 sub-vectors x 8 bits = 64 B
+    index.train(pool)
+    index.add(pool)
+    return index
+
+
+def binary_codes(pool):
+    index = faiss.IndexLSH(pool.shape[1], 256, True, False)  # 256 sign bits = 32 B, scanned by Hamming
+    index.train(pool)
+    index.add(pool)
+    return index
+
+
+faiss.omp_set_num_threads(1)  # both sets measured alike, reproducibly
+misleading = {}
+for name, build in [("PQ 64 x 8 bits (64 B)", product_quantiser), ("IndexLSH 256 bits (32 B)", binary_codes)]:
+    misleading[name] = {"easy": shortlist_recall(build, easy_pool, easy_queries, easy_truth),
+                        "realistic": shortlist_recall(build, pool[:10_000], pool_queries,
+                                                      t.CosineIndex().add(pool[:10_000]).search(pool_queries, 10))}
+faiss.omp_set_num_threads(default_threads)
+print(f"{'recall@10, 10,000 vectors':<28}{'easy':>8}{'+ re-rank 100':>15}{'realistic':>11}{'+ re-rank 100':>15}")
+for name, row in misleading.items():
+    print(f"{name:<28}{row['easy'][0]:>8.3f}{row['easy'][1]:>15.3f}{row['realistic'][0]:>11.3f}{row['realistic'][1]:>15.3f}")
+
+# %%
+pq = misleading["PQ 64 x 8 bits (64 B)"]
+assert pq["easy"][1] > 0.98  # on the easy set a re-rank seems to buy everything back...
+assert pq["realistic"][1] < pq["easy"][1] - 0.02  # ...on realistic data it does not
+
+# %% [markdown]
+# On the easy set a 100-item shortlist plus re-rank reaches nearly perfect recall for any
+# method: the shortlist only has to land in the right cluster, and the data, not the method,
+# earns the score. On the realistic set the same re-rank recovers much but not all (read the
+# printed rows): the true neighbours are a few among hundreds of similar vectors, and the
+# compressed codes cannot tell them apart well enough to put all ten in the shortlist. From
+# here on every scale experiment uses the realistic generator.
+#
+# ## Recall against speed: curves from sweeps
+#
+# Each index has one knob that trades recall for time. Sweep it and draw a curve:
+#
+# * **IVF** (`IndexIVFFlat`, notebook 05): k-means cells; `nprobe` = how many cells a query scans;
+# * **HNSW** (`IndexHNSWFlat`): a graph; `efSearch` = how wide the walk towards the query looks;
+# * **LSH** (`LSHIndex`, notebook 04): `n_tables` at 12 bits and 8 probes.
+#
+# On the 20,000 realistic vectors, one query at a time, one thread (so the curves compare the
+# algorithms, not the thread pools); the dashed line is exact search.
+
+# %%
+faiss.omp_set_num_threads(1)
+exact_ms = time_per_query(lambda q: numpy_exact.search(q, 10), pool_queries[:30]) * 1e3
+
+
+def faiss_point(index, label):
+    _, found = index.search(pool_queries, 10)
+    ms = time_per_query(lambda q: index.search(q[None], 10), pool_queries[:30]) * 1e3
+    return {"recall": t.recall_at_k(found, pool_truth[1]), "latency_ms": ms, "label": label}
+
+
+quantiser = faiss.IndexFlatIP(768)
+ivf = faiss.IndexIVFFlat(quantiser, 768, 128, faiss.METRIC_INNER_PRODUCT)  # 128 cells of about 160 vectors
+ivf.train(pool)
+ivf.add(pool)
+curves = {"IVF, 128 cells: nprobe": []}
+for nprobe in (1, 2, 4, 8, 16, 32):
+    ivf.nprobe = nprobe
+    curves["IVF, 128 cells: nprobe"].append(faiss_point(ivf, f"{nprobe}"))
+hnsw = HNSWIndex(M=16, ef_construction=40).add(pool)
+curves["HNSW M=16: efSearch"] = []
+for ef in (10, 20, 40, 80, 160):
+    hnsw.ef_search = ef
+    curves["HNSW M=16: efSearch"].append({
+        "recall": t.recall_at_k(hnsw.search(pool_queries, 10)[1], pool_truth[1]),
+        "latency_ms": time_per_query(lambda q: hnsw.search(q, 10), pool_queries[:30]) * 1e3, "label": f"{ef}"})
+curves["LSHIndex 12 bits, 8 probes: n_tables"] = [
+    {**point, "latency_ms": point["median_query_ms"], "label": f"{point['n_tables']}"}
+    for point in (tradeoff_point(pool, pool_queries, pool_truth, 12, L, 8) for L in (2, 4, 8, 16))]
+faiss.omp_set_num_threads(default_threads)
+figure = t.plotting.plot_recall_vs_speed(curves, exact_ms=exact_ms, target=0.9,
+                                         title="SYNTHETIC realistic, N=20,000, d=768, one query, one thread",
+                                         note="numbers beside points: the knob's value")
+for name, points in curves.items():
+    print(f"{name:<38}", "  ".join(f"{p['label']}: {p['recall']:.2f} @ {p['latency_ms']:.2f} ms" for p in points))
+
+# %%
+fastest_at_target = {name: min((p["latency_ms"] for p in points if p["recall"] >= 0.9), default=np.inf)
+                     for name, points in curves.items()}
+print("fastest setting reaching recall@10 >= 0.9, ms per query:",
+      {name: round(ms, 3) for name, ms in fastest_at_target.items()}, f"| exact: {exact_ms:.3f} ms")
+assert max(p["recall"] for p in curves["HNSW M=16: efSearch"]) > 0.95  # a wide enough walk finds almost all
+assert all(np.diff([p["recall"] for p in curves["IVF, 128 cells: nprobe"]]) >= -1e-9)  # more cells, more recall
+
+# %% [markdown]
+# Read the curves where they cross the 0.9 line and compare with the dashed line: that is the
+# saving at that recall (the printed line gives the numbers). On this data the learned
+# structures, cells (IVF) and graphs (HNSW), reach high recall at a small part of exact search's
+# time, because they adapt to where the data lie; random hyperplanes (LSH) do not, and need many
+# more candidates for the same recall. LSH's strengths are elsewhere: no training, cheap
+# appends, and tables that can be split across machines (notebook 08).
 #
 # ## At a million, and at a billion, images
 #
-# Memory decides what is possible. Per vector of dimension 768:
+# Memory decides what is possible. Per vector of dimension 768 (LSH's tables as notebook 04
+# measured them: 24 bytes per item per table, on top of the vectors it keeps for the re-rank):
 
 # %%
-per_vector = {"float32 vector (exact, HNSW adds ~M x 8 B of links)": 768 * 4, "float16 vector": 768 * 2,
+per_vector = {"float32 vector (exact; HNSW adds ~2 x M x 4 B of links)": 768 * 4,
+              "LSHIndex 20 tables, without its vectors": 20 * 24, "float16 vector": 768 * 2,
               "256-bit binary code (IndexLSH)": 256 // 8, "PQ, 64 sub-vectors x 8 bits": 64}
 for name, nbytes in per_vector.items():
-    print(f"{name:<52}{nbytes:>6} B   1M images: {nbytes * 1e6 / 2**30:8.2f} GiB   "
+    print(f"{name:<56}{nbytes:>6} B   1M images: {nbytes * 1e6 / 2**30:8.2f} GiB   "
           f"1B images: {nbytes * 1e9 / 2**40:8.2f} TiB")
 
 # %% [markdown]
 # A million float32 vectors (3 GiB) fit in one machine's memory, and exact search over them takes
-# tens of milliseconds per query: often good enough. A billion (2.8 TiB) do not. Binary codes and
-# **product quantisation** (PQ: split the vector into 64 pieces and store, for each, the id of
-# the nearest of 256 learned centroids, one byte) shrink that by 50–100×, at a cost in recall
-# that a re-rank over a shortlist buys back. FAISS combines PQ with an inverted file (IVF-PQ) or
-# a graph so that a query touches only a few lists. Measure PQ on the synthetic set:
+# milliseconds per query, batched less: often good enough. A billion (2.8 TiB) do not. Binary
+# codes and **product quantisation** (PQ: split the vector into 64 pieces and store, for each,
+# the id of the nearest of 256 learned centroids, one byte) shrink that by 50-100x. What that
+# costs in recall was measured above on realistic data: a re-rank of a shortlist recovers part
+# of it, not all. FAISS combines PQ with an inverted file (IVF-PQ) or a graph so that a query
+# touches only a few lists, and re-ranks with the full vectors kept on disk.
+#
+# ## Your turn
+#
+# Three exercises, each with a check. Replace the `None`, run the cell, read the verdict.
+# Solutions are at the end of the notebook.
+#
+# **Exercise 1.** Set the HNSW index's `ef_search` to 30 (`hnsw.ef_search = 30`) and measure its
+# recall@10 on `pool_queries` against `pool_truth[1]`.
 
 # %%
-pq = faiss.IndexPQ(768, 64, 8, faiss.METRIC_INNER_PRODUCT)
-pq.train(synthetic[:10_000])
-pq.add(synthetic[:10_000])
-_, pq_ids = pq.search(synthetic[10_000:], 10)
-_, true_synthetic = t.CosineIndex().add(synthetic[:10_000]).search(synthetic[10_000:], 10)
-_, pq_shortlist = pq.search(synthetic[10_000:], 100)
-reranked = t.evaluation.rerank_shortlists(synthetic[10_000:], synthetic[:10_000], pq_shortlist, 10)
-print(f"PQ 64 x 8 bits: {pq.sa_code_size()} B per vector (vs {768 * 4} B), recall@10 {t.recall_at_k(pq_ids, true_synthetic):.3f}; "
-      f"re-ranking its top 100 by exact cosine: {t.recall_at_k(reranked, true_synthetic):.3f}")
+# The check's reference (computing it yourself is the exercise).
+hnsw.ef_search = 30
+reference_hnsw_recall = t.recall_at_k(hnsw.search(pool_queries, 10)[1], pool_truth[1])
+
+# %% tags=["exercise"]
+answer_hnsw_recall = None  # your code here: recall@10 at ef_search = 30
+exercises.check_value(answer_hnsw_recall, reference_hnsw_recall, name="HNSW recall@10 at ef_search=30")
 
 # %% [markdown]
-# ## Exercises
-#
-# **1.** HNSW's `ef_search` sets how wide the graph search looks. Measure recall@10 and query
-# time on the synthetic set for `ef_search` = 8, 16, 32, 64, 128.
-#
-# **2.** `add_faiss_index` also accepts a FAISS *factory string*. Add an HNSW index to the dataset
-# with `string_factory="HNSW32"` and the inner-product metric, and compare its top-10 with exact.
-#
-# **3.** Your collection: how much memory would 50 million images need as float32 vectors of
-# dimension 384, and as 64-byte PQ codes?
-#
-# ### Solutions
+# **Exercise 2.** `add_faiss_index` also accepts a FAISS *factory string*. Add an HNSW index to
+# the dataset `searchable` with `string_factory="HNSW32"`, `index_name="hnsw"` and the
+# inner-product metric, search it with `dataset_search(searchable, query_embeddings, k=10,
+# index_name="hnsw")`, and compute its recall@10 against `exact_ids`.
 
-# %%
-# 1.
-_, true_ids_synthetic = t.CosineIndex().add(synthetic[:10_000]).search(synthetic[10_000:], 10)
-hnsw = HNSWIndex(M=16, ef_construction=40).add(synthetic[:10_000])
-for ef in (8, 16, 32, 64, 128):
-    hnsw.ef_search = ef
-    _, found = hnsw.search(synthetic[10_000:], 10)
-    seconds = t.evaluation.time_per_query(lambda query: hnsw.search(query, 10), synthetic[10_000:10_050])
-    print(f"ef_search={ef:>3}: recall@10 {t.recall_at_k(found, true_ids_synthetic):.3f}, {seconds * 1e3:.3f} ms")
+# %% tags=["exercise"]
+answer_dataset_recall = None  # your code here: recall@10 of the dataset's HNSW index
+exercises.check_true(None if answer_dataset_recall is None else
+                     "hnsw" in searchable.list_indexes() and 0.9 <= answer_dataset_recall <= 1.0,
+                     "add the index named 'hnsw' with METRIC_INNER_PRODUCT, then measure recall@10 (about 1 here)",
+                     name="HNSW32 inside the dataset")
 
-# %%
-# 2.
+# %% [markdown]
+# **Exercise 3.** Your collection: how many GiB would 50 million images need as float32 vectors
+# of dimension 384, and as 64-byte PQ codes? Give `[float32 GiB, PQ GiB]` (1 GiB = 2**30 bytes).
+
+# %% tags=["exercise"]
+answer_gib = None  # [float32 GiB, PQ GiB]
+exercises.check_array(answer_gib, [50e6 * 384 * 4 / 2**30, 50e6 * 64 / 2**30], name="GiB for 50M images", atol=0.05)
+
+# %% [markdown]
+# ## Solutions
+#
+# Try the exercises first; each solution cell is collapsed (click it to open) and re-runs its check.
+
+# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
+# Solution 1. ef_search is a setting read at search time: no rebuild needed.
+hnsw.ef_search = 30
+answer_hnsw_recall = t.recall_at_k(hnsw.search(pool_queries, 10)[1], pool_truth[1])
+print(f"recall@10 at ef_search=30: {answer_hnsw_recall:.3f}")
+exercises.check_value(answer_hnsw_recall, reference_hnsw_recall, name="HNSW recall@10 at ef_search=30")
+
+# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
+# Solution 2. The factory string names the index type; the metric must still be inner product.
 searchable.add_faiss_index("embeddings", index_name="hnsw", string_factory="HNSW32",
                            metric_type=faiss.METRIC_INNER_PRODUCT)
 _, hnsw_ids = dataset_search(searchable, query_embeddings, k=10, index_name="hnsw")
-print("recall@10 of the dataset's HNSW index:", t.recall_at_k(hnsw_ids, exact_ids))
+answer_dataset_recall = t.recall_at_k(hnsw_ids, exact_ids)
+print(f"recall@10 of the dataset's HNSW index: {answer_dataset_recall:.3f}")
+exercises.check_true(None if answer_dataset_recall is None else
+                     "hnsw" in searchable.list_indexes() and 0.9 <= answer_dataset_recall <= 1.0,
+                     "add the index named 'hnsw' with METRIC_INNER_PRODUCT, then measure recall@10 (about 1 here)",
+                     name="HNSW32 inside the dataset")
 
-# %%
-# 3.
-print(f"float32: {50e6 * 384 * 4 / 2**30:.0f} GiB; PQ 64 B: {50e6 * 64 / 2**30:.1f} GiB")
+# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
+# Solution 3. 50M x 384 x 4 bytes, and 50M x 64 bytes.
+answer_gib = [50e6 * 384 * 4 / 2**30, 50e6 * 64 / 2**30]
+print(f"float32: {answer_gib[0]:.0f} GiB; PQ 64 B: {answer_gib[1]:.1f} GiB")
+exercises.check_array(answer_gib, [50e6 * 384 * 4 / 2**30, 50e6 * 64 / 2**30], name="GiB for 50M images", atol=0.05)
