@@ -156,7 +156,7 @@ def _merge(lookup, starts, lengths, n_items):
     if 8 * len(rows) < n_queries * n_items:
         # Few members: sorting them (O(m log m)) beats scanning a mask of n_items per query.
         keys = np.sort(query_of * n_items + rows)  # a plain sort: np.unique's hashing is slower here
-        query_of, rows = np.divmod(keys[np.r_[True, keys[1:] != keys[:-1]]], n_items)
+        query_of, rows = np.divmod(keys[np.diff(keys, prepend=-1) != 0], n_items)
     else:
         # Many: mark them in a mask (O(m) writes), read it back sorted (O(n_items) per query).
         seen = np.zeros((n_queries, n_items), dtype=bool)
