@@ -49,6 +49,10 @@ test-hub: install java
 # Notebook 08 runs Apache Spark, which needs Java 17. Installed with apt when missing.
 java:
 	@if ! command -v java >/dev/null; then \
+		if ! command -v apt-get >/dev/null; then \
+			echo "notebook 08 runs Spark and needs Java 17, and there is no apt-get here: install a JDK 17" \
+				"(macOS: brew install openjdk@17; conda: conda install openjdk=17), then rerun"; exit 1; \
+		fi; \
 		echo "java missing (notebook 08 runs Spark): installing openjdk-17-jre-headless with apt"; \
 		$(APT_INSTALL) openjdk-17-jre-headless; \
 	fi

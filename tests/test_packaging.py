@@ -165,6 +165,14 @@ def test_make_installs_torch_first_then_the_package_with_all_extras(tmp_path):
     assert "torch==" not in plan  # the decision is the script's, not a pin that pulls CUDA
 
 
+def test_make_test_installs_java_17_when_missing():
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^test-notebooks: .*\bjava\b", makefile, flags=re.M)
+    assert re.search(r"^test-hub: .*\bjava\b", makefile, flags=re.M)
+    recipe = makefile.split("\njava:", 1)[1].split("\n\n", 1)[0]
+    assert "command -v java" in recipe and "openjdk-17-jre-headless" in recipe
+
+
 def test_ci_runs_the_readme_test_command():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     assert "make test" in (ROOT / "README.md").read_text()
