@@ -82,3 +82,37 @@ def test_bad_uploads_keep_the_app_working(parts, content, message):
     assert "searching with your image" in app.message.value and app.view["precision"] is None
     app.query.value = 2
     assert app.message.value == "" and app.view["precision"] is not None
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_fewer_candidates_than_the_default_k(parts, method):
+    candidates, images, labels, queries, query_images, query_labels = parts
+    app = SearchApp(candidates[:3], images[:3], labels[:3], queries, query_images, query_labels)
+    app.method.value = method
+    assert app.k.max == 3 and app.k.value == 3
+    assert 1 <= len(app.view["results"]) <= 3 and all(r["id"] < 3 for r in app.view["results"])
+    app.k.value = 12  # the slider clamps it: never more than there are candidates
+    assert app.k.value == 3
+
+
+def test_no_candidates_is_a_clear_error(parts):
+    with pytest.raises(ValueError, match="at least 1 candidate"):
+        SearchApp(parts[0][:0], [], parts[2][:0], *parts[3:])
+
+
+def test_an_upload_the_encoder_fails_on_keeps_the_app_working(parts):
+    calls = []
+
+    def embed(image):
+        calls.append(image.size)
+        if len(calls) == 1:
+            raise RuntimeError("CUDA out of memory")
+        return np.ones(16, dtype=np.float32)
+
+    app = SearchApp(*parts, embed=embed)
+    before = app.view["results"]
+    upload(app, png())
+    assert "could not be embedded (RuntimeError: CUDA out of memory)" in app.message.value
+    assert app.view["results"] == before and app.uploaded is None
+    upload(app, png((200, 10, 10)))
+    assert "searching with your image" in app.message.value and app.view["precision"] is None
