@@ -83,3 +83,25 @@ def test_notebook_starts_with_badges_and_ends_with_links(notebook):
     assert "[Contents](" in last
     badges = sum("".join(cell["source"]).count("colab-badge.svg") for cell in cells)
     assert badges == 1, f"{notebook.name} has {badges} Colab badges; sources must not carry their own"
+
+
+def test_links_only_keeps_stored_outputs(tmp_path, monkeypatch, capsys):
+    import nbformat
+
+    (tmp_path / "src").mkdir()
+    source = tmp_path / "src" / "01_demo.py"
+    source.write_text("# %% [markdown]\n# # 01 · Demo\n\n# %%\nprint('https://github.com/old/place')\n")
+    monkeypatch.setattr(build_notebooks, "SOURCES", tmp_path / "src")
+    monkeypatch.setattr(build_notebooks, "NOTEBOOKS", tmp_path)
+    stored = build_notebooks.notebook_from_source(source, setting={"repository": "old/place", "branch": "main"})
+    stored.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text="hello\n")]
+    stored.cells[2].execution_count = 1
+    nbformat.write(stored, tmp_path / "01_demo.ipynb")
+    source.write_text(source.read_text().replace("old/place", "new/place"))
+    build_notebooks.build(source, execute=False)
+    rebuilt = nbformat.read(tmp_path / "01_demo.ipynb", as_version=4)
+    assert rebuilt.cells[2].outputs[0]["text"] == "hello\n" and rebuilt.cells[2].execution_count == 1
+    assert "new/place" in rebuilt.cells[2].source
+    assert "01-01" in capsys.readouterr().out  # it says which cell's code changed since its outputs
+    with pytest.raises(ValueError, match="without --links-only"):
+        build_notebooks.keep_stored_outputs(rebuilt, tmp_path / "missing.ipynb")
