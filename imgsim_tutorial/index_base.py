@@ -22,19 +22,13 @@ derived structures (hash tables, FAISS objects) after ``load``.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
-import json
 import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from .persistence import atomic_path
-
-FORMAT, VERSION = "imgsim-index", 1
-_NPY_HEADER_SLACK = 1 << 16  # an .npy member = its data + a header of at most 64 KiB
+from .index_file import WrongIndexClass, read_index_file, refusal, write_index_file
 
 
 def _cosine():
@@ -206,22 +200,12 @@ class IndexBase:
         """Hook: rebuild derived structures from the loaded arrays (called by :meth:`load`)."""
 
     def save(self, path) -> Path:
-        """Write one ``.npz`` file: a JSON header (format, class, settings, array shapes and
-        SHA-256) plus the fitted arrays. Atomic: a failed save leaves an older file intact."""
+        """Write one ``.npz`` file (see ``index_file``): a JSON header with the class, settings
+        and every array's shape and SHA-256, then the arrays. Atomic: a failed save leaves an
+        older file intact. Returns the path."""
         self._check_fitted()
-        path = Path(path)
-        if path.suffix != ".npz":
-            raise ValueError(f"save to a path ending in .npz, got {path.name!r}; e.g. {path.with_suffix('.npz').name!r}")
-        arrays = {name: np.ascontiguousarray(array) for name, array in self._state_arrays().items()}
-        header = {"format": FORMAT, "version": VERSION, "class": type(self).__name__,
-                  "params": self.get_params(), "n": len(self), "dim": int(self.dim_),
-                  "arrays": {name: {"shape": list(array.shape), "dtype": array.dtype.str,
-                                    "sha256": hashlib.sha256(array.data).hexdigest()}
-                             for name, array in arrays.items()}}
-        encoded = json.dumps(header, default=lambda value: value.item()).encode()
-        with atomic_path(path) as temporary, open(temporary, "wb") as handle:
-            np.savez(handle, header=np.frombuffer(encoded, dtype=np.uint8), **arrays)
-        return path
+        header = {"class": type(self).__name__, "params": self.get_params(), "n": len(self), "dim": int(self.dim_)}
+        return write_index_file(path, header, self._state_arrays())
 
     @classmethod
     def _registry(cls) -> dict:
@@ -239,50 +223,31 @@ class IndexBase:
 
     @classmethod
     def load(cls, path):
-        """Read a file written by ``save``; checks format, class, every shape and checksum,
-        and array sizes *before* reading them. Never unpickles."""
-        path = Path(path)
-        if path.is_dir():
-            raise ValueError(f"{path} is a folder; indexes are saved as one .npz file (older versions wrote a "
-                             "folder): rebuild the index and save it again")
-        if not path.exists():
-            raise FileNotFoundError(f"no index file at {path}; check the path or save the index first")
+        """Read a file written by ``save`` (by this class or, from ``IndexBase``, any index).
+
+        Checks format, class, every shape, size and checksum, array sizes *before* reading
+        them; never unpickles. Anything else is refused with one message.
+        """
+        target = None
+
+        def expected_shapes(header):
+            nonlocal target
+            target = cls._registry().get(header["class"])
+            if target is None or not issubclass(target, cls):
+                raise WrongIndexClass(f"{Path(path).name} holds a {header['class']!r}, not a {cls.__name__}; "
+                                      f"load it with {header['class']}.load(path)")
+            return target._expected_shapes(header["params"], header["n"], header["dim"])
+
+        header, arrays = read_index_file(path, f"{cls.__name__}.save", expected_shapes)
         try:
-            with zipfile.ZipFile(path) as archive:
-                header = _read_header(archive)
-                target = cls._registry().get(header["class"])
-                if target is None or not issubclass(target, cls):
-                    raise _WrongClass(f"{path.name} holds a {header['class']!r}, not a {cls.__name__}; load it "
-                                      f"with {header['class']}.load(path)")
-                specs = header["arrays"]
-                expected = target._expected_shapes(header["params"], header["n"], header["dim"])
-                for name, shape in expected.items():
-                    if name not in specs or tuple(specs[name]["shape"]) != tuple(shape):
-                        got = specs[name]["shape"] if name in specs else "missing"
-                        raise ValueError(f"array {name!r} should have shape {tuple(shape)}, header says {got}")
-                members = {info.filename: info for info in archive.infolist()}
-                if set(members) != {"header.npy", *(f"{name}.npy" for name in specs)}:
-                    raise ValueError("its arrays do not match its header")
-                for name, spec in specs.items():
-                    _check_member_size(members[f"{name}.npy"], spec)
-                arrays = {name: _read_array(archive, name, spec) for name, spec in specs.items()}
             index = target(**header["params"])
             for name, array in arrays.items():
                 setattr(index, f"{name}_", array)
             index.dim_ = header["dim"]
             index._restore()
-        except _WrongClass:
-            raise
-        except (ValueError, KeyError, TypeError, AttributeError, EOFError, OSError, zipfile.BadZipFile,
-                UnicodeDecodeError) as error:
-            reason = str(error).replace("pickle", "object")
-            raise ValueError(f"{path.name} is not a file written by {cls.__name__}.save ({reason}); only files "
-                             "written by .save() of an index can be loaded") from None
+        except (ValueError, KeyError, TypeError, AttributeError, RuntimeError) as error:
+            raise refusal(path, f"{cls.__name__}.save", error) from None
         return index
-
-
-class _WrongClass(ValueError):
-    pass
 
 
 def _root(array: np.ndarray) -> np.ndarray:
@@ -310,57 +275,3 @@ def _roots(value, counted: set) -> list:
         counted.add(id(value))
         return [root for item in vars(value).values() for root in _roots(item, counted)]
     return []
-
-
-def _read_header(archive: zipfile.ZipFile) -> dict:
-    info = archive.getinfo("header.npy")  # KeyError -> not ours
-    if info.file_size > 1 << 20:
-        raise ValueError(f"its header is {info.file_size} bytes, far more than a header needs")
-    with archive.open(info) as member:
-        raw = np.lib.format.read_array(member, allow_pickle=False)
-    header = json.loads(raw.tobytes().decode("utf-8"))
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise ValueError("its header does not name the imgsim-index format")
-    if header.get("version") != VERSION:
-        raise ValueError(f"it has format version {header.get('version')!r}, this code reads version {VERSION}; "
-                         "rebuild the index and save it again")
-    for key, kind in {"class": str, "params": dict, "n": int, "dim": int, "arrays": dict}.items():
-        if not isinstance(header.get(key), kind):
-            raise ValueError(f"its header lacks a valid {key!r}")
-    for name, spec in header["arrays"].items():
-        if not (isinstance(spec, dict) and isinstance(spec.get("shape"), list) and isinstance(spec.get("dtype"), str)
-                and all(isinstance(size, int) and size >= 0 for size in spec["shape"])):
-            raise ValueError(f"its header describes array {name!r} badly: {spec!r}")
-    return header
-
-
-def _check_member_size(info: zipfile.ZipInfo, spec: dict) -> None:
-    expected = int(np.prod(spec["shape"], dtype=np.int64)) * np.dtype(spec["dtype"]).itemsize
-    if not expected <= info.file_size <= expected + _NPY_HEADER_SLACK:
-        raise ValueError(f"array {info.filename!r} would inflate to {info.file_size} bytes, but its header "
-                         f"promises {expected}; refused before reading it")
-    if info.compress_type != zipfile.ZIP_STORED and info.file_size > 100 * info.compress_size + (1 << 20):
-        raise ValueError(f"array {info.filename!r} inflates {info.file_size // max(1, info.compress_size)}-fold "
-                         f"to {info.file_size} bytes; refused before reading it")
-
-
-def _read_array(archive: zipfile.ZipFile, name: str, spec: dict) -> np.ndarray:
-    """Read one member, checking its .npy header against ``spec`` before any data is read."""
-    with archive.open(f"{name}.npy") as member:
-        version = np.lib.format.read_magic(member)
-        read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-        if version not in read_header:
-            raise ValueError(f"array {name!r} has .npy version {version}")
-        shape, fortran_order, dtype = read_header[version](member)
-        if list(shape) != spec["shape"] or dtype.str != spec["dtype"] or fortran_order or dtype.hasobject:
-            raise ValueError(f"array {name!r} is {shape} {dtype}, but the header says {spec['shape']} {spec['dtype']}")
-        array = np.empty(shape, dtype=dtype)
-        buffer, filled = memoryview(array.reshape(-1).view(np.uint8)), 0
-        while filled < array.nbytes:
-            got = member.readinto(buffer[filled:])
-            if not got:
-                raise ValueError(f"array {name!r} is truncated")
-            filled += got
-    if hashlib.sha256(array.data).hexdigest() != spec["sha256"]:
-        raise ValueError(f"array {name!r} does not match the checksum in its header (damaged or mixed files)")
-    return array

@@ -27,6 +27,10 @@ INDEX_FACTORIES = {  # names resolve lazily, so a missing class fails only its o
     "MultiHashIndex": (lambda: t.MultiHashIndex(n_bits=2, n_tables=2, n_flips=2), lambda: t.MultiHashIndex()),
     "IVFIndex": (lambda: t.ivf.IVFIndex(n_lists=4, n_probes=4), lambda: t.ivf.IVFIndex(n_lists=8, n_probes=2)),
     "GraphIndex": (lambda: t.graph.GraphIndex(n_neighbors=16, ef_search=N), lambda: t.graph.GraphIndex()),
+    "PQIndex": (lambda: t.pq.PQIndex(n_subvectors=4, n_bits=4, rerank=N),  # re-ranks everything
+                lambda: t.pq.PQIndex(n_subvectors=4, n_bits=6)),
+    "FactoryIndex": (lambda: t.faiss_factory.FactoryIndex(factory="IVF4,Flat", n_probes=4),
+                     lambda: t.faiss_factory.FactoryIndex(factory="IVF8,PQ8x4", n_probes=2)),
 }
 SCANS_ALL = {"CosineIndex", "FlatIPIndex", "LSHIndex", "FaissLSHIndex", "MultiHashIndex", "IVFIndex"}  # exact settings
 NOT_IN_CONTRACT = {"SparkLSHIndex": "needs a Spark session (Java); tested in tests/test_spark.py"}
@@ -130,7 +134,7 @@ def test_add_twice_equals_add_once(name, data):
     np.testing.assert_array_equal(a[1], b[1])
     np.testing.assert_allclose(a[0], b[0], atol=1e-6)
     returned = _exact(name)
-    assert returned.add(candidates[:10]) is returned
+    assert returned.add(candidates[:40]) is returned
 
 
 @pytest.mark.parametrize("name", NAMES)
