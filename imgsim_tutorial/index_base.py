@@ -1,8 +1,8 @@
 """One contract for every index: what ``CosineIndex``, ``LSHIndex``, the FAISS wrappers and
 every index written later share, written once.
 
-Builds on ``cosine_search.py`` (unit vectors, ``check_k``) and ``persistence.py`` (atomic
-writes). A subclass only says how to store a batch and how to find a shortlist; this module
+Builds on ``cosine_search.py`` (unit vectors, ``check_k``) and ``index_file.py`` (one
+checked ``.npz`` per index, written atomically). A subclass only says how to store a batch and how to find a shortlist; this module
 does the rest, the same way everywhere:
 
 - ``Index(**settings)`` only stores and checks its settings (``check_int`` and friends raise a
@@ -12,8 +12,9 @@ does the rest, the same way everywhere:
 - ``search(queries, k) -> (scores, ids)``: float32 (nq, k) true cosines, best first; a missing
   result is id -1 (string ids: ``""``) with score NaN, and ``search`` warns when that happens;
 - ``search_with_stats`` adds ``{"n_candidates": (nq,) ints}``: items scored per query;
-- ``memory_bytes()`` -> ``{part: bytes}``; ``save(path)`` / ``Class.load(path)``: one ``.npz``
-  file per index (a JSON header + named arrays, no pickle), written atomically.
+- ``memory_bytes()`` -> ``{part: bytes}``, the same dict shape for every index;
+- ``save(path)`` / ``Class.load(path)``: one ``.npz`` file per index, the same rule everywhere
+  (a JSON header + named arrays, no pickle); ``IndexBase.load(path)`` loads any index.
 
 A subclass implements ``add`` (calling ``self._append``) and ``_search(queries, k) -> (scores,
 rows, n_candidates)`` where ``rows`` are row numbers into ``ids_``; ``_restore()`` rebuilds
