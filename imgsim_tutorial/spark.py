@@ -26,6 +26,8 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +35,7 @@ import numpy as np
 from .cosine_search import normalize
 from .index_base import IndexBase, check_int
 from .neardup import Pairs, _check_threshold, _sorted_pairs
+from .persistence import atomic_path
 
 MAX_DISTANCE = 2.0 + 1e-6  # unit vectors are at most 2 apart: a join threshold that keeps every candidate
 JAVA_HELP = ("Spark needs Java 17 or newer, and {found}. Install it with one of:\n"
@@ -80,6 +83,7 @@ def spark_session(master: str | None = None, *, app_name: str = "imgsim-tutorial
     from pyspark.sql import SparkSession
 
     builder = (SparkSession.builder.master(master).appName(app_name)
+               .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={_quiet_log_config()}")
                .config("spark.driver.host", driver_host).config("spark.driver.bindAddress", driver_host)
                .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
@@ -90,6 +94,18 @@ def spark_session(master: str | None = None, *, app_name: str = "imgsim-tutorial
         yield session
     finally:
         session.stop()
+
+
+def _quiet_log_config() -> Path:
+    """A log4j2 file that shows errors only (Spark's default prints INFO/WARN lines at start-up)."""
+    path = Path(tempfile.gettempdir()) / "imgsim-spark-log4j2.properties"
+    if not path.exists():
+        with atomic_path(path) as temporary:
+            temporary.write_text("rootLogger.level = error\nrootLogger.appenderRef.stderr.ref = console\n"
+                                 "appender.console.type = Console\nappender.console.name = console\n"
+                                 "appender.console.target = SYSTEM_ERR\nappender.console.layout.type = PatternLayout\n"
+                                 "appender.console.layout.pattern = %p %c{1}: %m%n\n")
+    return path
 
 
 def _active_session():
@@ -108,7 +124,18 @@ def vectors_frame(spark, vectors: np.ndarray, ids: np.ndarray):
     from pyspark.ml.functions import array_to_vector
 
     table = pd.DataFrame({"id": np.asarray(ids, dtype=np.int64), "features": list(vectors.astype(np.float64))})
-    return spark.createDataFrame(table).select("id", array_to_vector("features").alias("features"))
+    with _quiet_pandas_notice():
+        return spark.createDataFrame(table).select("id", array_to_vector("features").alias("features"))
+
+
+@contextlib.contextmanager
+def _quiet_pandas_notice():
+    """Hide pyspark's notices about pandas 3 (support not yet official; a deprecated ``copy=``): we pass
+    only int and float columns, which convert correctly."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+        warnings.filterwarnings("ignore", message="The copy keyword is deprecated")  # pyspark's own pandas call
+        yield
 
 
 class SparkLSHIndex(IndexBase):
@@ -174,7 +201,8 @@ class SparkLSHIndex(IndexBase):
         per_query = Window.partitionBy("query")
         ranked = (joined.withColumn("rank", F.row_number().over(per_query.orderBy("distance", "row")))
                   .withColumn("n_candidates", F.count("*").over(per_query)).filter(F.col("rank") <= k))
-        found = ranked.toPandas()
+        with _quiet_pandas_notice():
+            found = ranked.toPandas()
         scores = np.full((len(queries), k), np.nan, dtype=np.float32)
         rows = np.full((len(queries), k), -1, dtype=np.int64)
         n_candidates = np.zeros(len(queries), dtype=np.int64)
@@ -211,7 +239,8 @@ def spark_near_duplicates(embeddings, threshold: float, *, bucket_length: float 
     data = index._data()
     joined = index._model().approxSimilarityJoin(data, data, distance, distCol="distance").select(
         F.col("datasetA.id").alias("i"), F.col("datasetB.id").alias("j"), "distance").filter("i < j")
-    found = joined.toPandas()
+    with _quiet_pandas_notice():
+        found = joined.toPandas()
     i, j = found["i"].to_numpy(np.int64), found["j"].to_numpy(np.int64)
     cosine = np.einsum("nd,nd->n", vectors[i], vectors[j]) if len(i) else np.array([], dtype=np.float32)
     keep = cosine >= threshold
