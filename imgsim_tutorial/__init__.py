@@ -41,6 +41,9 @@ _LAZY = {
     "FlatIPIndex": "faiss_index", "FaissLSHIndex": "faiss_index", "MultiHashIndex": "faiss_index",
     "HNSWIndex": "faiss_index", "add_cosine_index": "faiss_index", "dataset_search": "faiss_index",
     "IVFIndex": "ivf", "GraphIndex": "graph", "PQIndex": "pq", "FactoryIndex": "faiss_factory", "add_factory_index": "faiss_factory",
+    "Pairs": "neardup", "brute_force_pairs": "neardup", "near_duplicate_pairs": "neardup", "compare_pairs": "neardup",
+    "augmented_copies": "augment", "known_duplicate_pairs": "augment",
+    "SparkLSHIndex": "spark", "spark_near_duplicates": "spark", "spark_session": "spark",
 }
 
 __all__ = sorted(_LAZY)
