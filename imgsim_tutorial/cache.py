@@ -177,7 +177,7 @@ def check_manifest(folder) -> str | None:
     try:
         files = json.loads((folder / MANIFEST).read_text())["files"]
     except FileNotFoundError:
-        return f"{MANIFEST} is missing"
+        return f"{MANIFEST} is missing (deleted, or written by an older version)"
     except (OSError, ValueError, KeyError, TypeError):
         return f"{MANIFEST} is damaged"
     for name, expected in files.items():

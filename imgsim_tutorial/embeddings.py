@@ -8,8 +8,10 @@ sequence of token vectors; we keep one vector per image as its ``embedding``:
 - models with no CLS token (CNNs such as ResNet) offer ``pooler_output`` instead.
 
 Embeddings are L2-normalised by default, so that cosine similarity (notebook 02) is a plain dot
-product. Computing them is the slow part of the course (ViT-base: 1-2 images/s on a 2-core CPU),
-so :func:`embed_dataset` caches them on disk, keyed by model, data and preprocessing.
+product. Computing them is the slow part of the course (ViT-base: about 5-7 images/s on a
+2-core CPU, measured), so :func:`embed_dataset` caches them on disk, keyed by model, data and
+preprocessing, and checks the cached file whenever it reads it (see ``cache.py``). Images are
+made upright RGB first (see ``images.py``).
 """
 
 from __future__ import annotations
