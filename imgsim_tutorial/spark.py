@@ -12,8 +12,8 @@ from our ``LSHIndex`` in three ways that cost recall:
   Euclidean order *is* the cosine order, and ``cos = 1 - d**2 / 2`` turns distances back into
   true cosine similarities, which is what every score returned here is.
 
-``spark_session()`` opens a session bound to 127.0.0.1 with its web UI off and quiet logs, and
-always stops it. ``SparkLSHIndex`` keeps the course's index contract; ``spark_near_duplicates``
+``spark_session()`` opens a session bound to 127.0.0.1 with its web UI off and quiet logs,
+which a ``with`` block always stops. ``SparkLSHIndex`` keeps the course's index contract; ``spark_near_duplicates``
 runs ``approxSimilarityJoin``. pyspark is imported only inside functions, so importing this
 module needs neither pyspark nor Java.
 """
@@ -61,14 +61,14 @@ def check_java() -> int:
     return major
 
 
-@contextlib.contextmanager
 def spark_session(master: str | None = None, *, app_name: str = "imgsim-tutorial", shuffle_partitions: int = 4,
                   driver_host: str = "127.0.0.1"):
-    """A SparkSession for a ``with`` block; stopped when the block ends, also after an error.
+    """A configured SparkSession: use it in a ``with`` block, which stops it, also after an error.
 
     ``master`` defaults to the ``SPARK_MASTER`` environment variable, else ``local[2]`` (this
     machine, two cores). Point it at a cluster with ``spark://host:7077``, ``yarn`` or
-    ``k8s://...``, and set ``driver_host`` to an address the executors can reach.
+    ``k8s://...``, and set ``driver_host`` to an address the executors can reach. In a notebook,
+    where one ``with`` cannot span cells, call ``spark.stop()`` in the last cell instead.
 
     >>> with spark_session() as spark:                          # doctest: +SKIP
     ...     spark.range(3).count()
@@ -88,12 +88,9 @@ def spark_session(master: str | None = None, *, app_name: str = "imgsim-tutorial
                .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
                .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
-    session = builder.getOrCreate()
+    session = builder.getOrCreate()  # SparkSession.__exit__ calls session.stop()
     session.sparkContext.setLogLevel("ERROR")
-    try:
-        yield session
-    finally:
-        session.stop()
+    return session
 
 
 def _quiet_log_config() -> Path:
