@@ -226,6 +226,12 @@ class MultiHashIndex(FaissIndexBase):
     def _add_to_index(self, batch):
         self.index_.add(self._codes(batch))
 
+    def _memory_extra(self) -> dict:
+        # The file packs the hash maps' ids into few bits; in memory every table keeps an int64
+        # id per item (as LSHIndex does), next to the codes themselves.
+        in_memory = self.index_.ntotal * (self.index_.code_size + 8 * self.n_tables)
+        return {"faiss_index": max(int(self._serialized().nbytes), in_memory)}
+
     def _restore(self):
         super()._restore()
         self.index_.nflip = self.n_flips
