@@ -34,6 +34,17 @@ def subplots(ncols: int = 1, width: float = 5.0, height: float = 3.4):
     return figure, list(axes[0])
 
 
+def log_axis(axis, which: str = "x"):
+    """A log scale with labelled ticks at 1, 2 and 5 x 10^k, readable even within one decade."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    getattr(axis, f"set_{which}scale")("log")
+    ruler = getattr(axis, f"{which}axis")
+    ruler.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ruler.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ruler.set_minor_formatter(NullFormatter())
+
+
 def integer_ticks(axis, which: str = "y"):
     """Only whole numbers on the ``which`` axis ("x", "y" or "both"): for counts."""
     from matplotlib.ticker import MaxNLocator
@@ -177,7 +188,8 @@ def plot_collision_vs_theory(centres, bit_agreement, table_collisions: dict):
 
 
 def plot_lines(x, lines: dict, xlabel: str, ylabel: str, title: str = "", reference: dict | None = None,
-               log_x: bool = False, integer_x: bool = False, ylim=None, errors: dict | None = None):
+               log_x: bool = False, integer_x: bool = False, ylim=None, errors: dict | None = None,
+               log_y: bool = False):
     """One line per entry of ``lines`` (``{label: y values}``) over ``x``, with optional error bars.
 
     ``reference``: ``{label: y}`` drawn as dotted horizontal lines (chance, a target, exact
@@ -197,6 +209,8 @@ def plot_lines(x, lines: dict, xlabel: str, ylabel: str, title: str = "", refere
         axis.minorticks_off()
     if integer_x:
         integer_ticks(axis, "x")
+    if log_y:
+        log_axis(axis, "y")
     if ylim is not None:
         axis.set_ylim(*ylim)
     axis.legend(fontsize=7)
@@ -213,8 +227,6 @@ def plot_recall_vs_speed(curves: dict, exact_ms: float | None = None, target: fl
     vertical line (recall 1 there); ``target`` the recall target as a horizontal line. A point
     up and to the left of another is better on both counts.
     """
-    from matplotlib.ticker import NullFormatter
-
     figure, (axis,) = subplots(1, width=6.4, height=4.0)
     markers = "os^vDPX*"
     for position, (name, points) in enumerate(curves.items()):
@@ -229,8 +241,7 @@ def plot_recall_vs_speed(curves: dict, exact_ms: float | None = None, target: fl
         axis.axvline(exact_ms, color=REFERENCE, ls="--", lw=1, label=f"exact search: {exact_ms:.2f} ms")
     if target is not None:
         axis.axhline(target, color=REFERENCE, ls=":", lw=1, label=f"target recall {target:g}")
-    axis.set_xscale("log")
-    axis.xaxis.set_minor_formatter(NullFormatter())
+    log_axis(axis, "x")
     axis.set(xlabel="time per query, ms (log scale; left is faster)", ylabel="recall@10 (up is better)",
              ylim=(-0.02, 1.03), title=title)
     axis.legend(fontsize=7, loc="lower right", title=note, title_fontsize=7)
