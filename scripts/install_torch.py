@@ -80,9 +80,9 @@ def reachable(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
     return bool(answered and answered[0])
 
 
-def offered_cpu_builds(python: str = sys.executable) -> list[str]:
-    """The ``+cpu`` torch versions pip can already install (wheelhouse, mirror), newest first."""
-    listing = subprocess.run([python, "-m", "pip", "index", "versions", "torch"], capture_output=True,
+def offered_cpu_builds(*pip_options: str, python: str = sys.executable) -> list[str]:
+    """The ``+cpu`` torch versions pip can install (with ``pip_options``, e.g. an index), newest first."""
+    listing = subprocess.run([python, "-m", "pip", "index", "versions", "torch", *pip_options], capture_output=True,
                              text=True, timeout=60).stdout
     versions = re.search(r"Available versions:(.*)", listing)
     return [v.strip() for v in versions.group(1).split(",") if v.strip().endswith("+cpu")] if versions else []
@@ -107,6 +107,11 @@ def newest_allowed(versions: list[str], requirement: str) -> str | None:
 def pip_arguments(build: str, requirement: str, index_answers: bool, cpu_builds: list[str]) -> list[str]:
     """What follows ``pip install`` for torch. Raises ValueError when no CPU build can be had.
 
+    A ``+cpu`` build is pinned where one is listed, so that no other index pip is configured
+    with can slip a CUDA build of a newer version in.
+
+    >>> pip_arguments("cpu", "torch>=2.2", True, ["2.9.1+cpu"])
+    ['torch==2.9.1+cpu', '--index-url', 'https://download.pytorch.org/whl/cpu']
     >>> pip_arguments("cpu", "torch>=2.2", True, [])
     ['torch>=2.2', '--index-url', 'https://download.pytorch.org/whl/cpu']
     >>> pip_arguments("cpu", "torch>=2.2", False, ["2.13.0+cpu"])
@@ -116,9 +121,9 @@ def pip_arguments(build: str, requirement: str, index_answers: bool, cpu_builds:
     """
     if build == "default":
         return [requirement]
-    if index_answers:
-        return [requirement, "--index-url", CPU_INDEX]
     pinned = newest_allowed(cpu_builds, requirement)
+    if index_answers:
+        return [f"torch=={pinned}" if pinned else requirement, "--index-url", CPU_INDEX]
     if pinned is None:
         raise ValueError(f"no CPU build of torch is available: {CPU_INDEX} does not answer and pip offers no "
                          f"'+cpu' wheel matching {requirement!r}. PyPI's Linux wheel would pull several GB of "
@@ -134,7 +139,9 @@ def main(arguments: list[str]) -> int:
     build = build or torch_build(platform.system(), has_nvidia_gpu())
     requirement = torch_requirement()
     index_answers = build == "cpu" and reachable(CPU_INDEX + "/torch/")
-    cpu_builds = offered_cpu_builds() if build == "cpu" and not index_answers else []
+    cpu_builds = []
+    if build == "cpu":
+        cpu_builds = offered_cpu_builds("--index-url", CPU_INDEX) if index_answers else offered_cpu_builds()
     args = pip_arguments(build, requirement, index_answers, cpu_builds)
     where = {"default": "the default build", "cpu": "PyTorch's CPU build"}[build]
     source = (CPU_INDEX if index_answers else "a wheel pip already offers (CPU index unreachable)"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -115,7 +116,7 @@ def run_notebook(path: Path, env: dict, timeout: int = 600) -> dict:
             for index, cell in enumerate(notebook.cells):
                 client.execute_cell(cell, index)
         except CellExecutionError as failure:
-            error = str(failure)[-3000:]
+            error = re.sub(r"\x1b\[[0-9;]*m", "", str(failure))[-3000:]  # no terminal colours
         seconds = time.monotonic() - started
         peak = peak_rss_mb(pid)
         sampler.done.set()

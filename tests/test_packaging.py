@@ -150,6 +150,27 @@ def test_the_index_probe_never_hangs_on_a_silent_server():
     assert time.monotonic() - started < 2.0
 
 
+def test_a_reachable_cpu_index_pins_its_newest_cpu_build(tmp_path, monkeypatch, capsys):
+    """A PEP 503 index on 127.0.0.1 plays PyTorch's CPU index: probed, listed, pinned (dry run)."""
+    import functools
+    import http.server
+
+    (tmp_path / "torch").mkdir()
+    wheel = "torch-2.99.0+cpu-py3-none-any.whl"
+    (tmp_path / "torch" / "index.html").write_text(f'<a href="/files/{wheel}">{wheel}</a>')
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(install_torch, "CPU_INDEX", f"http://127.0.0.1:{server.server_address[1]}")
+        assert install_torch.main(["--build", "cpu", "--dry-run"]) == 0
+    finally:
+        server.shutdown()
+    line = capsys.readouterr().out
+    assert f"pip install torch==2.99.0+cpu --index-url {install_torch.CPU_INDEX}" in line, line
+
+
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
