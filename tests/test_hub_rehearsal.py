@@ -120,8 +120,8 @@ def run_notebook(path: Path, env: dict, timeout: int = 600) -> dict:
         seconds = time.monotonic() - started
         peak = peak_rss_mb(pid)
         sampler.done.set()
-    probe = [json.loads(output["text"].split("REHEARSAL_PROBE", 1)[1]) for output in notebook.cells[-1].outputs
-             if "REHEARSAL_PROBE" in output.get("text", "")]
+    printed = "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
+    probe = [json.loads(found) for found in re.findall(r"REHEARSAL_PROBE (\{.*?\})", printed)]
     return {"seconds": round(seconds, 1), "kernel_peak_mb": round(peak), "tree_peak_mb": round(max(sampler.peak_mb, peak)),
             "encoders": probe[0]["encoders"] if probe else None, "error": error}
 
