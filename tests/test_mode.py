@@ -125,6 +125,8 @@ def test_hub_mode_from_the_local_cache_never_touches_the_network(switch, tmp_pat
             "import imgsim_tutorial as t\n"
             "from imgsim_tutorial.mode import HubUnavailableError, from_local_cache\n"
             "print(t.resolve_mode()); assert from_local_cache()\n"
+            "import torch, datasets  # imported first: the timing below is the load attempt alone\n"
+            "from transformers import AutoImageProcessor, AutoModel\n"
             "for load in (t.load_encoder, t.load_beans):\n"
             "    started = time.monotonic()\n"
             "    try:\n"
