@@ -23,6 +23,7 @@ derived structures (hash tables, FAISS objects) after ``load``.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import warnings
 from pathlib import Path
@@ -209,7 +210,12 @@ class IndexBase:
         return write_index_file(path, header, self._state_arrays())
 
     @classmethod
-    def _registry(cls) -> dict:
+    def _registry(cls, name: str | None = None) -> dict:
+        """Every index class by name; ``name`` first imports its module if it is not loaded yet."""
+        from . import _LAZY  # the package's public names -> their modules
+
+        if name in _LAZY:
+            importlib.import_module(f".{_LAZY[name]}", __package__)
         found, stack = {}, [IndexBase]
         while stack:
             for sub in stack.pop().__subclasses__():
@@ -233,7 +239,7 @@ class IndexBase:
 
         def expected_shapes(header):
             nonlocal target
-            target = cls._registry().get(header["class"])
+            target = cls._registry(header["class"]).get(header["class"])
             if target is None or not issubclass(target, cls):
                 raise WrongIndexClass(f"{Path(path).name} holds a {header['class']!r}, not a {cls.__name__}; "
                                       f"load it with {header['class']}.load(path)")

@@ -231,3 +231,14 @@ def test_an_npy_header_that_lies_is_refused_before_its_data(saved, tmp_path):
     with pytest.raises(ValueError, match=REFUSED + r".*\(300000000, 16\)"):
         LSHIndex.load(path)
     assert time.perf_counter() - started < 2
+
+
+def test_index_base_loads_any_index_even_before_its_module_is_imported(data, tmp_path):
+    import subprocess
+    import sys
+
+    path = HNSWIndex(M=8).add(data).save(tmp_path / "hnsw.npz")
+    script = (f"import sys; from imgsim_tutorial.index_base import IndexBase; index = IndexBase.load({str(path)!r}); "
+              "print(type(index).__name__, len(index))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["HNSWIndex", "300"], result.stderr[-1000:]
