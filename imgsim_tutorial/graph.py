@@ -171,6 +171,13 @@ class GraphIndex(IndexBase):
             helper = int(helpers[0]) if len(helpers) else self.entry_point
             source, target = np.r_[source, helper], np.r_[target, lost]
 
+    def relink(self) -> "GraphIndex":
+        """Rebuild the links from the stored neighbour lists (cheap: no cosines between all pairs),
+        e.g. after changing ``n_neighbors`` (up to the lists' length) or ``n_long_links``."""
+        self._check_fitted()
+        self._link()
+        return self
+
     def _restore(self):
         if self.knn_.size and not 0 <= self.knn_.min() <= self.knn_.max() < len(self):
             raise ValueError("the neighbour lists in this file point outside it; the file is damaged")

@@ -124,15 +124,21 @@ class PQIndex(IndexBase):
             self._vectors_file.write_bytes(b"")
         with open(self._vectors_file, "ab") as handle:  # appending never rewrites what is there
             handle.write(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
-        self._open_vectors()
+        self._check_vectors_file()
 
-    def _open_vectors(self):
+    def _check_vectors_file(self):
         expected = len(self) * self.dim_ * 4
         size = self._vectors_file.stat().st_size if self._vectors_file.exists() else None
         if size != expected:
             raise ValueError(f"{self._vectors_file} should hold {len(self)} x {self.dim_} float32 vectors "
                              f"({expected} bytes) for re-ranking, but it has {size} bytes; save the index again")
-        self.vectors_on_disk = np.memmap(self._vectors_file, dtype=np.float32, mode="r", shape=(len(self), self.dim_))
+
+    @property
+    def vectors_on_disk(self) -> np.memmap:
+        """The float vectors, mapped from disk (read only; pages are loaded when rows are read).
+
+        Opened on each use rather than kept: nothing of it counts as memory the index holds."""
+        return np.memmap(self._vectors_file, dtype=np.float32, mode="r", shape=(len(self), self.dim_))
 
     # -- searching ------------------------------------------------------------------------
     def distance_table(self, query) -> np.ndarray:
@@ -156,17 +162,17 @@ class PQIndex(IndexBase):
             return np.array(estimates), np.array(shortlists), np.full(len(queries), len(self))
         scores = np.full((len(queries), k), np.nan, dtype=np.float32)
         rows = np.full((len(queries), k), -1, dtype=np.int64)
+        on_disk = self.vectors_on_disk
         for q, shortlist in enumerate(shortlists):  # only these rows are read from disk
             order = np.sort(shortlist)
-            found, columns = rerank(queries[q:q + 1], np.asarray(self.vectors_on_disk[order]),
-                                    [np.arange(len(order))], k)
+            found, columns = rerank(queries[q:q + 1], np.asarray(on_disk[order]), [np.arange(len(order))], k)
             scores[q], rows[q] = found[0], order[columns[0]]
         return scores, rows, np.full(len(queries), len(self))
 
     # -- memory and files -----------------------------------------------------------------
     def disk_bytes(self) -> int:
         """Bytes of float vectors kept on disk for re-ranking (0 without ``rerank``)."""
-        return int(self.vectors_on_disk.nbytes) if self.rerank and len(self) else 0
+        return int(self._vectors_file.stat().st_size) if getattr(self, "_vectors_file", None) else 0
 
     def _vectors_beside(self, path) -> Path:
         return Path(path).with_name(Path(path).stem + ".vectors.f32")
@@ -185,5 +191,5 @@ class PQIndex(IndexBase):
         index = super().load(path)
         if index.rerank:
             index._vectors_file = index._vectors_beside(path)
-            index._open_vectors()
+            index._check_vectors_file()
         return index

@@ -238,3 +238,18 @@ def test_negative_control_fails_the_checks(page, lab, artifacts):
     screenshot(page, artifacts, "negative_control")
     with pytest.raises(AssertionError):
         check_page(page)
+
+
+def test_05_partition_explorer_and_graph_walk(page, lab, artifacts):
+    run_notebook(page, lab, "05_beyond_lsh.ipynb")
+    assert page.get_by_text("probes 1 of 6 cells").count() >= 2  # LSH and IVF lines
+    set_slider(page, "cells probed", 3)
+    wait_for_text(page, "probes 3 of 6 cells")
+    screenshot(page, artifacts, "05_partition_explorer", "cells probed")
+    walk = page.locator(".widget-html", has_text="steps from the entry point").first
+    before = walk.inner_text()
+    set_slider(page, "ef_search", 30)
+    wait_until_gone(page, before)
+    assert walk.inner_text() != before and "scored" in walk.inner_text()
+    check_page(page)
+    screenshot(page, artifacts, "05_graph_walk", "steps from the entry point")

@@ -1,0 +1,123 @@
+"""Notebook 05's stored measurements: every index of the course on one SYNTHETIC realistic set.
+
+Run:  OMP_NUM_THREADS=1 python benchmarks/beyond_lsh.py [n]      (n defaults to 50,000; ~15 min)
+
+Single queries on one thread; every ratio is against exact search measured in the same run;
+each latency is the median over ``ROUNDS`` rounds of 30 single queries, with the spread (min and
+max of the rounds) stored next to it, because the machine may be shared. Writes
+``imgsim_tutorial/assets/measured/beyond_lsh_<n>.json``, which notebook 05 reads.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+ROUNDS, N_TIMED, K = 5, 30, 10
+
+
+def latency_ms(index, queries):
+    from imgsim_tutorial.evaluation import time_per_query
+
+    rounds = [time_per_query(lambda query: index.search(query, K), queries[:N_TIMED], repeats=1) * 1e3
+              for _ in range(ROUNDS)]
+    return float(np.median(rounds)), float(np.min(rounds)), float(np.max(rounds))
+
+
+def measure(method, setting, index, queries, true_ids, exact_ms, build_s, **extra):
+    from imgsim_tutorial import recall_at_k
+    from imgsim_tutorial.evaluation import index_bytes
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, ids, stats = index.search_with_stats(queries, K)
+        median, low, high = latency_ms(index, queries)
+    row = {"method": method, "setting": setting, "recall": recall_at_k(ids, true_ids),
+           "scanned": float(stats["n_candidates"].mean() / len(index)), "latency_ms": median,
+           "latency_min_ms": low, "latency_max_ms": high, "speedup": exact_ms / median,
+           "bytes_per_image": index_bytes(index) / len(index), "build_s": build_s, **extra}
+    print(json.dumps({key: round(value, 4) if isinstance(value, float) else value for key, value in row.items()}),
+          flush=True)
+    return row
+
+
+def built(make):
+    started = time.perf_counter()
+    index = make()
+    return index, time.perf_counter() - started
+
+
+def main(n: int = 50_000):
+    import faiss
+    from threadpoolctl import threadpool_limits
+
+    from imgsim_tutorial import CosineIndex, LSHIndex, recall_at_k
+    from imgsim_tutorial.faiss_factory import FactoryIndex, hnsw_index, hnsw_search
+    from imgsim_tutorial.graph import GraphIndex
+    from imgsim_tutorial.ivf import IVFIndex
+    from imgsim_tutorial.pq import PQIndex
+    from imgsim_tutorial.synthetic import default_n_clusters, realistic_embeddings
+
+    faiss.omp_set_num_threads(1)
+    embeddings, queries = realistic_embeddings(n, 768, n_queries=200, seed=0)
+    rows, n_lists = [], int(round(np.sqrt(n)))
+    with threadpool_limits(1):
+        exact, build_s = built(lambda: CosineIndex().add(embeddings))
+        _, true_ids = exact.search(queries, K)
+        exact_ms = latency_ms(exact, queries)[0]
+        rows.append(measure("exact (CosineIndex)", "", exact, queries, true_ids, exact_ms, build_s))
+        for n_bits, n_tables, n_probes in [(8, 8, 0), (8, 16, 0), (10, 16, 4), (8, 16, 8)]:
+            index, build_s = built(lambda: LSHIndex(n_bits=n_bits, n_tables=n_tables, n_probes=n_probes).add(embeddings))
+            rows.append(measure("LSHIndex", f"n_bits={n_bits} n_tables={n_tables} n_probes={n_probes}", index,
+                                queries, true_ids, exact_ms, build_s))
+        index, build_s = built(lambda: IVFIndex(n_lists=n_lists, n_probes=1).add(embeddings))
+        for n_probes in (1, 2, 4, 8, 16, 32):
+            index.n_probes = n_probes
+            rows.append(measure("IVFIndex", f"n_lists={n_lists} n_probes={n_probes}", index, queries, true_ids,
+                                exact_ms, build_s))
+        index, build_s = built(lambda: PQIndex(n_subvectors=16, n_bits=8, rerank=0).add(embeddings))
+        for rerank in (0, 100, 500):
+            index.rerank = rerank
+            if rerank and getattr(index, "_vectors_file", None) is None:
+                index._write_vectors(embeddings)
+            rows.append(measure("PQIndex", f"n_subvectors=16 rerank={rerank}", index, queries, true_ids, exact_ms,
+                                build_s, disk_bytes_per_image=index.disk_bytes() / n))
+        index, build_s = built(lambda: FactoryIndex(factory=f"IVF{n_lists},PQ16", n_probes=8).add(embeddings))
+        for n_probes in (4, 8, 16, 32):
+            index.n_probes = n_probes
+            rows.append(measure("FAISS IVF-PQ", f"IVF{n_lists},PQ16 n_probes={n_probes}", index, queries, true_ids,
+                                exact_ms, build_s))
+        index, build_s = built(lambda: GraphIndex(n_neighbors=16, ef_search=16).add(embeddings))
+        for ef_search in (10, 16, 32, 64, 128):
+            index.ef_search = ef_search
+            rows.append(measure("GraphIndex", f"n_neighbors=16 ef_search={ef_search}", index, queries, true_ids,
+                                exact_ms, build_s))
+        layers = []
+        for layered in (True, False):
+            graph, build_s = built(lambda: hnsw_index(embeddings, M=16, ef_construction=40, layers=layered))
+            for ef_search in (10, 16, 32, 64, 128):
+                _, found, distances = hnsw_search(graph, queries, K, ef_search)
+                layers.append({"layers": layered, "ef_search": ef_search, "recall": recall_at_k(found, true_ids),
+                               "distances_per_query": float(distances), "max_level": int(graph.hnsw.max_level),
+                               "build_s": build_s})
+                print(json.dumps(layers[-1]), flush=True)
+    result = {"n": n, "dim": 768, "n_queries": len(queries), "k": K, "data": "SYNTHETIC realistic_embeddings(seed=0)",
+              "threads": 1, "rounds": ROUNDS, "timed_queries": N_TIMED, "machine": platform.processor() or platform.machine(),
+              "n_clusters": default_n_clusters(n), "exact_ms": exact_ms, "rows": rows, "hnsw_layers": layers,
+              "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    target = ROOT / "imgsim_tutorial" / "assets" / "measured" / f"beyond_lsh_{n}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(result, indent=1))
+    print(f"wrote {target}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 50_000)
