@@ -95,3 +95,26 @@ def test_bad_targets_and_impossible_limits_say_what_to_change(realistic):
         suggest_lsh_settings(1000, 0.999, profile, max_tables=1, probe_choices=(0,), bit_choices=(24,))
     with pytest.raises(ValueError, match="at least 11 embeddings"):
         similarity_profile(embeddings[:5], k=10)
+
+
+def test_the_formula_needs_independent_tables_shared_ones_add_nothing(realistic):
+    """1-(1-p^K)^L assumes each table draws its own hyperplanes; the tutorial's shared ones add no recall."""
+    from imgsim_tutorial.baselines import SharedPlanesLSH
+
+    embeddings, queries, exact_ids = realistic
+    queries = queries[:40]
+
+    def recall(model):
+        found = [np.pad(model.search(q, 10)[1], (0, 10), constant_values=-1)[:10] for q in queries]
+        return recall_at_k(np.array(found), exact_ids[:40])
+
+    one, many = (recall(SharedPlanesLSH(n_bits=6, n_tables=L, score="cosine").add(embeddings)) for L in (1, 8))
+    assert one == many  # identical tables, identical buckets
+    tied = recall(SharedPlanesLSH(n_bits=6, n_tables=1).add(embeddings))
+    assert tied < one  # the count/dim score ranks the same bucket by insertion order
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        own = recall_at_k(LSHIndex(n_bits=6, n_tables=8).add(embeddings).search(queries, 10)[1], exact_ids[:40])
+    assert own > one + 0.1
+    with pytest.raises(ValueError, match="score must be one of"):
+        SharedPlanesLSH(score="jaccard")
