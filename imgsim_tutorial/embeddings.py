@@ -50,10 +50,14 @@ def load_encoder(checkpoint: str | Path | None = None, mode: str | None = None, 
     if checkpoint is None:
         checkpoint = HUB_CHECKPOINT if check_mode(mode) == "hub" else OFFLINE_CHECKPOINT
     checkpoint = str(checkpoint)
+    local = Path(checkpoint).is_absolute() or checkpoint.startswith((".", "~"))
+    if local and not Path(checkpoint).expanduser().is_dir():
+        raise ValueError(f"checkpoint {checkpoint} is not a folder; pass a folder in Hugging Face format "
+                         "(config.json, model.safetensors) or a Hub model id such as 'nateraw/vit-base-beans'")
     try:
-        return _load_encoder(checkpoint, device)
+        return _load_encoder(str(Path(checkpoint).expanduser()) if local else checkpoint, device)
     except Exception as error:
-        if Path(checkpoint).is_dir() or not is_network_error(error):
+        if local or Path(checkpoint).is_dir() or not is_network_error(error):
             raise
         raise hub_load_error(f"the encoder {checkpoint!r}", error) from error
 

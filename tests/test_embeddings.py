@@ -132,3 +132,8 @@ def test_load_course_gives_aligned_rows(leaf_embeddings):
     np.testing.assert_allclose(course.candidate_embeddings, leaf_embeddings["train"][0], atol=1e-6)
     np.testing.assert_allclose(course.embed(course.query_images[7]), course.query_embeddings[7], atol=1e-5)
     assert course.label_names == ["angular_leaf_spot", "bean_rust", "healthy"]
+
+
+def test_a_missing_checkpoint_folder_is_named(tmp_path):
+    with pytest.raises(ValueError, match="is not a folder; pass a folder in Hugging Face format"):
+        load_encoder(tmp_path / "no-such-model")
