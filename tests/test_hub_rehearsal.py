@@ -112,9 +112,12 @@ def run_notebook(path: Path, env: dict, timeout: int = 600) -> dict:
         pid = client.km.provisioner.pid
         sampler = TreeSampler(pid)
         sampler.start()
+        growth = {}  # cell index -> MB its run added to the peak: where to look when over budget
         try:
             for index, cell in enumerate(notebook.cells):
+                before = peak_rss_mb(pid)
                 client.execute_cell(cell, index)
+                growth[index] = peak_rss_mb(pid) - before
         except CellExecutionError as failure:
             error = re.sub(r"\x1b\[[0-9;]*m", "", str(failure))[-3000:]  # no terminal colours
         seconds = time.monotonic() - started
@@ -122,8 +125,11 @@ def run_notebook(path: Path, env: dict, timeout: int = 600) -> dict:
         sampler.done.set()
     printed = "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
     probe = [json.loads(found) for found in re.findall(r"REHEARSAL_PROBE (\{.*?\})", printed)]
+    biggest = sorted(growth, key=growth.get, reverse=True)[:3]
     return {"seconds": round(seconds, 1), "kernel_peak_mb": round(peak), "tree_peak_mb": round(max(sampler.peak_mb, peak)),
-            "encoders": probe[0]["encoders"] if probe else None, "error": error}
+            "encoders": probe[0]["encoders"] if probe else None, "error": error,
+            "peak_grew_in": {f"cell {notebook.cells[i].get('id', i)}: {notebook.cells[i].source.strip().splitlines()[0][:60]}"
+                             if notebook.cells[i].source.strip() else f"cell {i}": round(growth[i]) for i in biggest}}
 
 
 MEASURE_ENCODER = r"""
@@ -211,7 +217,8 @@ def test_notebook_runs_in_hub_mode_under_1_gb(notebook, standin, vit_base_extra,
     assert result["with_vit_base_mb"] < BUDGET_MB, (
         f"{notebook.name} peaks at {result['kernel_peak_mb']} MB with the stand-in's small encoder; with "
         f"{result['encoders']} ViT-base encoder(s) alive that is about {result['with_vit_base_mb']} MB, over the "
-        f"{BUDGET_MB} MB budget per notebook (free models and decoded images you no longer need)")
+        f"{BUDGET_MB} MB budget per notebook (free models and decoded images you no longer need); the peak "
+        f"grew most in {result['peak_grew_in']}")
 
 
 def test_report(vit_base_extra):
