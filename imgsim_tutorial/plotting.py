@@ -222,15 +222,15 @@ def plot_recall_vs_speed(curves: dict, exact_ms: float | None = None, target: fl
                          title: str = "", note: str | None = None):
     """Recall@k against time per query for parameter sweeps: one line per family of settings.
 
-    ``curves`` maps a family name to a list of points ``{"latency_ms", "recall", "label"}`` (the
-    label, e.g. "L=8", is written beside its point). ``exact_ms`` draws exact search's time as a
+    ``curves`` maps a family name to a list of points ``{"latency_ms", "recall", "label"}`` in
+    the order of the knob swept (the line joins them in that order; the label, e.g. "L=8", is
+    written beside its point). ``exact_ms`` draws exact search's time as a
     vertical line (recall 1 there); ``target`` the recall target as a horizontal line. A point
     up and to the left of another is better on both counts.
     """
     figure, (axis,) = subplots(1, width=6.4, height=4.0)
     markers = "os^vDPX*"
     for position, (name, points) in enumerate(curves.items()):
-        points = sorted(points, key=lambda point: point["latency_ms"])
         xs, ys = [p["latency_ms"] for p in points], [p["recall"] for p in points]
         line, = axis.plot(xs, ys, marker=markers[position % len(markers)], label=name, ms=5)
         for point in points:

@@ -41,7 +41,7 @@ def test_recall_vs_speed_draws_curves_exact_time_and_target():
     axis = figure.axes[0]
     assert figure.get_dpi() >= 100 and labelled(figure) and axis.get_xscale() == "log"
     drawn = axis.lines[0]
-    assert list(drawn.get_xdata()) == [0.2, 0.4]  # sorted by time, so the line does not zigzag
+    assert list(drawn.get_xdata()) == [0.4, 0.2]  # joined in the order of the knob swept, not re-sorted
     assert any(np.allclose(line.get_xdata(), 1.5) for line in axis.lines[1:])
     assert any(np.allclose(line.get_ydata(), 0.9) for line in axis.lines[1:])
     assert {text.get_text() for text in axis.texts} == {"L=4", "L=2"}

@@ -136,9 +136,11 @@ print(f"fastest per query on {n} images: {fastest}")
 # * **exact search** needs no build and scans every image in one matrix product, which costs
 #   little at a few hundred images; it never misses anything;
 # * **LSH by hand** is the easiest to read, but builds with a Python loop over every item of
-#   every table, and each query runs a Python loop over tables and a set of ids;
-# * **`LSHIndex`** does the same work in a few array operations, so it builds much faster than
-#   the dicts; per query it pays for hashing and bucket lookups before it scores its candidates.
+#   every table (n × n_tables Python steps, which grow with the collection), and each query runs
+#   a Python loop over tables and a set of ids;
+# * **`LSHIndex`** does the same work in a few array operations, which scale far better as the
+#   collection grows; per query it pays for hashing and bucket lookups before it scores its
+#   candidates.
 #
 # Read the line "fastest per query" above: with only a few hundred images, saving scans buys
 # little. LSH pays off when scanning everything costs more than hashing and looking up; the
@@ -441,9 +443,10 @@ for name, points in sweeps.items():
     print(f"{name:<18}", "  ".join(f"L={p['n_tables']}: {p['recall']:.2f} @ {p['latency_ms']:.2f} ms" for p in points))
 
 # %% [markdown]
-# Read the curves: along each line more tables buy recall with time; probes reach the same
+# Read the curves: along each line more tables buy recall and cost time; probes reach a given
 # recall with fewer tables (less memory), paid for with more buckets per query. Where a curve
-# crosses the 0.9 line to the left of the dashed line, LSH beats exact search at that recall.
+# crosses the 0.9 line to the left of the dashed line, LSH beats exact search at that recall;
+# to the right of it, exact search is both faster and exact.
 #
 # ## Find your own trade-off
 #
