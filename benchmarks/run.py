@@ -45,10 +45,11 @@ from imgsim_tutorial.synthetic import embedding_statistics, realistic_embeddings
 
 K, TARGET = 10, 0.9
 CORES = os.cpu_count() or 1
-LSH_BUILDS = [  # (n_bits, n_tables, center, probes): one build per line, swept over its probes
-    (10, 20, True, (0, 4, 16)), (12, 20, True, (0, 4, 16)), (12, 40, True, (0, 4, 16)), (14, 40, True, (0, 4, 16)),
-    (16, 40, True, (0, 4, 16)),
-    (12, 20, False, (0, 4))]  # without centring the shared mean direction fills a few huge buckets
+SECTIONS = ("curves", "targets", "crossover", "easy", "growth")
+FAMILIES = ("CosineIndex", "LSHIndex", "FAISS IVF", "FAISS HNSW")
+LSH_BUILDS = [  # (n_bits, n_tables, center, probes): each build is swept over its probes
+    (12, 20, True, (0, 4, 16)), (14, 40, True, (0, 4, 16)), (16, 40, True, (4, 16, 32)),
+    (12, 20, False, (0,))]  # without centring, the shared mean direction fills a few huge buckets
 
 
 @contextlib.contextmanager
@@ -80,7 +81,7 @@ def batch_qps(search_all, queries, repeats=3) -> float:
     """Queries per second of one batched call (median of ``repeats``; one call if it is slow)."""
     times = []
     for _ in range(repeats):
-        if times and times[0] > 2.0:
+        if times and times[0] > 0.5:
             break
         started = time.perf_counter()
         search_all(queries)
@@ -95,7 +96,7 @@ def recall(found, truth) -> float:
 # -- the methods: each builds once and yields (label, params, search function) per setting ------
 def exact_method(data):
     index = t.CosineIndex().add(data)
-    yield "exact CosineIndex", {}, lambda q: index.search(q, K)[1], None
+    yield "CosineIndex (exact)", {}, lambda q: index.search(q, K)[1], None
 
 
 def lsh_method(data, builds=LSH_BUILDS, log=print):
@@ -394,6 +395,14 @@ def plot(report, folder):
         plt.close(figure)
 
 
+def write(report, folder):
+    """results.json, with the curve rows also under "datasets" (the older layout notebook 04 reads)."""
+    if report.get("curves"):
+        report["datasets"] = {f"realistic N={report['curves']['n']:,} (SYNTHETIC)": [
+            {**row, "latency_ms": row["single_ms"]} for row in report["curves"]["rows"]]}
+    (folder / "results.json").write_text(json.dumps(report, indent=1, default=float))
+
+
 # -- main --------------------------------------------------------------------------------------
 def main():
     parser = argparse.ArgumentParser(description="imgsim-tutorial benchmarks (SYNTHETIC realistic embeddings)")
@@ -405,13 +414,18 @@ def main():
     parser.add_argument("--single", type=int, default=40, help="queries timed one by one")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds for the key ratios")
     parser.add_argument("--before", type=Path, help="folder holding an older package imgsim_before (LSH before/after)")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                        help="run only these (the others are kept from results.json)")
     parser.add_argument("--quick", action="store_true", help="small sizes, to check that it runs")
     parser.add_argument("--out", type=Path, default=HERE / "results")
-    parser.add_argument("--plot-only", action="store_true", help="redraw the plots from results.json")
+    parser.add_argument("--plot-only", action="store_true", help="rewrite results.md and the plots from results.json")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.plot_only:
-        plot(json.loads((args.out / "results.json").read_text()), args.out)
+        report = json.loads((args.out / "results.json").read_text())
+        write(report, args.out)
+        (args.out / "results.md").write_text(markdown(report))
+        plot(report, args.out)
         return
     if args.quick:
         args.curve_n, args.target_n, args.crossover_n, args.growth = 5_000, [5_000], [1_000, 2_000], [2_000, 5_000]
@@ -431,92 +445,105 @@ def main():
 
     def save():
         report["seconds"] = time.time() - started
-        (args.out / "results.json").write_text(json.dumps(report, indent=1, default=float))
+        write(report, args.out)
 
     def dataset(n, n_queries=args.queries):
         with threads(1):  # the generator's many small QR factorisations stall on busy BLAS threads
             data, queries = realistic_embeddings(n, 768, n_queries=n_queries, seed=n)
         return data, queries
 
-    # 1. the data, described
-    data, queries = dataset(args.curve_n)
-    labels, query_labels = realistic_labels(args.curve_n, n_queries=args.queries, seed=args.curve_n)
-    report["statistics"] = [embedding_statistics(data, queries, K, labels, query_labels)]
-    log(f"data N={args.curve_n:,}: {report['statistics'][0]}")
-    truth = t.CosineIndex().add(data).search(queries, K)[1]
+    sections = set(args.sections)
+    if sections != set(SECTIONS) and (args.out / "results.json").exists():
+        kept = json.loads((args.out / "results.json").read_text())  # update only the sections run now
+        report = {**kept, **{key: report[key] for key in ("date", "machine")}, "n_queries": args.queries}
+        started -= kept.get("seconds", 0)
 
-    # 2. recall-vs-throughput curves
-    log("curves")
-    rows = measure([exact_method(data), lsh_method(data, log=log), faiss_ivf_method(data), faiss_hnsw_method(data),
-                    hand_built_methods(data, log)], data, queries, truth, args.single, log)
-    report["curves"] = {"n": args.curve_n, "rows": rows}
-    save()
+    # 1. the data, described; 2. recall-vs-throughput curves
+    data, queries = dataset(args.curve_n)
+    truth = t.CosineIndex().add(data).search(queries, K)[1]
+    if "curves" in sections:
+        labels, query_labels = realistic_labels(args.curve_n, n_queries=args.queries, seed=args.curve_n)
+        report["statistics"] = [embedding_statistics(data, queries, K, labels, query_labels)]
+        log(f"data N={args.curve_n:,}: {report['statistics'][0]}")
+        log("curves")
+        rows = measure([exact_method(data), lsh_method(data, log=log), faiss_ivf_method(data), faiss_hnsw_method(data),
+                        hand_built_methods(data, log)], data, queries, truth, args.single, log)
+        report["curves"] = {"n": args.curve_n, "rows": rows}
+        save()
 
     # 3. the targets at 50k and 100k, with interleaved rounds (and the older query path)
-    report["targets"] = []
-    for n in args.target_n:
-        if n != args.curve_n:
-            del data, queries
-            gc.collect()
-            data, queries = dataset(n)
-            truth = t.CosineIndex().add(data).search(queries, K)[1]
-            sweep = measure([lsh_method(data, log=log)], data, queries, truth, args.single, log, batch=False)
-        else:
-            sweep = rows
-        best = best_at_target(sweep, "LSHIndex")
-        if best is None:
-            log(f"N={n:,}: no LSHIndex setting reached recall@10 >= {TARGET}")
-            continue
-        result = rounds_vs_exact(data, queries, lsh_settings(best), args.single, args.rounds, before)
-        result.update(n=n, recall=best["recall"])
-        report["targets"].append(result)
-        log(f"N={n:,}: {result['settings']} speed-up {result['speedup']:.1f}x [{result['speedup_min']:.1f}-"
-            f"{result['speedup_max']:.1f}], overhead {result['overhead']['ratio']:.2f}, batch {result['batch_ratio']:.1f}x")
-        save()
+    if "targets" in sections:
+        report["targets"] = []
+        for n in sorted(args.target_n, key=lambda n: n != args.curve_n):  # the loaded N first
+            if n != args.curve_n:
+                del data, queries
+                gc.collect()
+                data, queries = dataset(n)
+                truth = t.CosineIndex().add(data).search(queries, K)[1]
+            if n == args.curve_n and "curves" in sections:
+                sweep = report["curves"]["rows"]
+            else:
+                sweep = measure([lsh_method(data, log=log)], data, queries, truth, args.single, log, batch=False)
+            best = best_at_target(sweep, "LSHIndex")
+            if best is None:
+                log(f"N={n:,}: no LSHIndex setting reached recall@10 >= {TARGET}")
+                continue
+            result = rounds_vs_exact(data, queries, lsh_settings(best), args.single, args.rounds, before)
+            result.update(n=n, recall=best["recall"])
+            report["targets"].append(result)
+            log(f"N={n:,}: {result['settings']} speed-up {result['speedup']:.1f}x [{result['speedup_min']:.1f}-"
+                f"{result['speedup_max']:.1f}], overhead {result['overhead']['ratio']:.2f}, batch {result['batch_ratio']:.1f}x")
+            save()
+        report["targets"].sort(key=lambda r: r["n"])
     del data, queries
     gc.collect()
 
     # 4. where LSH starts to win
-    log("crossover")
-    report["crossover"] = crossover({n: dataset(n) for n in sorted(args.crossover_n)}, args.single, log,
-                                    extra=report["targets"])
-    save()
+    if "crossover" in sections:
+        log("crossover")
+        report["crossover"] = crossover({n: dataset(n) for n in sorted(args.crossover_n)}, args.single, log,
+                                        extra=report.get("targets", ()))
+        save()
 
     # 5. the counter-example: the old easy data
-    n_easy = min(args.curve_n, 50_000)
-    easy = t.evaluation.clustered_vectors(n_easy + args.queries, 768, n_clusters=n_easy // 100, seed=1)
-    easy_truth = t.CosineIndex().add(easy[:n_easy]).search(easy[n_easy:], K)[1]
-    report["easy"] = {"n": n_easy, "data": "evaluation.clustered_vectors, not realistic",
-                      "rows": measure([exact_method(easy[:n_easy]), lsh_method(easy[:n_easy], [(12, 20, False, (0,))], log),
-                                       faiss_hnsw_method(easy[:n_easy], efs=(16,))], easy[:n_easy], easy[n_easy:],
-                                      easy_truth, args.single, log)}
-    del easy
-    save()
+    if "easy" in sections:
+        n_easy = min(args.curve_n, 50_000)
+        easy = t.evaluation.clustered_vectors(n_easy + args.queries, 768, n_clusters=n_easy // 100, seed=1)
+        easy_truth = t.CosineIndex().add(easy[:n_easy]).search(easy[n_easy:], K)[1]
+        report["easy"] = {"n": n_easy, "data": "evaluation.clustered_vectors, not realistic",
+                          "rows": measure([exact_method(easy[:n_easy]), lsh_method(easy[:n_easy], [(12, 20, False, (0,))], log),
+                                           faiss_hnsw_method(easy[:n_easy], efs=(16,))], easy[:n_easy], easy[n_easy:],
+                                          easy_truth, args.single, log)}
+        del easy
+        save()
 
     # 6. cost growth with N (fewer queries at 1M; IVF and HNSW with lighter builds there)
-    report["growth"] = []
-    for n in args.growth:
-        n_queries = args.queries if n < 500_000 else 50
-        if n == args.curve_n:  # measured already, for the curves
-            sweep = report["curves"]["rows"]
-            best = [b for b in (best_at_target(sweep, p) for p in ("exact", "LSHIndex", "FAISS IVF", "FAISS HNSW")) if b]
-            report["growth"].append({"n": n, "n_queries": args.queries, "rows": [], "best": best})
-            continue
-        data, queries = dataset(n, n_queries)
-        log(f"growth N={n:,} generated")
-        truth = t.CosineIndex().add(data).search(queries, K)[1]
-        big = n >= 500_000
-        builds = [(12, 20, True, (4, 16)), (14, 40, True, (4, 16))] if not big else [(14, 20, True, (4, 16))]
-        methods = [exact_method(data), lsh_method(data, builds, log),
-                   faiss_ivf_method(data, nprobes=(4, 8, 16, 32)),
-                   faiss_hnsw_method(data, M=16 if not big else 8, ef_construction=40 if not big else 20,
-                                     efs=(32, 64, 128))]
-        sweep = measure(methods, data, queries, truth, min(args.single, n_queries), log)
-        best = [b for b in (best_at_target(sweep, prefix) for prefix in ("exact", "LSHIndex", "FAISS IVF", "FAISS HNSW")) if b]
-        report["growth"].append({"n": n, "n_queries": n_queries, "rows": sweep, "best": best})
-        del data, queries, truth, methods
-        gc.collect()
-        save()
+    if "growth" in sections:
+        done = {g["n"]: g for g in report.get("growth", []) if g["n"] not in args.growth}
+        report["growth"] = sorted(done.values(), key=lambda g: g["n"])
+        for n in args.growth:
+            n_queries = args.queries if n < 500_000 else 50
+            if n == args.curve_n and report.get("curves", {}).get("n") == n:  # measured already, for the curves
+                sweep = report["curves"]["rows"]
+                best = [b for b in (best_at_target(sweep, p) for p in FAMILIES) if b]
+                report["growth"].append({"n": n, "n_queries": args.queries, "rows": [], "best": best})
+                continue
+            data, queries = dataset(n, n_queries)
+            log(f"growth N={n:,} generated")
+            truth = t.CosineIndex().add(data).search(queries, K)[1]
+            big = n >= 500_000
+            builds = [(12, 20, True, (4, 16)), (14, 40, True, (4, 16))] if not big else [(14, 20, True, (4, 16))]
+            methods = [exact_method(data), lsh_method(data, builds, log),
+                       faiss_ivf_method(data, nprobes=(4, 8, 16, 32)),
+                       faiss_hnsw_method(data, M=16 if not big else 8, ef_construction=40 if not big else 20,
+                                         efs=(32, 64, 128))]
+            sweep = measure(methods, data, queries, truth, min(args.single, n_queries), log)
+            best = [b for b in (best_at_target(sweep, prefix) for prefix in FAMILIES) if b]
+            report["growth"].append({"n": n, "n_queries": n_queries, "rows": sweep, "best": best})
+            report["growth"].sort(key=lambda g: g["n"])
+            del data, queries, truth, methods
+            gc.collect()
+            save()
 
     save()
     (args.out / "results.md").write_text(markdown(report))
