@@ -413,14 +413,22 @@ assert all(row["recall"] >= 0.85 for row in growth)
 # %%
 stored = Path("../benchmarks/results/results.json")
 results = json.loads(stored.read_text()) if stored.exists() else {}
-realistic = {name: rows for name, rows in results.get("datasets", {}).items() if "realistic" in name.lower()}
-print(f"STORED benchmark results (measured {results.get('date', '?')} on {results.get('machine', '?')}; not now):"
-      if realistic else "no stored benchmark results on realistic data in this copy of the course "
-      "(older results used the easy clustered set that notebook 06 shows to be misleading)")
-for name, rows in realistic.items():
-    for row in rows:
-        if row["method"].startswith(("CosineIndex", "LSHIndex")):
-            print(f"  {name:<34} {row['method']:<30} recall@10 {row['recall']:.3f} {row['latency_ms']:8.3f} ms")
+crossover = results.get("crossover") or {}
+if crossover.get("points"):
+    print(f"STORED benchmark results (measured {results.get('date', '?')} on {results.get('machine', '?')}; "
+          "not now), SYNTHETIC realistic data, one query at a time on one thread:")
+    for point in crossover["points"]:
+        setting = point.get("lsh") or {}
+        print(f"  N={point['n']:>9,}: exact {point['exact_ms']:8.3f} ms | best LSH at recall@10 >= 0.9: "
+              + (f"{point['lsh_ms']:.3f} ms ({setting.get('n_bits')}b x {setting.get('n_tables')}t "
+                 f"+{setting.get('n_probes')}p, recall {point['recall']:.3f}), speed-up {point['speedup']:.1f}x"
+                 if point.get("lsh_ms") else "none found"))
+    where = crossover.get("crossover_n")
+    print("  LSH starts to win at N =", f"{where:,.0f} (interpolated)" if isinstance(where, (int, float))
+          else where or "(not within the sizes stored)")
+else:
+    print("no stored benchmark results on realistic data in this copy of the course (older results used the "
+          "easy clustered set that notebook 06 shows to be misleading); run: python benchmarks/run.py")
 
 # %% [markdown]
 # ## Recall against speed: curves, not points
