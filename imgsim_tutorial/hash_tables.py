@@ -11,7 +11,8 @@ missed. Two remedies, both here:
   (multi-probe LSH), which finds more with fewer tables.
 
 The union of buckets is a shortlist. ``search`` re-ranks it by exact cosine, so every score it
-returns is a true cosine similarity; the collision count is only a shortlisting signal.
+returns is a true cosine similarity; the collision count is only a shortlisting signal. How a
+query finds its buckets quickly (all tables, probes and queries at once) is ``lsh_lookup.py``.
 Persistence is ``IndexBase``'s: one versioned ``.npz`` with a JSON header; no pickle anywhere.
 """
 
@@ -162,7 +163,8 @@ class LSHIndex(IndexBase):
         ``margins`` (..., n_bits) -> uint64 (..., 1 + n_probes), for one table or for all
         tables and queries at once (e.g. margins (n_tables, nq, n_bits) -> (n_tables, nq, 1 + n_probes)).
         """
-        own = pack_bits(np.asarray(margins).reshape(-1, margins.shape[-1]) > 0).reshape(margins.shape[:-1])
+        margins = np.asarray(margins)
+        own = pack_bits(margins.reshape(-1, margins.shape[-1]) > 0).reshape(margins.shape[:-1])
         return np.concatenate([own[..., None], own[..., None] ^ probe_masks(margins, self.n_probes)], axis=-1)
 
     def _shortlists(self, margins) -> list[np.ndarray]:
