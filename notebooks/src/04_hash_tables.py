@@ -578,18 +578,23 @@ with warnings.catch_warnings():
 # that reaches recall@10 ≥ 0.95 on the course's images? Write a loop.
 
 # %%
-def reaches(n_tables, target=0.95):
-    """The check for exercise 1: does LSHIndex(n_bits=8, n_tables) reach the target?"""
+def reaches(n_tables, embeddings, queries, true_ids, target=0.95):
+    """The check for exercise 1: does LSHIndex(n_bits=8, n_tables) reach the target recall@10?"""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        found = t.LSHIndex(n_bits=8, n_tables=int(n_tables)).add(candidate_embeddings).search(query_embeddings, 10)[1]
-    return t.recall_at_k(found, exact_ids) >= target
+        found = t.LSHIndex(n_bits=8, n_tables=int(n_tables)).add(embeddings).search(queries, 10)[1]
+    return t.recall_at_k(found, true_ids) >= target
+
+
+def smallest_enough(n_tables, *data):
+    """Right when n_tables reaches the target and one table fewer does not."""
+    return reaches(n_tables, *data) and (n_tables == 1 or not reaches(n_tables - 1, *data))
 
 
 # %% tags=["exercise"]
 answer_tables = None  # your code here: the smallest n_tables
-exercises.check_true(None if answer_tables is None else reaches(answer_tables) and
-                     (answer_tables == 1 or not reaches(answer_tables - 1)),
+exercises.check_true(None if answer_tables is None else
+                     smallest_enough(answer_tables, candidate_embeddings, query_embeddings, exact_ids),
                      "it must reach recall@10 >= 0.95, and one table fewer must not", name="smallest n_tables")
 
 # %% [markdown]
@@ -644,8 +649,8 @@ with warnings.catch_warnings():
         if t.recall_at_k(found, exact_ids) >= 0.95:
             break
 print(f"n_tables={answer_tables}: recall@10 = {t.recall_at_k(found, exact_ids):.3f}")
-exercises.check_true(None if answer_tables is None else reaches(answer_tables) and
-                     (answer_tables == 1 or not reaches(answer_tables - 1)),
+exercises.check_true(None if answer_tables is None else
+                     smallest_enough(answer_tables, candidate_embeddings, query_embeddings, exact_ids),
                      "it must reach recall@10 >= 0.95, and one table fewer must not", name="smallest n_tables")
 
 # %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
