@@ -88,17 +88,21 @@ def spark_session(master: str | None = None, *, app_name: str = "imgsim-tutorial
                .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
                .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
-    session = builder.getOrCreate()  # SparkSession.__exit__ calls session.stop()
+    with _quiet_pandas_notice():
+        session = builder.getOrCreate()  # SparkSession.__exit__ calls session.stop()
     session.sparkContext.setLogLevel("ERROR")
     return session
 
 
 def _quiet_log_config() -> Path:
     """A log4j2 file that shows errors only (Spark's default prints INFO/WARN lines at start-up)."""
-    path = Path(tempfile.gettempdir()) / "imgsim-spark-log4j2.properties"
+    path = Path(tempfile.gettempdir()) / "imgsim-spark-log4j2-v2.properties"
     if not path.exists():
         with atomic_path(path) as temporary:
             temporary.write_text("rootLogger.level = error\nrootLogger.appenderRef.stderr.ref = console\n"
+                                 # the shell's logger at the root's level: Spark then skips its "Setting
+                                 # default log level" banner
+                                 "logger.repl.name = org.apache.spark.repl.Main\nlogger.repl.level = error\n"
                                  "appender.console.type = Console\nappender.console.name = console\n"
                                  "appender.console.target = SYSTEM_ERR\nappender.console.layout.type = PatternLayout\n"
                                  "appender.console.layout.pattern = %p %c{1}: %m%n\n")
