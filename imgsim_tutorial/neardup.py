@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .cosine_search import normalize
+from .index_base import check_int
 from .random_projection import RandomHyperplanes, pack_bits
 
 MAX_CANDIDATE_PAIRS = 50_000_000  # per table; beyond this the settings are not LSH any more
@@ -146,8 +147,9 @@ def near_duplicate_pairs(embeddings, threshold: float, *, n_bits: int = 16, n_ta
 
     ``embeddings`` (n, d). Returns :class:`Pairs` (precision is 1.0 by construction: every pair
     returned was checked) with ``stats``: ``n_candidate_pairs`` (distinct pairs verified),
-    ``share_compared`` (of all n (n - 1) / 2 pairs), ``n_oversized_buckets`` and, for
-    ``oversized="skip"``, ``n_pairs_skipped``. Recall depends on ``n_bits`` and ``n_tables``.
+    ``share_compared`` (of all n (n - 1) / 2 pairs), ``n_oversized_buckets``, and the pairs
+    ``n_scanned_in_big_buckets`` (``oversized="scan"``) or ``n_pairs_skipped`` (``"skip"``).
+    Recall depends on ``n_bits`` and ``n_tables``.
     ``center=True`` hashes ``embeddings - mean`` (as ``LSHIndex(center=True)``): real embeddings
     share a mean direction, which crowds the buckets; the cosines verified are the original ones.
 
@@ -158,12 +160,9 @@ def near_duplicate_pairs(embeddings, threshold: float, *, n_bits: int = 16, n_ta
     [(0, 1)]
     """
     _check_threshold(threshold)
-    if not 1 <= n_bits <= 64:
-        raise ValueError(f"n_bits must be between 1 and 64, got {n_bits}")
-    if n_tables < 1:
-        raise ValueError(f"n_tables must be at least 1, got {n_tables}")
-    if max_bucket_size < 2:
-        raise ValueError(f"max_bucket_size must be at least 2 (a pair), got {max_bucket_size}")
+    n_bits = check_int(n_bits, "n_bits", low=1, high=64, sensible=16)
+    n_tables = check_int(n_tables, "n_tables", low=1, sensible=8)
+    max_bucket_size = check_int(max_bucket_size, "max_bucket_size", low=2, sensible=2000)
     if oversized not in ("scan", "skip"):
         raise ValueError(f"oversized must be 'scan' (compare big buckets exactly) or 'skip', got {oversized!r}")
     vectors = normalize(embeddings, "embeddings")
@@ -173,7 +172,7 @@ def near_duplicate_pairs(embeddings, threshold: float, *, n_bits: int = 16, n_ta
     # Table t's hyperplanes depend only on (seed, t), exactly as in LSHIndex; one product hashes all tables.
     normals = np.concatenate([RandomHyperplanes(n_bits, dim, seed=[seed, t]).normals for t in range(n_tables)])
     bits = (hashed @ normals.T > 0).reshape(n, n_tables, n_bits)
-    keys, scanned, n_oversized, skipped = [], [], 0, 0
+    keys, scanned, n_oversized, skipped, compared_in_big = [], [], 0, 0, 0
     for table in range(n_tables):
         i, j, big_buckets = pairs_in_buckets(pack_bits(bits[:, table]), max_bucket_size)
         keys.append(np.unique(i * n + j))
@@ -182,6 +181,7 @@ def near_duplicate_pairs(embeddings, threshold: float, *, n_bits: int = 16, n_ta
             if oversized == "skip":
                 skipped += len(rows) * (len(rows) - 1) // 2
                 continue
+            compared_in_big += len(rows) * (len(rows) - 1) // 2
             inside = brute_force_pairs(vectors[rows], threshold)
             scanned.append((rows[inside.i], rows[inside.j], inside.cosine))
     keys = np.unique(np.concatenate(keys))
@@ -193,8 +193,9 @@ def near_duplicate_pairs(embeddings, threshold: float, *, n_bits: int = 16, n_ta
         found_keys, first = np.unique(found_i * n + found_j, return_index=True)
         found_i, found_j, found_cos = found_keys // n, found_keys % n, found_cos[first]
     total = n * (n - 1) // 2
-    stats = {"n_candidate_pairs": int(len(keys)), "share_compared": len(keys) / max(total, 1),
-             "n_oversized_buckets": n_oversized, "n_pairs_skipped": skipped, "seconds": time.perf_counter() - started}
+    stats = {"n_candidate_pairs": int(len(keys)), "n_scanned_in_big_buckets": compared_in_big,
+             "share_compared": (len(keys) + compared_in_big) / max(total, 1), "n_oversized_buckets": n_oversized,
+             "n_pairs_skipped": skipped, "seconds": time.perf_counter() - started}
     if skipped:
         warnings.warn(f"{n_oversized} buckets held more than max_bucket_size={max_bucket_size} rows; "
                       f"{skipped:,} pairs inside them were not examined, so some duplicates may be missing. "

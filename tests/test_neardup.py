@@ -71,7 +71,8 @@ def test_oversized_buckets_are_scanned_or_reported(planted):
     settings = dict(n_bits=6, n_tables=4, seed=1)
     uncapped = near_duplicate_pairs(collection, 0.9, max_bucket_size=len(collection), **settings)
     scanned = near_duplicate_pairs(collection, 0.9, max_bucket_size=50, **settings)
-    assert scanned.stats["n_oversized_buckets"] > 0
+    assert scanned.stats["n_oversized_buckets"] > 0 and scanned.stats["n_scanned_in_big_buckets"] > 0
+    assert scanned.stats["share_compared"] >= scanned.stats["n_candidate_pairs"] / (len(collection) ** 2 / 2)
     assert set(map(tuple, scanned.as_array().tolist())) == set(map(tuple, uncapped.as_array().tolist()))
     with pytest.warns(UserWarning, match="not examined"):
         skipped = near_duplicate_pairs(collection, 0.9, max_bucket_size=50, oversized="skip", **settings)
@@ -88,6 +89,7 @@ def test_planted_copies_have_the_cosines_asked_for(rng):
 @pytest.mark.parametrize("call, match", [
     (lambda x: near_duplicate_pairs(x, 1.5), "threshold"),
     (lambda x: near_duplicate_pairs(x, 0.9, n_bits=0), "n_bits"),
+    (lambda x: near_duplicate_pairs(x, 0.9, n_bits=8.5), "n_bits"),
     (lambda x: near_duplicate_pairs(x, 0.9, n_tables=0), "n_tables"),
     (lambda x: near_duplicate_pairs(x, 0.9, max_bucket_size=1), "max_bucket_size"),
     (lambda x: near_duplicate_pairs(x, 0.9, oversized="drop"), "oversized"),
