@@ -176,8 +176,11 @@ def check_ids(answer_ids, expected_ids, name: str = "ids", ordered: bool = True)
                             or (np.issubdtype(answer.dtype, np.floating) and np.all(answer == np.round(answer)))):
         return Check(WRONG, name, f"holds {answer.dtype} values, expected integer ids "
                                   "(did you pass the scores instead of the ids?)")
-    answer_rows, expected_rows = answer.reshape(-1, expected.shape[-1]).astype(np.int64), expected.reshape(
-        -1, expected.shape[-1]).astype(np.int64)
+    if expected.ndim not in (1, 2):
+        return Check(WRONG, name, f"expected ids of shape (k,) or (nq, k), but the reference has shape {expected.shape}")
+    # one row per query; a 1-D answer is one row (this also keeps an empty answer () well defined)
+    answer_rows = np.atleast_2d(answer).astype(np.int64) if expected.ndim == 2 else answer[None].astype(np.int64)
+    expected_rows = np.atleast_2d(expected).astype(np.int64) if expected.ndim == 2 else expected[None].astype(np.int64)
     if ordered:
         same = (answer_rows == expected_rows).all(axis=1)
     else:

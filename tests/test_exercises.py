@@ -72,6 +72,14 @@ def test_check_ids_catches_scores_passed_as_ids_and_wrong_k():
     assert check_ids(np.array([3.0, 1.0]), [3, 1])  # float ids that are whole numbers are fine
 
 
+def test_check_ids_empty_answers():
+    assert check_ids(np.array([], dtype=int), np.array([], dtype=int), ordered=False)
+    assert check_ids([], np.flatnonzero([False, False]), ordered=False)  # np.asarray([]) is float: still fine
+    result = check_ids([], [4], ordered=False)
+    assert not result and "shape (0,), expected (1,)" in result.message
+    assert not check_ids([4], np.array([], dtype=int))
+
+
 def test_check_value_numbers_strings_bools():
     assert check_value(np.float32(0.333), 1 / 3, atol=1e-3)
     too_small = check_value(0.30, 1 / 3, name="chance")
