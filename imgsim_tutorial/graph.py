@@ -66,7 +66,8 @@ def diverse_neighbors(vectors, lists, n_keep: int, nodes=None, batch_size: int =
     Candidate j is kept if it is closer to the node than to every candidate kept before it,
     and fewer than ``n_keep`` are kept already. Vectorised over nodes, one loop over j.
 
-    >>> points = np.array([[1, 0], [0.9, 0.44], [0.88, 0.47], [0.8, -0.6]]); points /= np.linalg.norm(points, axis=1)[:, None]
+    >>> points = np.array([[1, 0], [0.9, 0.44], [0.88, 0.47], [0.8, -0.6]])
+    >>> points /= np.linalg.norm(points, axis=1)[:, None]
     >>> diverse_neighbors(points, np.array([[1, 2, 3]]), n_keep=3, nodes=[0]).tolist()   # 2 hides behind 1
     [[True, False, True]]
     """

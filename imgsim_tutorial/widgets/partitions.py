@@ -25,7 +25,8 @@ def _lsh_cells(points, query, n_cells, n_probes, seed, plane_points):
     margins = query @ planes.normals.T
     code = int(pack_bits(margins[None] > 0)[0])
     probed = [code] + [code ^ sum(1 << bit for bit in flip) for flip in probe_sequence(margins, n_probes - 1)]
-    return planes.codes(points).astype(np.int64), np.array(probed), planes.codes(plane_points).astype(np.int64), planes.normals
+    cells, region = planes.codes(points).astype(np.int64), planes.codes(plane_points).astype(np.int64)
+    return cells, np.array(probed), region, planes.normals
 
 
 def _ivf_cells(points, query, n_cells, n_probes, seed, plane_points):
