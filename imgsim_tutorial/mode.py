@@ -108,13 +108,16 @@ def _set_hub_switches(**values) -> None:
     for name, value in values.items():
         if name == "HF_HUB_OFFLINE":
             constants.HF_HUB_OFFLINE = value in _TRUE
-        elif hasattr(constants, name):
+        elif hasattr(constants, name) and str(value).isdigit():
             setattr(constants, name, int(value))
 
 
 def _go_offline() -> None:
     """Flip the Hugging Face offline switches, also in libraries already imported."""
     _set_hub_switches(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    datasets_config = sys.modules.get("datasets.config")
+    if datasets_config is not None:  # datasets copies the switch when it is imported
+        datasets_config.HF_HUB_OFFLINE = datasets_config.HF_DATASETS_OFFLINE = True
 
 
 def resolve_mode(refresh: bool = False, announce: bool = True) -> str:

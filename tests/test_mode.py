@@ -165,3 +165,13 @@ def test_hub_mode_from_the_local_cache_loads_a_local_dataset_copy(tmp_path, monk
 def test_check_mode_rejects_unknown_names():
     with pytest.raises(ValueError, match="'hub', 'offline' or None"):
         mode_module.check_mode("online")
+
+
+def test_offline_reaches_libraries_imported_before_the_decision():
+    # A notebook that imports datasets before the course decides must still end up offline.
+    code = ("import datasets, huggingface_hub.constants as hub, datasets.config as config\n"
+            "import imgsim_tutorial as t\n"
+            "print(t.resolve_mode(announce=False), hub.HF_HUB_OFFLINE, config.HF_HUB_OFFLINE)\n")
+    result, _ = run_python(code, IMGSIM_MODE="offline")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["offline", "True", "True"]
