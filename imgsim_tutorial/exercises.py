@@ -32,7 +32,8 @@ The convention for notebook cells (percent-format sources in ``notebooks/src/``)
        exercises.check_ids(answer, expected_top5, name="top-5 ids")
 
    A solution re-runs its exercise's check, so the built notebook stores "✓ right" under it and
-   ``tests/test_exercises.py`` can see that each solution passes its own check.
+   ``tests/test_exercises.py`` can see that each solution passes its own check. Only a clean-up
+   cell (stop Spark, free memory) may follow the last solution untagged.
 
 The checkers
 ------------
