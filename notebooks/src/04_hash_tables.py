@@ -134,17 +134,18 @@ print(f"fastest per query on {n} images: {fastest}")
 # Where each one wins, on a collection this small:
 #
 # * **exact search** needs no build and scans every image in one matrix product, which costs
-#   little at a few hundred images; it never misses anything;
-# * **LSH by hand** is the easiest to read, but builds with a Python loop over every item of
-#   every table (n × n_tables Python steps, which grow with the collection), and each query runs
-#   a Python loop over tables and a set of ids;
-# * **`LSHIndex`** does the same work in a few array operations, which scale far better as the
-#   collection grows; per query it pays for hashing and bucket lookups before it scores its
-#   candidates.
+#   little at a few hundred images; it never misses anything, and here it is the fastest;
+# * **LSH by hand** is the easiest to read, and with few items its dict lookups are cheap: compare
+#   its query time with `LSHIndex`'s above. But its costs grow in Python steps: one per item and
+#   table to build, one per candidate and table (`set.update`) to query;
+# * **`LSHIndex`** does the same work in a fixed number of array operations per call. That fixed
+#   cost (hashing, finding buckets, merging them) is what you see at a few hundred images; array
+#   operations are what keep it low when the collection, and the candidates per query, grow to
+#   many thousands.
 #
-# Read the line "fastest per query" above: with only a few hundred images, saving scans buys
-# little. LSH pays off when scanning everything costs more than hashing and looking up; the
-# section "When does LSH pay off?" below measures where that happens.
+# So with only a few hundred images, saving scans buys nothing. LSH pays off when scanning
+# everything costs more than hashing and looking up; the section "When does LSH pay off?" below
+# measures where that happens.
 #
 # ## The structure at a glance
 
@@ -451,7 +452,8 @@ for name, points in sweeps.items():
     print(f"{name:<18}", "  ".join(f"L={p['n_tables']}: {p['recall']:.2f} @ {p['latency_ms']:.2f} ms" for p in points))
 
 # %% [markdown]
-# Read the curves: along each line more tables buy recall and cost time; probes reach a given
+# Read the curves: along each line more tables buy recall; what they cost is the x-axis, timed
+# one query at a time (noisy on a shared machine; the recall is not). Probes reach a given
 # recall with fewer tables (less memory), paid for with more buckets per query. Where a curve
 # crosses the 0.9 line to the left of the dashed line, LSH beats exact search at that recall;
 # to the right of it, exact search is both faster and exact.
