@@ -115,11 +115,11 @@ assert np.bincount(samples["labels"], minlength=3).tolist() == [4, 4, 4], "four 
 # | `01_embeddings` | what an embedding is; `datasets.map`; which encoder for your photos | `embeddings.py` | 6 s |
 # | `02_cosine_search` | cosine similarity, exact top-k, precision@k and AP@k, when "no match" | `cosine_search.py`, `evaluation.py` | 6 s |
 # | `03_random_projection` | hyperplanes, sign bits, collision probability: theory vs measurement | `random_projection.py` | 5 s |
-# | `04_hash_tables` | LSH built by hand, then `LSHIndex`; recall vs speed; when LSH pays off | `hash_tables.py`, `baselines.py` | 5 s |
+# | `04_hash_tables` | LSH built by hand, then `LSHIndex`; recall-vs-speed curves; when LSH pays off; adding and deleting | `hash_tables.py`, `baselines.py` | 5 s |
 # | `05_beyond_lsh` | learned buckets (IVF), graphs (HNSW), compression (PQ), built by hand | `ivf.py`, `graph.py`, `pq.py` | not built yet |
-# | `06_faiss` | FAISS indexes, `datasets.add_faiss_index`, recall-vs-speed curves | `faiss_index.py` | not measured yet |
+# | `06_faiss` | FAISS indexes, search inside a 🤗 dataset, recall-vs-speed curves | `faiss_index.py` | not measured yet |
 # | `07_search_app` | a small search app built from the course's parts | `widgets/app.py` | not measured yet |
-# | `08_at_scale` | near-duplicates, adding and deleting, past one machine (Spark) | `neardup.py`, `spark.py` | not built yet |
+# | `08_at_scale` | near-duplicates, the same LSH on Apache Spark, a billion images on paper | `neardup.py`, `spark.py` | not built yet |
 #
 # ## The vocabulary
 #
