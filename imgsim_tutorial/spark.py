@@ -96,13 +96,14 @@ def spark_session(master: str | None = None, *, app_name: str = "imgsim-tutorial
 
 def _quiet_log_config() -> Path:
     """A log4j2 file that shows errors only (Spark's default prints INFO/WARN lines at start-up)."""
-    path = Path(tempfile.gettempdir()) / "imgsim-spark-log4j2-v2.properties"
+    path = Path(tempfile.gettempdir()) / "imgsim-spark-log4j2-v3.properties"
     if not path.exists():
         with atomic_path(path) as temporary:
             temporary.write_text("rootLogger.level = error\nrootLogger.appenderRef.stderr.ref = console\n"
-                                 # the shell's logger at the root's level: Spark then skips its "Setting
-                                 # default log level" banner
-                                 "logger.repl.name = org.apache.spark.repl.Main\nlogger.repl.level = error\n"
+                                 # PySpark's gateway logger at the root's level: Spark then skips its
+                                 # "Setting default log level" banner
+                                 "logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer\n"
+                                 "logger.gateway.level = error\n"
                                  "appender.console.type = Console\nappender.console.name = console\n"
                                  "appender.console.target = SYSTEM_ERR\nappender.console.layout.type = PatternLayout\n"
                                  "appender.console.layout.pattern = %p %c{1}: %m%n\n")
@@ -228,6 +229,9 @@ def spark_near_duplicates(embeddings, threshold: float, *, bucket_length: float 
 
     The cosine threshold becomes a distance threshold ``d = sqrt(2 - 2 threshold)``. Returns
     :class:`neardup.Pairs` (i < j, highest cosine first) like ``near_duplicate_pairs``.
+
+    >>> with spark_session():                                     # doctest: +SKIP
+    ...     pairs = spark_near_duplicates(embeddings, threshold=0.9, bucket_length=0.15)
     """
     _check_threshold(threshold)
     index = SparkLSHIndex(bucket_length=bucket_length, n_tables=n_tables, seed=seed)

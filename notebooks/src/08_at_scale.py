@@ -180,10 +180,11 @@ print(f"Spark {spark.version}, master {spark.sparkContext.master}, started in {t
 # For unit vectors |a - b|² = 2 - 2 cos(a, b), so the Euclidean order is the cosine order and
 # `SparkLSHIndex` turns distances back into true cosines. One slab per table is the problem:
 # a slab along one random direction holds a large share of the collection, and thinner slabs
-# split true neighbours apart. SYNTHETIC data, 2,000 x 128, 50 queries:
+# split true neighbours apart. SYNTHETIC data, 1,000 x 128, 20 queries (Spark's join shuffles
+# every candidate with its vector, so we keep it small here):
 
 # %%
-spark_data, spark_queries = realistic_embeddings(2000, 128, n_queries=50, seed=0)
+spark_data, spark_queries = realistic_embeddings(1000, 128, n_queries=20, seed=0)
 _, exact_ids = t.CosineIndex().add(spark_data).search(spark_queries, 10)
 ours = t.LSHIndex(n_bits=8, n_tables=16, n_probes=4, center=True, seed=0).add(spark_data)
 _, our_ids, our_stats = ours.search_with_stats(spark_queries, 10)
@@ -222,10 +223,10 @@ assert np.allclose(spark_scores[found_mask], true_cosines[found_mask], atol=1e-5
 # brute-force pairs:
 
 # %%
-spark_collection, spark_truth = plant_near_copies(spark_data, 40, seed=1)
+spark_collection, spark_truth = plant_near_copies(spark_data, 20, seed=1)
 spark_reference = brute_force_pairs(spark_collection, 0.9)
 started = time.perf_counter()
-spark_pairs = t.spark_near_duplicates(spark_collection, 0.9, bucket_length=0.15, n_tables=8)
+spark_pairs = t.spark_near_duplicates(spark_collection, 0.9, bucket_length=0.08, n_tables=8)
 spark_quality = compare_pairs(spark_pairs, spark_reference)
 print(f"approxSimilarityJoin: {len(spark_pairs)} pairs in {time.perf_counter() - started:.1f} s; vs brute force "
       f"({len(spark_reference)} pairs): recall {spark_quality['recall']:.3f}, precision {spark_quality['precision']:.3f}")
@@ -270,20 +271,21 @@ print(f"brute-force pairs: {brute_pairs:.1e} cosines = {brute_core_years:,.0f} c
 # only and fetch vectors afterwards, (3) use AND-ed codes so that buckets stay small.
 #
 # **How far one machine goes.** FAISS IVF-PQ (notebook 05) stores a 16-byte code and ids per
-# vector. Measured here at 12,000 SYNTHETIC vectors (not at 1M: training and filling that takes
-# minutes on 2 cores), then scaled by the memory each added vector costs:
+# vector, whatever the dimension. Measured here at 12,000 SYNTHETIC 128-d vectors (not at 1M:
+# training and filling that takes minutes on 2 cores), then scaled by the memory each added
+# vector costs:
 
 # %%
-pq_data, pq_queries = realistic_embeddings(12_000, 768, n_queries=100, seed=2)
+pq_data, pq_queries = realistic_embeddings(12_000, 128, n_queries=100, seed=2)  # a PQ16 code is 16 bytes at any d
 _, pq_exact = t.CosineIndex().add(pq_data).search(pq_queries, 10)
-ivfpq = t.FactoryIndex(factory="IVF128,PQ16", n_probes=16).add(pq_data[:10_000])  # trains on the first batch
+ivfpq = t.FactoryIndex(factory="IVF64,PQ16", n_probes=8).add(pq_data[:10_000])  # trains on the first batch
 memory_at_10k = sum(ivfpq.memory_bytes().values())
 ivfpq.add(pq_data[10_000:])  # add appends: the growth in memory is the cost per vector
 bytes_per_vector = (sum(ivfpq.memory_bytes().values()) - memory_at_10k) / (len(pq_data) - 10_000)
 started = time.perf_counter()
 _, pq_ids = ivfpq.search(pq_queries, 10)
 pq_ms = (time.perf_counter() - started) / len(pq_queries) * 1000
-print(f"IVF128,PQ16 at 12,000: recall@10 {t.recall_at_k(pq_ids, pq_exact):.3f}, {pq_ms:.2f} ms per query "
+print(f"IVF64,PQ16 at 12,000 x 128: recall@10 {t.recall_at_k(pq_ids, pq_exact):.3f}, {pq_ms:.2f} ms per query "
       f"(batch of 100), {bytes_per_vector:.0f} bytes per added vector, "
       f"{(memory_at_10k - 10_000 * bytes_per_vector) / 1e6:.1f} MB fixed (centroids, codebooks)")
 print(f"-> 1M vectors: {bytes_per_vector * 1e6 / 1e9:.3f} GB; 1B vectors: {bytes_per_vector * 1e9 / 1e12:.3f} TB "
