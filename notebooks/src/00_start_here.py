@@ -104,10 +104,11 @@ assert np.bincount(samples["labels"], minlength=3).tolist() == [4, 4, 4], "four 
 # %% [markdown]
 # ## The map
 #
-# Times are how long each notebook took to run top to bottom, offline on a 2-core CPU, when it
-# was last built (the build script measures them). In hub mode on a CPU, 01 takes longer the
-# first time: ViT-base embeds about 5-7 images per second there, and the later notebooks reuse
-# the vectors 01 cached.
+# Times are the sum of each notebook's cell run times, offline, recorded when it was last built
+# (the build stores them in the notebook), on a 2-core machine shared with other busy jobs: read
+# them as upper bounds and as proportions. In hub mode on a CPU, 01 takes longer the first time:
+# ViT-base embeds about 5-7 images per second there, and the later notebooks reuse the vectors
+# 01 cached.
 #
 # | notebook | you learn | package module | time to run |
 # |---|---|---|---|
@@ -115,11 +116,11 @@ assert np.bincount(samples["labels"], minlength=3).tolist() == [4, 4, 4], "four 
 # | `01_embeddings` | what an embedding is; `datasets.map`; which encoder for your photos | `embeddings.py` | 116 s |
 # | `02_cosine_search` | cosine similarity, exact top-k, precision@k and AP@k, when "no match" | `cosine_search.py`, `evaluation.py` | 56 s |
 # | `03_random_projection` | hyperplanes, sign bits, collision probability: theory vs measurement | `random_projection.py` | 46 s |
-# | `04_hash_tables` | LSH built by hand, then `LSHIndex`; recall-vs-speed curves; when LSH pays off; adding and deleting | `hash_tables.py`, `baselines.py` | 157 s |
+# | `04_hash_tables` | LSH built by hand, then `LSHIndex`; recall-vs-speed curves; when LSH pays off; adding and deleting | `hash_tables.py`, `baselines.py` | 156 s |
 # | `05_beyond_lsh` | learned buckets (IVF), graphs (HNSW), compression (PQ), built by hand | `ivf.py`, `graph.py`, `pq.py` | not built yet |
 # | `06_faiss` | FAISS indexes, search inside a 🤗 dataset, recall-vs-speed curves | `faiss_index.py` | 522 s |
 # | `07_search_app` | a small search app built from the course's parts | `widgets/app.py` | not measured yet |
-# | `08_at_scale` | near-duplicates, the same LSH on Apache Spark, a billion images on paper | `neardup.py`, `spark.py` | 541 s |
+# | `08_at_scale` | near-duplicates, the same LSH on Apache Spark, a billion images on paper | `neardup.py`, `spark.py` | 540 s |
 #
 # ## The vocabulary
 #
