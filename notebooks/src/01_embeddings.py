@@ -235,8 +235,9 @@ else:
     compare_candidates = t.seeded_subset(candidates, 200, seed=3)
     compare_queries = t.seeded_subset(queries, 100, seed=3)
     for kind, checkpoint in CHECKPOINTS.items():
-        try:
-            other_processor, other_model = load_any_encoder(checkpoint, device)
+        try:  # the course's own encoder is loaded already: reuse it rather than hold two copies
+            other_processor, other_model = ((processor, model) if checkpoint == t.embeddings.HUB_CHECKPOINT
+                                            else load_any_encoder(checkpoint, device))
         except OSError as error:  # includes the course's HubUnavailableError: say so and go on
             print(f"{kind}: {checkpoint} skipped ({str(error)[:120]})")
             continue
