@@ -75,7 +75,7 @@ def pipeline_diagram(leaf_image=None):
     axis.text(1.3, rows["query"] - 0.85, "every query: embed it the same way, then search", fontsize=10,
               color=QUERY, weight="bold")
     axis.text(3.0, 2.2, "same encoder,\nsame preprocessing", ha="center", fontsize=8.5, color=INK, style="italic")
-    for x, notebook in ((3.0, "01"), (5.25, "02-03"), (7.45, "04-06"), (9.5, "02, 07")):
+    for x, notebook in ((3.0, "01"), (5.25, "01-03"), (7.45, "04-06"), (9.5, "02, 07")):
         axis.text(x, 3.95, f"notebook {notebook}", ha="center", fontsize=8.5, color="#57606a")
     if leaf_image is not None:
         image_axis = figure.add_axes([0.01, 0.01, 0.1, 0.19])
