@@ -120,8 +120,8 @@ with tempfile.TemporaryDirectory() as folder:
 # neighbours a small part of their cluster; not images). Its statistics first:
 
 # %%
-pool, pool_queries = realistic_embeddings(20_000, 768, n_queries=200, seed=1)
-pool_labels, pool_query_labels = realistic_labels(20_000, n_queries=200, seed=1)
+pool, pool_queries = realistic_embeddings(20_000, 768, n_queries=100, seed=1)
+pool_labels, pool_query_labels = realistic_labels(20_000, n_queries=100, seed=1)
 print("SYNTHETIC realistic:", {key: round(value, 3) if isinstance(value, float) else value for key, value in
                                embedding_statistics(pool, pool_queries, labels=pool_labels,
                                                     query_labels=pool_query_labels).items()})
@@ -155,7 +155,7 @@ print("FAISS / NumPy, one query:", {setting: round(value, 2) for setting, value 
 # for starting and joining its threads on every call; compare its one-query time with its
 # default threads and with one thread (`faiss.omp_set_num_threads(1)`): the ratio to NumPy
 # printed last is the cost of those threads. In a batch both libraries turn the search into
-# one matrix-matrix product (BLAS): each vector read once serves all 200 queries, and the time
+# one matrix-matrix product (BLAS): each vector read once serves all 100 queries, and the time
 # per query drops many times over. Lessons: time the way you will serve, set the threads for
 # it (one per query when a server answers many queries side by side), and batch when you can.
 # FAISS earns its keep with the indexes that avoid the full scan, next.
@@ -167,7 +167,7 @@ print("FAISS / NumPy, one query:", {setting: round(value, 2) for setting, value 
 # reasonable, and it is a trap. Its statistics next to the realistic ones:
 
 # %%
-easy = clustered_vectors(10_200, 768, n_clusters=200, spread=0.4, seed=0)
+easy = clustered_vectors(10_100, 768, n_clusters=200, spread=0.4, seed=0)
 easy_pool, easy_queries = easy[:10_000], easy[10_000:]
 easy_stats = embedding_statistics(easy_pool, easy_queries)
 print("SYNTHETIC easy (clustered_vectors):", {key: round(value, 3) if isinstance(value, float) else value
