@@ -240,7 +240,9 @@ def test_negative_control_fails_the_checks(page, lab, artifacts):
         check_page(page)
 
 
-def test_05_partition_explorer_and_graph_walk(page, lab, artifacts):
+def test_05_partition_explorer_and_graph_walk(page, lab, artifacts, monkeypatch):
+    # 05 builds ten indexes on 10,000 x 768 (about a minute on a quiet machine): allow a busy one more.
+    monkeypatch.setitem(globals(), "RUN_TIMEOUT_S", 600)
     run_notebook(page, lab, "05_beyond_lsh.ipynb")
     assert page.get_by_text("probes 1 of 6 cells").count() >= 2  # LSH and IVF lines
     set_slider(page, "cells probed", 3)
