@@ -151,13 +151,15 @@ print("FAISS / NumPy, one query:", {setting: round(value, 2) for setting, value 
 
 # %% [markdown]
 # Read the table. One query against 20,000 vectors is one matrix-vector product: little work,
-# and nothing worth splitting. FAISS's default splits it over all cores anyway (OpenMP) and pays
-# for starting and joining its threads on every call; compare its one-query time with its
-# default threads and with one thread (`faiss.omp_set_num_threads(1)`): the ratio to NumPy
-# printed last is the cost of those threads. In a batch both libraries turn the search into
-# one matrix-matrix product (BLAS): each vector read once serves all 100 queries, and the time
-# per query drops many times over. Lessons: time the way you will serve, set the threads for
-# it (one per query when a server answers many queries side by side), and batch when you can.
+# and nothing worth splitting. By default FAISS opens a parallel region over all cores on every
+# call (OpenMP); with one query its threads have little or nothing to share, so the call pays
+# for waking and joining them. Compare its one-query time with its default threads and with one
+# thread (`faiss.omp_set_num_threads(1)`): the ratio to NumPy printed last is the cost of those
+# threads. In a batch both libraries turn the search into one matrix-matrix product (BLAS):
+# each vector read once serves all 100 queries, and the time per query drops (the last column;
+# by how much depends on the library and its threads). Lessons: time the way you will serve,
+# set the threads for it (one per query when a server answers many queries side by side), and
+# batch when you can.
 # FAISS earns its keep with the indexes that avoid the full scan, next.
 #
 # ## Data that can tell methods apart, and data that cannot
