@@ -312,8 +312,9 @@ for name, nbytes in per_vector.items():
           f"1B images: {nbytes * 1e9 / 2**40:8.2f} TiB")
 
 # %% [markdown]
-# A million float32 vectors (3 GiB) fit in one machine's memory, and exact search over them takes
-# milliseconds per query, batched less: often good enough. A billion (2.8 TiB) do not. Binary
+# A million float32 vectors (3 GiB) fit in one machine's memory; one exact query reads all of
+# them, about 50 times the one-query time measured above at 20,000, and much less per query in
+# batches: often good enough. A billion (2.8 TiB) do not fit. Binary
 # codes and **product quantisation** (PQ: split the vector into 64 pieces and store, for each,
 # the id of the nearest of 256 learned centroids, one byte) shrink that by 50-100x. What that
 # costs in recall was measured above on realistic data: read how much a re-rank of 20 and of
