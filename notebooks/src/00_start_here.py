@@ -113,14 +113,14 @@ assert np.bincount(samples["labels"], minlength=3).tolist() == [4, 4, 4], "four 
 # | notebook | you learn | package module | time to run |
 # |---|---|---|---|
 # | `00_start_here` | the pipeline, the two modes, the data | `data.py`, `leaves.py`, `mode.py`, `diagrams.py` | 2 s |
-# | `01_embeddings` | what an embedding is; `datasets.map`; which encoder for your photos | `embeddings.py` | 116 s |
+# | `01_embeddings` | what an embedding is; `datasets.map`; which encoder for your photos | `embeddings.py` | 76 s |
 # | `02_cosine_search` | cosine similarity, exact top-k, precision@k and AP@k, when "no match" | `cosine_search.py`, `evaluation.py` | 56 s |
 # | `03_random_projection` | hyperplanes, sign bits, collision probability: theory vs measurement | `random_projection.py` | 46 s |
-# | `04_hash_tables` | LSH built by hand, then `LSHIndex`; recall-vs-speed curves; when LSH pays off; adding and deleting | `hash_tables.py`, `baselines.py` | 156 s |
-# | `05_beyond_lsh` | learned buckets (IVF), graphs (HNSW), compression (PQ), built by hand | `ivf.py`, `graph.py`, `pq.py` | not built yet |
-# | `06_faiss` | FAISS indexes, search inside a 🤗 dataset, recall-vs-speed curves | `faiss_index.py` | 522 s |
+# | `04_hash_tables` | LSH built by hand, then `LSHIndex`; recall-vs-speed curves; when LSH pays off; adding and deleting | `hash_tables.py`, `baselines.py` | 112 s |
+# | `05_beyond_lsh` | learned buckets (IVF), graphs (HNSW), compression (PQ), built by hand | `ivf.py`, `graph.py`, `pq.py` | 346 s |
+# | `06_faiss` | FAISS indexes, search inside a 🤗 dataset, recall-vs-speed curves | `faiss_index.py` | 356 s |
 # | `07_search_app` | a small search app built from the course's parts | `widgets/app.py` | not measured yet |
-# | `08_at_scale` | near-duplicates, the same LSH on Apache Spark, a billion images on paper | `neardup.py`, `spark.py` | 540 s |
+# | `08_at_scale` | near-duplicates, the same LSH on Apache Spark, a billion images on paper | `neardup.py`, `spark.py` | 192 s |
 #
 # ## The vocabulary
 #
