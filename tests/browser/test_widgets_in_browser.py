@@ -244,7 +244,8 @@ def test_05_partition_explorer_and_graph_walk(page, lab, artifacts, monkeypatch)
     # 05 builds ten indexes on 10,000 x 768 (about a minute on a quiet machine): allow a busy one more.
     monkeypatch.setitem(globals(), "RUN_TIMEOUT_S", 600)
     run_notebook(page, lab, "05_beyond_lsh.ipynb")
-    assert page.get_by_text("probes 1 of 6 cells").count() >= 2  # LSH and IVF lines
+    partitions = page.locator(".widget-html", has_text="probes 1 of 6 cells").first
+    assert "LSH: probes 1 of" in partitions.inner_text() and "IVF: probes 1 of 6 cells" in partitions.inner_text()
     set_slider(page, "cells probed", 3)
     wait_for_text(page, "probes 3 of 6 cells")
     screenshot(page, artifacts, "05_partition_explorer", "cells probed")
