@@ -79,7 +79,7 @@ retarget:
 	@test -n "$(REPO)" || { echo "usage: make retarget REPO=OWNER/NAME"; exit 2; }
 	$(PYTHON) scripts/retarget.py $(REPO)
 
-## Speed and quality benchmarks (a few minutes); writes benchmarks/results/.
+## Speed and quality benchmarks (long: tens of minutes on 2 cores, the 1M step most; `python benchmarks/run.py --quick` checks it runs); writes benchmarks/results/.
 benchmark: install
 	HF_HUB_OFFLINE=1 IMGSIM_MODE=offline $(BIN)/python benchmarks/run.py
 

@@ -1,9 +1,12 @@
 """imgsim_tutorial: the helper package of a course on image-similarity search.
 
-Modules follow the notebooks: ``mode``/``data``/``leaves`` (00), ``embeddings`` (01),
-``cosine_search`` and ``evaluation`` (02), ``random_projection`` (03), ``hash_tables`` and
-``baselines`` (04), ``faiss_index`` (06), ``plotting`` and ``widgets`` (all); ``index_base``
-holds the contract every index shares.
+Modules follow the notebooks: ``mode``/``data``/``leaves``/``cache`` (00), ``embeddings`` and
+``images`` (01), ``cosine_search`` and ``evaluation`` (02), ``random_projection`` (03),
+``hash_tables``/``lsh_lookup``, ``baselines`` and ``tuning`` (04), ``ivf``, ``graph``, ``pq`` and
+``faiss_factory`` (05), ``faiss_index`` (06), ``neardup``, ``augment`` and ``spark`` (08);
+``synthetic`` (realistic SYNTHETIC embeddings for every scale experiment), ``exercises``,
+``diagrams``, ``plotting`` and ``widgets`` serve all of them. ``index_base``, ``index_file`` and
+``persistence`` hold the contract and the file format every index shares.
 
 Every public name is importable from the top level (``from imgsim_tutorial import HNSWIndex``),
 yet ``import imgsim_tutorial`` imports nothing heavy: a name is looked up in ``_LAZY`` and its
@@ -22,7 +25,8 @@ __version__ = "0.1.0"
 # public name -> the module (inside this package) that defines it; one line per name.
 _LAZY = {
     "LABEL_NAMES": "leaves", "draw_leaf": "leaves",
-    "probe_hub": "mode", "resolve_mode": "mode",
+    "probe_hub": "mode", "resolve_mode": "mode", "HubUnavailableError": "mode", "CacheWarning": "cache",
+    "realistic_embeddings": "synthetic", "realistic_labels": "synthetic", "embedding_statistics": "synthetic",
     "cache_dir": "data", "course_sizes": "data", "generate_beans": "data", "load_beans": "data",
     "seeded_subset": "data",
     "embed_dataset": "embeddings", "embed_images": "embeddings", "embedding_function": "embeddings",

@@ -16,7 +16,11 @@ if "google.colab" in sys.modules:
     %pip install -q "imgsim-tutorial @ git+https://github.com/imgsim-tutorial/imgsim-tutorial"
 
 # %%
+import numpy as np
+from PIL import Image
+
 import imgsim_tutorial as t
+from imgsim_tutorial import exercises
 from imgsim_tutorial.widgets import SearchApp
 
 course = t.load_course()
@@ -47,3 +51,73 @@ print(f"{app.method.value}: {view['time_ms']:.3f} ms per query")
 
 # %%
 assert len(view["results"]) == 6 and view["precision"] is not None
+
+# %% [markdown]
+# ## Your turn
+#
+# Three exercises: write the answer in the cell, run it, read the verdict. Solutions are at the
+# end of the notebook.
+#
+# **Exercise 1.** The app's "exact" method is `CosineIndex`. Without the app, find the ids of the
+# 5 candidates nearest to query 3 (best first) with `t.CosineIndex`.
+
+# %%
+expected_top5 = t.CosineIndex().add(course.candidate_embeddings).search(course.query_embeddings[3], k=5)[1][0]
+
+# %% tags=["exercise"]
+answer_top5 = None  # your code here: five candidate ids, best first
+exercises.check_ids(answer_top5, expected_top5, name="top-5 ids of query 3")
+
+# %% [markdown]
+# **Exercise 2.** Search always returns the nearest candidates, even for an image that is no leaf
+# at all. Embed a plain grey 128 x 128 image with `course.embed(...)` and give its best cosine
+# score against the candidates. Is it lower than the best score of a real leaf query?
+
+# %%
+grey = Image.new("RGB", (128, 128), (128, 128, 128))
+leaf_best = t.CosineIndex().add(course.candidate_embeddings).search(course.query_embeddings, k=1)[0][:, 0]
+expected_grey = float(t.CosineIndex().add(course.candidate_embeddings).search(course.embed(grey), k=1)[0][0, 0])
+print(f"real leaf queries: median best score {np.median(leaf_best):.3f}")
+
+# %% tags=["exercise"]
+answer_grey = None  # your code here: the grey image's best cosine score (one number)
+exercises.check_value(answer_grey, expected_grey, name="best score of a grey image", atol=1e-4)
+
+# %% [markdown]
+# **Exercise 3.** An LSH index with many bits and one table finds fewer than k candidates for
+# some queries. Build `t.LSHIndex(n_bits=16, n_tables=1, seed=0)` on the candidates, run
+# `search_with_stats` for all queries with k=6 and give the number of queries whose
+# `n_candidates` is below 6. Then check that adding tables makes that number smaller.
+
+# %%
+short_queries = int((t.LSHIndex(n_bits=16, n_tables=1, seed=0).add(course.candidate_embeddings)
+                     .search_with_stats(course.query_embeddings, k=6)[2]["n_candidates"] < 6).sum())
+
+# %% tags=["exercise"]
+answer_short = None  # your code here: how many queries scanned fewer than 6 candidates
+exercises.check_value(answer_short, short_queries, name="queries with fewer than 6 candidates")
+
+# %% [markdown]
+# ## Solutions
+#
+# Try the exercises first; each solution cell is collapsed (click it to open) and re-runs its check.
+
+# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
+# Solution 1. The app does exactly this when its method is "exact".
+answer_top5 = t.CosineIndex().add(course.candidate_embeddings).search(course.query_embeddings[3], k=5)[1][0]
+exercises.check_ids(answer_top5, expected_top5, name="top-5 ids of query 3")
+
+# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
+# Solution 2. A grey image still has a nearest candidate; only its score says the match is poor.
+answer_grey = float(t.CosineIndex().add(course.candidate_embeddings).search(course.embed(grey), k=1)[0][0, 0])
+print(f"grey image: {answer_grey:.3f}; lower than the median leaf query: {answer_grey < np.median(leaf_best)}")
+exercises.check_value(answer_grey, expected_grey, name="best score of a grey image", atol=1e-4)
+
+# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
+# Solution 3. 16 bits split a few hundred candidates into many tiny buckets; more tables help.
+one_table = t.LSHIndex(n_bits=16, n_tables=1, seed=0).add(course.candidate_embeddings)
+eight_tables = t.LSHIndex(n_bits=16, n_tables=8, seed=0).add(course.candidate_embeddings)
+answer_short = int((one_table.search_with_stats(course.query_embeddings, k=6)[2]["n_candidates"] < 6).sum())
+short_with_8 = int((eight_tables.search_with_stats(course.query_embeddings, k=6)[2]["n_candidates"] < 6).sum())
+print(f"queries short of 6 candidates: 1 table {answer_short}, 8 tables {short_with_8}")
+exercises.check_value(answer_short, short_queries, name="queries with fewer than 6 candidates")
