@@ -231,8 +231,8 @@ assert graph_recall["ef=64"] >= 0.9
 # %% [markdown]
 # Each query scores only a few per cent of the data. Whether that makes it faster than exact
 # search at 10,000 depends on the machine: our walk is a Python loop (a few hundred heap
-# operations per query), exact search one matrix product that a quiet machine runs in a few
-# milliseconds, and both times above move with how busy the machine is. The gap in *work* is
+# operations per query), exact search one matrix product that a quiet 2-core machine runs in
+# about a millisecond, and both times above move with how busy the machine is. The gap in *work* is
 # what grows with the collection (see the stored 50,000 measurements below).
 #
 # **What HNSW's layers add.** FAISS's `IndexHNSWFlat` puts each node on a random number of
@@ -317,6 +317,7 @@ assert abs(pq_recall - faiss_pq_recall) <= 0.05 and rerank_recall > pq_recall + 
 # through `Dataset.add_faiss_index(string_factory=..., metric_type=faiss.METRIC_INNER_PRODUCT)`.
 
 # %%
+faiss.omp_set_num_threads(2)  # training the k-means of IVF and PQ is this cell's cost: use both cores
 ivfpq = FactoryIndex(factory="IVF100,PQ16", n_probes=10, rerank=200).add(embeddings)
 _, ivfpq_ids, found = ivfpq.search_with_stats(queries, K)
 print(f"FactoryIndex('IVF100,PQ16', n_probes=10, rerank=200): recall@10 {t.recall_at_k(ivfpq_ids, exact_ids):.3f}")
@@ -329,6 +330,7 @@ dataset_scores, dataset_ids = dataset_search(searchable, queries, k=K)
 print(f"the same through datasets: recall@10 {t.recall_at_k(dataset_ids, exact_ids):.3f} (no re-rank); "
       f"metric is inner product: {searchable.get_index('embeddings').faiss_index.metric_type == faiss.METRIC_INNER_PRODUCT}")
 assert (np.diff(dataset_scores, axis=1) <= 1e-6).all()  # higher is better: cosine-like, not L2
+faiss.omp_set_num_threads(1)  # back to one thread for the timings below
 
 # %% [markdown]
 # ## Every method of the course, on the same data
