@@ -11,7 +11,9 @@ what it scans:
 2. **lookup** (:class:`BucketLookup`): every bucket of every table lives in one sorted array of
    ``(table, code)`` keys, so one ``searchsorted`` finds all probed buckets at once;
 3. **union** (:func:`union_of_buckets`): the member rows of all those buckets, merged per query
-   with a boolean mask (or a sort when there are few), giving sorted, duplicate-free shortlists.
+   with a boolean mask (or a sort when there are few), giving sorted, duplicate-free shortlists;
+   optionally only the rows found in at least ``min_count`` tables (a row several tables agree on
+   is likelier a true neighbour, so far fewer rows need re-ranking for the same recall).
 
 The results are exactly those of the one-at-a-time version (same candidates, same order);
 ``tests/test_lsh_speed_path.py`` keeps that version as the reference and checks it.
@@ -129,12 +131,14 @@ class BucketLookup:
 
 
 def union_of_buckets(lookup: BucketLookup, codes: np.ndarray, n_items: int,
-                     max_cells: int = 1 << 24) -> list[np.ndarray]:
+                     max_cells: int = 1 << 24, min_count: int = 1) -> list[np.ndarray]:
     """Sorted, duplicate-free candidate rows per query: codes uint64 (nq, n_tables, n_codes) -> nq arrays.
 
     ``codes[q, t]`` are the buckets query q visits in table t (its own code and its probes).
-    Queries are handled in groups so that a group's boolean mask (group x n_items) and its raw
-    member list stay below ``max_cells`` entries.
+    A row is kept when it is found in at least ``min_count`` tables (1: in any table, the plain
+    union). Queries are handled in groups so that a group's boolean mask (group x n_items) and
+    its raw member list stay below ``max_cells`` entries (an eighth of that when counting,
+    because a count takes 8 bytes).
     """
     n_queries, n_tables, n_codes = codes.shape
     tables = np.broadcast_to(np.arange(n_tables)[:, None], (n_tables, n_codes))
@@ -142,9 +146,11 @@ def union_of_buckets(lookup: BucketLookup, codes: np.ndarray, n_items: int,
     starts, lengths = starts.reshape(n_queries, -1), lengths.reshape(n_queries, -1)
     shortlists, first = [], 0
     cost = np.maximum(lengths.sum(axis=1), 1) + n_items  # cells one query needs
+    budget = max_cells if min_count == 1 else max_cells // 8
     while first < n_queries:
-        last = first + max(1, int(np.searchsorted(np.cumsum(cost[first:]), max_cells, side="right")))
-        shortlists += _merge(lookup, starts[first:last], lengths[first:last], n_items)
+        last = first + max(1, int(np.searchsorted(np.cumsum(cost[first:]), budget, side="right")))
+        merge = _merge if min_count == 1 else functools.partial(_count, min_count=min_count)
+        shortlists += merge(lookup, starts[first:last], lengths[first:last], n_items)
         first = last
     return shortlists
 
@@ -162,4 +168,26 @@ def _merge(lookup, starts, lengths, n_items):
         seen = np.zeros((n_queries, n_items), dtype=bool)
         seen[query_of, rows] = True
         query_of, rows = np.nonzero(seen)
+    return np.split(rows, np.cumsum(np.bincount(query_of, minlength=n_queries))[:-1])
+
+
+def _count(lookup, starts, lengths, n_items, min_count):
+    """Like ``_merge``, but keeps only rows found in at least ``min_count`` tables.
+
+    Within one table the probed buckets are disjoint, so how often a row appears among the
+    members is the number of tables that found it.
+    """
+    n_queries = len(starts)
+    rows = lookup.members(starts.ravel(), lengths.ravel())
+    keys = np.repeat(np.arange(n_queries), lengths.sum(axis=1)) * n_items + rows
+    if 16 * len(rows) < n_queries * n_items:
+        # Few members: sort them and measure each run of equal keys (O(m log m)).
+        keys = np.sort(keys)
+        firsts = np.flatnonzero(np.diff(keys, prepend=-1))
+        counts = np.diff(np.r_[firsts, len(keys)])
+        kept = keys[firsts[counts >= min_count]]
+    else:
+        # Many: count into one array of n_items per query (O(m + n_items)), kept in row order.
+        kept = np.flatnonzero(np.bincount(keys, minlength=n_queries * n_items) >= min_count)
+    query_of, rows = np.divmod(kept, n_items)
     return np.split(rows, np.cumsum(np.bincount(query_of, minlength=n_queries))[:-1])

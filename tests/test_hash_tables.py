@@ -51,6 +51,35 @@ def test_the_tutorial_bug_makes_identical_tables(data):
 
 
 @pytest.mark.parametrize("n_probes", [0, 8, 8 + 28])
+@pytest.mark.parametrize("min_collisions", [1, 2, 3])
+def test_min_collisions_keeps_items_found_in_that_many_tables(data, n_probes, min_collisions):
+    """Oracle: count, table by table, whether an item lies within the probed Hamming radius."""
+    index = LSHIndex(n_bits=8, n_tables=4, n_probes=n_probes, seed=3, min_collisions=min_collisions).add(data)
+    radius = {0: 0, 8: 1, 36: 2}[n_probes]
+    for query in data[:25] + 0.05:
+        tables_found = (hamming_distance(index.codes_, index.query_codes(query)[:, None]) <= radius).sum(axis=0)
+        expected = np.flatnonzero(tables_found >= min_collisions)
+        assert index.candidates(query).tolist() == expected.tolist()
+        _, _, stats = index.search_with_stats(query, 1)
+        assert stats["n_candidates"].tolist() == [len(expected)]
+
+
+def test_min_collisions_trades_candidates_for_recall(data):
+    """Fewer candidates with every extra required collision; the found ones are still true cosines."""
+    exact_scores, _ = CosineIndex().add(data).search(data[:40] + 0.05, 5)
+    scanned = []
+    for min_collisions in (1, 2, 4):
+        index = LSHIndex(n_bits=10, n_tables=8, n_probes=4, seed=0, min_collisions=min_collisions).add(data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scores, ids, stats = index.search_with_stats(data[:40] + 0.05, 5)
+        scanned.append(stats["n_candidates"].sum())
+        found = ids >= 0
+        assert (scores[found] <= exact_scores[found] + 1e-6).all()
+    assert scanned[0] > scanned[1] > scanned[2]
+
+
+@pytest.mark.parametrize("n_probes", [0, 8, 8 + 28])
 def test_candidates_equal_brute_force_bucket_sets(data, n_probes):
     index = LSHIndex(n_bits=8, n_tables=4, n_probes=n_probes, seed=3).add(data)
     radius = {0: 0, 8: 1, 36: 2}[n_probes]  # 8 probes = every code 1 bit away; 36 = up to 2 bits
@@ -112,7 +141,9 @@ def test_search_does_not_change_fitted_state(data):
 
 
 @pytest.mark.parametrize("params, message", [({"n_bits": 0}, "n_bits"), ({"n_bits": 65}, "n_bits"),
-                                             ({"n_tables": 0}, "n_tables"), ({"n_probes": -1}, "n_probes")])
+                                             ({"n_tables": 0}, "n_tables"), ({"n_probes": -1}, "n_probes"),
+                                             ({"min_collisions": 0}, "min_collisions"),
+                                             ({"n_tables": 3, "min_collisions": 4}, "between 1 and 3")])
 def test_bad_parameters_are_refused(data, params, message):
     with pytest.raises(ValueError, match=message):
         LSHIndex(**params).add(data)
@@ -131,6 +162,7 @@ def test_save_and_load_round_trip(data, tmp_path):
     for name in ("hyperplanes_", "mean_", "vectors_", "ids_", "codes_"):
         np.testing.assert_array_equal(getattr(index, name), getattr(loaded, name))
     assert (loaded.n_bits, loaded.n_tables, loaded.n_probes, loaded.center) == (10, 4, 3, True)
+    assert loaded.min_collisions == 1
     a, b = index.search(data[:20], 5), loaded.search(data[:20], 5)
     np.testing.assert_array_equal(a[1], b[1])
 

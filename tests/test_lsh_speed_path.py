@@ -14,13 +14,27 @@ import pytest
 
 from conftest import clustered
 from imgsim_tutorial import LSHIndex
-from imgsim_tutorial.cosine_search import rerank
+from imgsim_tutorial import cosine_search
+from imgsim_tutorial.cosine_search import rerank, top_k
 from imgsim_tutorial.lsh_lookup import BucketLookup, probe_flips, probe_masks, probe_plan, union_of_buckets
 from imgsim_tutorial.random_projection import pack_bits
 from imgsim_tutorial.synthetic import realistic_embeddings
 
 
 # -- the reference: the old implementation -----------------------------------------------------
+def old_rerank(queries, vectors, shortlists, k):
+    """The re-rank before it gathered in cache-sized chunks: one gather of the whole shortlist."""
+    scores = np.full((len(queries), k), np.nan, dtype=np.result_type(queries, vectors))
+    rows = np.full((len(queries), k), -1, dtype=np.int64)
+    for q, shortlist in enumerate(shortlists):
+        shortlist = np.asarray(shortlist, dtype=np.int64)
+        shortlist = shortlist[shortlist >= 0]
+        if len(shortlist):
+            best, columns = top_k(queries[q:q + 1] @ vectors[shortlist].T, min(k, len(shortlist)))
+            scores[q, :best.shape[1]], rows[q, :best.shape[1]] = best[0], shortlist[columns[0]]
+    return scores, rows
+
+
 class OldHashTable:
     def __init__(self, codes, ids=None):
         codes = np.asarray(codes, dtype=np.uint64)
@@ -86,7 +100,7 @@ class Reference:
     def search_with_stats(self, queries, k):
         queries, margins = self.prepare(queries)
         shortlists = [self.candidate_rows(margins[:, q]) for q in range(len(queries))]
-        scores, rows = rerank(queries, self.index.vectors_, shortlists, k)
+        scores, rows = old_rerank(queries, self.index.vectors_, shortlists, k)
         ids = np.where(rows >= 0, self.index.ids_[np.clip(rows, 0, None)], -1)
         return scores, ids, shortlists
 
@@ -192,6 +206,43 @@ def test_union_is_sorted_and_complete_in_any_grouping(max_cells):
     for query, rows in enumerate(shortlists):
         expected = np.flatnonzero((codes[:, :, None] == visits[query][:, None, :]).any(axis=(0, 2)))
         assert rows.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("chunk", [64, 256])
+def test_chunked_rerank_gives_the_scores_of_one_gather(monkeypatch, chunk):
+    """Bit for bit, ties and -1 slots included, for chunks that are a multiple of 64 rows.
+
+    (BLAS sums a dot product in a way that depends on where a column falls in its blocks of
+    4-16 columns; chunks of 64k rows keep every column in the same place, so the rounding is
+    the same. A chunk of 7 rows differs in the last bit of some scores.)"""
+    rng = np.random.default_rng(chunk)
+    data, queries = realistic_embeddings(3000, 128, n_queries=12, seed=3)
+    data = np.vstack([data, data[:50]])  # exact duplicates: equal scores
+    shortlists = [rng.choice(len(data), size, replace=False) for size in rng.integers(0, 1500, 10)]
+    shortlists += [np.array([-1, 5, -1, 3049, 3]), np.arange(3050)]
+    monkeypatch.setattr(cosine_search, "RERANK_CHUNK_ROWS", chunk)
+    for k in (1, 10, 40):
+        new, old = rerank(queries, data, shortlists, k), old_rerank(queries, data, shortlists, k)
+        np.testing.assert_array_equal(new[0], old[0])
+        np.testing.assert_array_equal(new[1], old[1])
+
+
+def test_rerank_refuses_rows_past_the_end():
+    with pytest.raises(IndexError, match="only 2 vectors"):
+        rerank(np.eye(2), np.eye(2), [[0, 2]], k=1)
+
+
+@pytest.mark.parametrize("max_cells", [1, 50, 1 << 24])
+@pytest.mark.parametrize("min_count", [1, 2, 3])
+def test_counted_union_keeps_rows_found_in_enough_tables(max_cells, min_count):
+    rng = np.random.default_rng(2)
+    codes = rng.integers(0, 5, size=(4, 60)).astype(np.uint64)  # 4 tables, 60 items
+    lookup = BucketLookup(codes)
+    visits = np.stack([rng.permutation(6)[:2] for _ in range(11 * 4)]).reshape(11, 4, 2).astype(np.uint64)
+    shortlists = union_of_buckets(lookup, visits, 60, max_cells=max_cells, min_count=min_count)
+    for query, rows in enumerate(shortlists):
+        found_in = (codes[:, :, None] == visits[query][:, None, :]).any(axis=2).sum(axis=0)
+        assert rows.tolist() == np.flatnonzero(found_in >= min_count).tolist()
 
 
 def test_search_reports_where_the_time_goes():
