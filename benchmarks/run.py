@@ -8,14 +8,15 @@ its measured statistics are printed first. Once, as the counter-example, the old
 (``evaluation.clustered_vectors``), where every method looks perfect.
 
 Protocol, in the style of ann-benchmarks: every method is swept over its parameters (LSHIndex
-over n_bits / n_tables / n_probes, with and without ``center``; FAISS IVF over nprobe; HNSW
-over efSearch; the hand-built IVF and PQ indexes when they work), and each setting gives one
-point (recall@10, queries per second). Single queries run on ONE thread (threadpoolctl and
+over n_bits / n_tables / n_probes / min_collisions, with and without ``center``; FAISS IVF over
+nprobe; HNSW over efSearch; the hand-built IVF index), and each setting gives one point
+(recall@10, queries per second). Query-time settings (n_probes, min_collisions, nprobe,
+efSearch) share one build. Single queries run on ONE thread (threadpoolctl and
 ``faiss.omp_set_num_threads(1)``), one query at a time, median over queries; batches of 200
 run on all cores. Speed-ups are ratios against exact search measured in the same run; key
 points are measured in several interleaved rounds and the spread (min-max) is reported,
-because the machine may be shared. With ``--before DIR`` (a copy of an older package named
-``imgsim_before`` in DIR), the older LSH query path is timed on the same indexes.
+because the machine may be shared. ``benchmarks/before_after.py`` times an older copy of the
+package against this one in the same way.
 
 Writes benchmarks/results/results.json (after every section), results.md and two PNGs:
 recall_vs_throughput.png (the curves) and cost_vs_n.png (cost growth with N).
@@ -47,11 +48,18 @@ K, TARGET = 10, 0.9
 CORES = os.cpu_count() or 1
 SECTIONS = ("curves", "targets", "crossover", "easy", "growth")
 FAMILIES = ("CosineIndex", "LSHIndex", "FAISS IVF", "FAISS HNSW")
-LSH_BUILDS = [  # (n_bits, n_tables, center, probes): each build is swept over its probes
-    (12, 20, True, (0, 4, 16)), (14, 40, True, (0, 4, 16)), (16, 40, True, (4, 16, 32)),
-    (12, 20, False, (0,))]  # without centring, the shared mean direction fills a few huge buckets
-TARGET_BUILDS = [  # the targets search a finer grid where the curves found recall@10 near 0.9
-    (12, 20, True, (16,)), (14, 40, True, (4, 8, 12, 16)), (16, 40, True, (16, 24, 32)), (16, 80, True, (4, 8, 16))]
+# LSH builds: (n_bits, n_tables, center, ((n_probes, min_collisions), ...)); each build is swept
+# over its query-time settings. min_collisions=1 is the plain union of the probed buckets.
+LSH_BUILDS = [
+    (12, 20, True, ((0, 1), (4, 1), (16, 1), (8, 2))),
+    (12, 40, True, ((0, 1), (4, 1), (4, 2), (8, 2), (12, 2), (16, 3))),
+    (14, 80, True, ((4, 1), (2, 2), (4, 2), (8, 2), (8, 3), (16, 3))),
+    (12, 20, False, ((0, 1),))]  # without centring, the shared mean direction fills a few huge buckets
+TARGET_BUILDS = [  # at N = 50,000 (100,000 reuses the curves): a finer grid near recall@10 = 0.9
+    (11, 40, True, ((4, 2), (8, 2), (12, 2), (8, 3))), (12, 40, True, ((8, 2), (12, 2), (16, 2), (16, 3)))]
+GROWTH_BUILDS = {  # per N: the grids the growth sweep tries (100,000 reuses the curves)
+    "small": [(11, 40, True, ((4, 1), (16, 1), (4, 2), (8, 2), (8, 3)))],
+    "big": [(14, 20, True, ((4, 1), (16, 1), (8, 2), (16, 2), (32, 2)))]}
 
 
 @contextlib.contextmanager
@@ -101,21 +109,29 @@ def exact_method(data):
     yield "CosineIndex (exact)", {}, lambda q: index.search(q, K)[1], None
 
 
-def lsh_method(data, builds=LSH_BUILDS, log=print):
-    for n_bits, n_tables, center, probes in builds:
+BUILT = {}  # (N, n_bits, n_tables, center) -> LSHIndex, kept for the target rounds (N <= 100,000)
+
+
+def lsh_method(data, builds=LSH_BUILDS, log=print, keep=False):
+    for n_bits, n_tables, center, settings in builds:
         started = time.perf_counter()
         index = t.LSHIndex(n_bits=n_bits, n_tables=n_tables, seed=0, center=center).add(data)
         log(f"  LSHIndex {n_bits}b x {n_tables}t center={center}: built in {time.perf_counter() - started:.1f} s")
-        for n_probes in probes:
-            index.n_probes = n_probes  # a query-time setting: one build serves every n_probes
+        for n_probes, min_collisions in settings:
+            # query-time settings: one build serves them all
+            index.n_probes, index.min_collisions = n_probes, min_collisions
 
-            def search(q, index=index):
+            def search(q, index=index, n_probes=n_probes, min_collisions=min_collisions):
+                index.n_probes, index.min_collisions = n_probes, min_collisions
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # a short list shows up as lower recall
                     return index.search(q, K)[1]
 
-            yield (f"LSHIndex{' center' if center else ''}",
-                   {"n_bits": n_bits, "n_tables": n_tables, "n_probes": n_probes, "center": center}, search, index)
+            yield (f"LSHIndex{' center' if center else ''}{', min_collisions>1' if min_collisions > 1 else ''}",
+                   {"n_bits": n_bits, "n_tables": n_tables, "n_probes": n_probes, "min_collisions": min_collisions,
+                    "center": center}, search, index)
+        if keep:
+            BUILT[len(data), n_bits, n_tables, center] = index
         del index
         gc.collect()
 
@@ -193,33 +209,38 @@ def best_at_target(rows, name_prefix, key="single_ms"):
 
 # -- the checks behind the targets -------------------------------------------------------------
 def lsh_settings(row):
-    return {key: row[key] for key in ("n_bits", "n_tables", "n_probes", "center")}
+    return {key: row[key] for key in ("n_bits", "n_tables", "n_probes", "min_collisions", "center")}
 
 
-def rounds_vs_exact(data, queries, settings, n_single, n_rounds, before=None):
-    """Exact vs LSH (and the older LSH query path) single-query ms, in interleaved rounds."""
+def describe(settings) -> str:
+    """``12b x 40t +8p >=2`` : bits, tables, extra probes, tables an item must be found in."""
+    votes = settings.get("min_collisions", 1)
+    return (f"{settings['n_bits']}b x {settings['n_tables']}t +{settings['n_probes']}p"
+            + (f" >={votes}" if votes > 1 else "") + (" center" if settings.get("center") else ""))
+
+
+def rounds_vs_exact(data, queries, settings, n_single, n_rounds):
+    """Exact vs LSH single-query ms in interleaved rounds, the overhead ratio, batch throughput."""
     exact = t.CosineIndex().add(data)
-    index = t.LSHIndex(seed=0, **settings).add(data)
-    old = None
-    if before is not None:  # the same fitted state, queried by the older code
-        old = before.LSHIndex(**settings)
-        old.hyperplanes_, old.mean_ = index.hyperplanes_, index.mean_
-        old._fit(index.vectors_, index.ids_, index.codes_)
-    result = {"exact_ms": [], "lsh_ms": [], "before_ms": []}
+    index = BUILT.get((len(data), settings["n_bits"], settings["n_tables"], settings["center"]))
+    if index is None:
+        index = t.LSHIndex(seed=0, n_bits=settings["n_bits"], n_tables=settings["n_tables"],
+                           center=settings["center"]).add(data)
+    index.n_probes, index.min_collisions = settings["n_probes"], settings["min_collisions"]
+    result = {"exact_ms": [], "lsh_ms": []}
     with threads(1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for _ in range(n_rounds):
             result["exact_ms"].append(median_ms(lambda q: exact.search(q, K), queries[:n_single]))
             result["lsh_ms"].append(median_ms(lambda q: index.search(q, K), queries[:n_single]))
-            if old is not None:
-                result["before_ms"].append(median_ms(lambda q: old.search(q, K), queries[:n_single]))
         result["overhead"] = overhead_ratio(index, queries[:n_single])
+        _, _, stats = index.search_with_stats(queries, K)
+        result["scanned"] = float(stats["n_candidates"].mean() / len(data))
+        result["split_ms"] = {part: 1e3 * float(stats[f"{part}_s"]) / len(queries) for part in ("hash", "lookup", "rerank")}
     with threads(CORES), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result["exact_batch_qps"] = [batch_qps(lambda q: exact.search(q, K), queries) for _ in range(n_rounds)]
         result["lsh_batch_qps"] = [batch_qps(lambda q: index.search(q, K), queries) for _ in range(n_rounds)]
-        if old is not None:
-            result["before_batch_qps"] = [batch_qps(lambda q: old.search(q, K), queries, repeats=1)]
     with threads(1), warnings.catch_warnings():  # on a busy machine extra BLAS threads can hurt: also one thread
         warnings.simplefilter("ignore")
         result["exact_batch_qps_1t"] = [batch_qps(lambda q: exact.search(q, K), queries, repeats=1) for _ in range(n_rounds)]
@@ -229,8 +250,6 @@ def rounds_vs_exact(data, queries, settings, n_single, n_rounds, before=None):
                   speedup_max=float(speedups.max()),
                   batch_ratio=float(np.median(np.array(result["lsh_batch_qps"]) / np.array(result["exact_batch_qps"]))),
                   batch_ratio_1t=float(np.median(np.array(result["lsh_batch_qps_1t"]) / np.array(result["exact_batch_qps_1t"]))))
-    if old is not None:
-        result["before_speedup"] = float(np.median(np.array(result["exact_ms"]) / np.array(result["before_ms"])))
     return result
 
 
@@ -265,7 +284,8 @@ def crossover(data_by_n, n_single, n_rounds, log, extra=()):
     points = []
     for n, (data, queries) in data_by_n.items():
         truth = t.CosineIndex().add(data).search(queries, K)[1]
-        builds = [(b, n_tables, True, (0, 4, 16)) for b, n_tables in [(10, 20), (12, 20), (12, 40), (14, 40)]]
+        builds = [(b, n_tables, True, ((0, 1), (4, 1), (16, 1), (4, 2), (8, 2)))
+                  for b, n_tables in [(8, 20), (10, 20), (10, 40), (12, 40)]]
         rows = measure([exact_method(data), lsh_method(data, builds, log=lambda m: None)],
                        data, queries, truth, n_single, lambda m: None, batch=False)
         best = best_at_target(rows, "LSHIndex")
@@ -309,14 +329,13 @@ def markdown(report) -> str:
     for title, key in [("Targets", "targets")]:
         if report.get(key):
             lines += [f"**{title}** (single queries on one thread; medians of interleaved rounds, min-max in brackets)", "",
-                      "| N | LSH setting (recall@10) | exact ms | LSH ms | speed-up | before: LSH ms, speed-up | "
-                      "query / (hash + rerank) | batch q/s LSH / exact |", "|---:|---|---:|---:|---:|---:|---:|---:|"]
+                      "| N | LSH setting (recall@10) | scanned | exact ms | LSH ms | speed-up | hash + lookup + rerank ms | "
+                      "query / (hash + rerank) | batch q/s LSH / exact |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
             for r in report[key]:
-                s = r["settings"]
-                before = (f"{np.median(r['before_ms']):.2f}, {r['before_speedup']:.1f}x" if r.get("before_ms") else "")
-                lines.append(f"| {r['n']:,} | {s['n_bits']}b x {s['n_tables']}t +{s['n_probes']}p{' center' if s['center'] else ''}"
-                             f" ({r['recall']:.3f}) | {np.median(r['exact_ms']):.2f} | {np.median(r['lsh_ms']):.3f} | "
-                             f"{r['speedup']:.1f}x [{r['speedup_min']:.1f}-{r['speedup_max']:.1f}] | {before} | "
+                split = " + ".join(f"{r['split_ms'][part]:.2f}" for part in ("hash", "lookup", "rerank"))
+                lines.append(f"| {r['n']:,} | {describe(r['settings'])} ({r['recall']:.3f}) | {r['scanned']:.1%} | "
+                             f"{np.median(r['exact_ms']):.2f} | {np.median(r['lsh_ms']):.3f} | "
+                             f"{r['speedup']:.1f}x [{r['speedup_min']:.1f}-{r['speedup_max']:.1f}] | {split} | "
                              f"{r['overhead']['ratio']:.2f} ({r['overhead']['total_ms']:.2f} vs {r['overhead']['hash_ms']:.2f} + "
                              f"{r['overhead']['rerank_ms']:.2f} ms) | {np.median(r['lsh_batch_qps']):.0f} / "
                              f"{np.median(r['exact_batch_qps']):.0f} = {r['batch_ratio']:.1f}x (1 thread: "
@@ -329,7 +348,7 @@ def markdown(report) -> str:
         lines += [f"**Where LSHIndex starts to beat exact search** at recall@10 >= {TARGET}: N = {where}",
                   "", "| N | exact ms | best LSH ms | setting | recall@10 | speed-up [min-max] |", "|---:|---:|---:|---|---:|---:|"]
         for p in c["points"]:
-            setting = (f"{p['lsh']['n_bits']}b x {p['lsh']['n_tables']}t +{p['lsh']['n_probes']}p" if p["lsh"] else "none")
+            setting = describe(p["lsh"]) if p["lsh"] else "none"
             lines.append(f"| {p['n']:,} | {p['exact_ms']:.3f} | {p['lsh_ms'] or float('nan'):.3f} | {setting} | "
                          f"{p['recall'] or float('nan'):.3f} | {p['speedup'] or float('nan'):.1f}x"
                          + (f" [{p['spread'][0]:.1f}-{p['spread'][1]:.1f}]" if p.get("spread") else "") + " |")
@@ -420,7 +439,6 @@ def main():
     parser.add_argument("--queries", type=int, default=200, help="queries per data set (batch size)")
     parser.add_argument("--single", type=int, default=40, help="queries timed one by one")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds for the key ratios")
-    parser.add_argument("--before", type=Path, help="folder holding an older package imgsim_before (LSH before/after)")
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
                         help="run only these (the others are kept from results.json)")
     parser.add_argument("--quick", action="store_true", help="small sizes, to check that it runs")
@@ -437,10 +455,6 @@ def main():
     if args.quick:
         args.curve_n, args.target_n, args.crossover_n, args.growth = 5_000, [5_000], [1_000, 2_000], [2_000, 5_000]
         args.queries, args.single, args.rounds = 50, 10, 2
-    before = None
-    if args.before:
-        sys.path.insert(0, str(args.before))
-        import imgsim_before.hash_tables as before
     started = time.time()
 
     def log(message):
@@ -473,7 +487,7 @@ def main():
         report["statistics"] = [embedding_statistics(data, queries, K, labels, query_labels)]
         log(f"data N={args.curve_n:,}: {report['statistics'][0]}")
         log("curves")
-        rows = measure([exact_method(data), lsh_method(data, log=log), faiss_ivf_method(data), faiss_hnsw_method(data),
+        rows = measure([exact_method(data), lsh_method(data, log=log, keep=True), faiss_ivf_method(data), faiss_hnsw_method(data),
                         hand_built_methods(data, log)], data, queries, truth, args.single, log)
         report["curves"] = {"n": args.curve_n, "rows": rows}
         save()
@@ -487,14 +501,17 @@ def main():
                 gc.collect()
                 data, queries = dataset(n)
                 truth = t.CosineIndex().add(data).search(queries, K)[1]
-            sweep = measure([lsh_method(data, TARGET_BUILDS, log=log)], data, queries, truth, args.single, log, batch=False)
             if n == args.curve_n and "curves" in sections:
-                sweep += [row for row in report["curves"]["rows"] if row["method"].startswith("LSHIndex")]
+                sweep = [row for row in report["curves"]["rows"] if row["method"].startswith("LSHIndex")]
+            else:
+                sweep = measure([lsh_method(data, TARGET_BUILDS, log=log, keep=True)], data, queries, truth,
+                                args.single, log, batch=False)
             best = best_at_target(sweep, "LSHIndex")
             if best is None:
                 log(f"N={n:,}: no LSHIndex setting reached recall@10 >= {TARGET}")
                 continue
-            result = rounds_vs_exact(data, queries, lsh_settings(best), args.single, args.rounds, before)
+            result = rounds_vs_exact(data, queries, lsh_settings(best), args.single, args.rounds)
+            BUILT.clear()
             result.update(n=n, recall=best["recall"])
             report["targets"].append(result)
             log(f"N={n:,}: {result['settings']} speed-up {result['speedup']:.1f}x [{result['speedup_min']:.1f}-"
@@ -517,7 +534,7 @@ def main():
         easy = t.evaluation.clustered_vectors(n_easy + args.queries, 768, n_clusters=n_easy // 100, seed=1)
         easy_truth = t.CosineIndex().add(easy[:n_easy]).search(easy[n_easy:], K)[1]
         report["easy"] = {"n": n_easy, "data": "evaluation.clustered_vectors, not realistic",
-                          "rows": measure([exact_method(easy[:n_easy]), lsh_method(easy[:n_easy], [(12, 20, False, (0,))], log),
+                          "rows": measure([exact_method(easy[:n_easy]), lsh_method(easy[:n_easy], [(12, 20, False, ((0, 1),))], log),
                                            faiss_hnsw_method(easy[:n_easy], efs=(16,))], easy[:n_easy], easy[n_easy:],
                                           easy_truth, args.single, log)}
         del easy
@@ -538,7 +555,7 @@ def main():
             log(f"growth N={n:,} generated")
             truth = t.CosineIndex().add(data).search(queries, K)[1]
             big = n >= 500_000
-            builds = [(12, 20, True, (4, 16)), (14, 40, True, (4, 16))] if not big else [(14, 20, True, (4, 16))]
+            builds = GROWTH_BUILDS["big" if big else "small"]
             methods = [exact_method(data), lsh_method(data, builds, log),
                        faiss_ivf_method(data, nprobes=(4, 8, 16, 32)),
                        faiss_hnsw_method(data, M=16 if not big else 8, ef_construction=40 if not big else 20,

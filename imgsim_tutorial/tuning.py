@@ -7,7 +7,9 @@ at ``m_r`` buckets r bits away, the pair is found with probability about
 
     P_table(s) = sum_r  m_r * p**(K - r) * (1 - p)**r          (m_0 = 1: the own bucket)
 
-and with L independent tables ``P(s) = 1 - (1 - P_table(s))**L``. Averaged over the true
+and with L independent tables ``P(s) = 1 - (1 - P_table(s))**L``; when an item must be found
+in at least m tables (``min_collisions``), ``P(s)`` is the binomial tail P(X >= m), X ~
+Binomial(L, P_table(s)) (:func:`found_in_at_least`). Averaged over the true
 neighbours of sample queries that is the expected recall; averaged over query-candidate pairs
 and multiplied by n it is the expected number of candidates to re-rank. The probe term
 assumes the flipped bits are random; ``LSHIndex`` flips the bits the query is least sure about,
@@ -94,6 +96,19 @@ def table_hit_probability(similarity, n_bits: int, n_probes: int = 0) -> np.ndar
     return np.minimum(total, 1.0)
 
 
+def found_in_at_least(min_collisions: int, n_tables: int, table_probability) -> np.ndarray:
+    """P(found in at least ``min_collisions`` of ``n_tables`` independent tables), each with ``table_probability``.
+
+    ``min_collisions=1`` is ``1 - (1 - P)**L``, the plain union.
+
+    >>> round(float(found_in_at_least(1, 2, 0.5)), 4), round(float(found_in_at_least(2, 2, 0.5)), 4)
+    (0.75, 0.25)
+    """
+    p = np.asarray(table_probability, dtype=np.float64)
+    below = sum(comb(n_tables, j) * p ** j * (1 - p) ** (n_tables - j) for j in range(min_collisions))
+    return np.clip(1 - below, 0.0, 1.0)
+
+
 def lsh_memory_bytes(n: int, n_tables: int, dim: int, n_bits: int = 0) -> dict:
     """What an ``LSHIndex`` over ``n`` items stores, by part (bytes), before building it.
 
@@ -114,19 +129,25 @@ def lsh_memory_bytes(n: int, n_tables: int, dim: int, n_bits: int = 0) -> dict:
 
 
 def predict_lsh(profile: dict, n: int, n_bits: int, n_tables: int, n_probes: int = 0,
-                lookup_cost: float = LOOKUP_COST) -> dict:
+                lookup_cost: float = LOOKUP_COST, min_collisions: int = 1) -> dict:
     """The formulas applied to one setting: predicted recall, candidates, bucket size, cost.
 
     ``cost`` is in candidate equivalents: ``candidates + n_bits * n_tables`` (hashing the query
     is one dot product per hyperplane) ``+ lookup_cost * n_tables * (1 + n_probes)``.
     ``uniform_bucket_size`` is ``n / 2**n_bits``, what buckets would hold if codes were spread
     evenly; ``candidates`` is usually larger, because similar items crowd the same buckets.
+    ``min_collisions`` > 1 keeps only items found in that many tables (``LSHIndex(min_collisions=)``);
+    its lookup still reads every bucket member, which this cost leaves out.
     """
-    recall = 1 - (1 - table_hit_probability(profile["neighbour_similarity"], n_bits, n_probes)) ** n_tables
-    caught = 1 - (1 - table_hit_probability(profile["pair_similarity"], n_bits, n_probes)) ** n_tables
+    if not 1 <= min_collisions <= n_tables:
+        raise ValueError(f"min_collisions must be between 1 and n_tables={n_tables}, got {min_collisions}")
+    recall = found_in_at_least(min_collisions, n_tables,
+                               table_hit_probability(profile["neighbour_similarity"], n_bits, n_probes))
+    caught = found_in_at_least(min_collisions, n_tables, table_hit_probability(profile["pair_similarity"], n_bits, n_probes))
     candidates = float(n * caught.mean())
     cost = candidates + n_bits * n_tables + lookup_cost * n_tables * (1 + n_probes)
-    return {"n_bits": n_bits, "n_tables": n_tables, "n_probes": n_probes, "predicted_recall": float(recall.mean()),
+    return {"n_bits": n_bits, "n_tables": n_tables, "n_probes": n_probes, "min_collisions": min_collisions,
+            "predicted_recall": float(recall.mean()),
             "candidates": candidates, "fraction_scanned": candidates / n, "uniform_bucket_size": n / 2 ** n_bits,
             "cost": float(cost), "exact_cost": float(n)}
 

@@ -8,7 +8,7 @@ import pytest
 from imgsim_tutorial import CosineIndex, LSHIndex, recall_at_k
 from imgsim_tutorial.random_projection import any_table_collision_probability
 from imgsim_tutorial.synthetic import realistic_embeddings
-from imgsim_tutorial.tuning import (lsh_memory_bytes, predict_lsh, probes_per_radius, similarity_profile,
+from imgsim_tutorial.tuning import (found_in_at_least, lsh_memory_bytes, predict_lsh, probes_per_radius, similarity_profile,
                                     suggest_lsh_settings, table_hit_probability)
 
 
@@ -71,6 +71,31 @@ def test_predicted_recall_and_candidates_match_a_measured_index(realistic):
                 queries, 10)
         assert recall_at_k(ids, exact_ids) == pytest.approx(predicted["predicted_recall"], abs=0.06)
         assert stats["n_candidates"].mean() == pytest.approx(predicted["candidates"], rel=0.25)
+
+
+def test_min_collisions_prediction_matches_a_measured_index(realistic):
+    """The binomial tail against LSHIndex(min_collisions=m): recall and candidates, no probes."""
+    embeddings, queries, exact_ids = realistic
+    profile = similarity_profile(embeddings, queries, k=10, n_sample_queries=150)
+    index = LSHIndex(n_bits=8, n_tables=12, seed=1).add(embeddings)
+    for min_collisions in (2, 3):
+        predicted = predict_lsh(profile, len(embeddings), 8, 12, min_collisions=min_collisions)
+        index.min_collisions = min_collisions
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _, ids, stats = index.search_with_stats(queries, 10)
+        assert recall_at_k(ids, exact_ids) == pytest.approx(predicted["predicted_recall"], abs=0.06)
+        assert stats["n_candidates"].mean() == pytest.approx(predicted["candidates"], rel=0.3)
+
+
+def test_found_in_at_least_is_the_binomial_tail():
+    rng = np.random.default_rng(0)
+    draws = rng.random((200_000, 5)) < 0.3  # 5 tables, each finds the item with probability 0.3
+    for m in (1, 2, 3, 5):
+        assert found_in_at_least(m, 5, 0.3) == pytest.approx((draws.sum(axis=1) >= m).mean(), abs=0.005)
+    assert found_in_at_least(1, 7, 0.2) == pytest.approx(1 - 0.8 ** 7)
+    with pytest.raises(ValueError, match="min_collisions must be between 1 and n_tables=4"):
+        predict_lsh({"neighbour_similarity": np.ones((1, 1)), "pair_similarity": np.ones(1)}, 10, 8, 4, min_collisions=5)
 
 
 def test_the_suggestion_reaches_its_target_when_measured(realistic):
