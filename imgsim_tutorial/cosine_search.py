@@ -13,6 +13,9 @@ speed at scale; that is what random projection, hash tables and FAISS add later.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 
@@ -79,6 +82,14 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(best, order, axis=1), np.take_along_axis(columns, order, axis=1)
 
 
+PARALLEL_MIN_QUERIES = 64  # smaller batches are re-ranked on one thread: starting threads costs more
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity, e.g. a container's share), at least 1."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 # Rows gathered at once when re-ranking: 256 rows of 768 float32 are 768 KiB, which stays in a
 # core's L2 cache, so each candidate row is read from memory once, not written out and read back.
 # A multiple of 64: BLAS then blocks the columns of each chunk as it blocks one long product, so
@@ -86,7 +97,7 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 RERANK_CHUNK_ROWS = 256
 
 
-def rerank(queries, vectors, shortlists, k: int) -> tuple[np.ndarray, np.ndarray]:
+def rerank(queries, vectors, shortlists, k: int, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Exact cosine top-``k`` within each query's shortlist: the last step of every approximate index.
 
     ``queries`` (nq, d) and ``vectors`` (n, d) are unit length; ``shortlists`` holds, per query,
@@ -96,6 +107,8 @@ def rerank(queries, vectors, shortlists, k: int) -> tuple[np.ndarray, np.ndarray
     Cost: O(candidates * d) per query, the rows it scans and nothing else. The rows are copied
     in chunks into one small buffer that stays in cache, and each chunk is scored with one
     product; the scores are the same, bit for bit, as scoring the whole shortlist at once.
+    A batch of at least ``PARALLEL_MIN_QUERIES`` queries is split over ``threads`` threads
+    (default: the cores this process may use); each query's result is the same either way.
 
     >>> rerank(np.eye(2), np.eye(2), [[1, 0], [-1, -1]], k=1)
     (array([[ 1.],
@@ -103,6 +116,13 @@ def rerank(queries, vectors, shortlists, k: int) -> tuple[np.ndarray, np.ndarray
            [-1]]))
     """
     queries, vectors = np.asarray(queries), np.asarray(vectors)
+    threads = available_cores() if threads is None else threads
+    if threads > 1 and len(queries) >= PARALLEL_MIN_QUERIES:
+        # NumPy's gather and BLAS release the GIL, so threads re-rank different queries at once.
+        parts = np.array_split(np.arange(len(queries)), threads)
+        with ThreadPoolExecutor(threads) as pool:
+            done = list(pool.map(lambda part: rerank(queries[part], vectors, [shortlists[q] for q in part], k, 1), parts))
+        return np.vstack([scores for scores, _ in done]), np.vstack([rows for _, rows in done])
     dtype = np.result_type(queries, vectors)
     scores = np.full((len(queries), k), np.nan, dtype=dtype)
     rows = np.full((len(queries), k), -1, dtype=np.int64)

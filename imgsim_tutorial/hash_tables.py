@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .cosine_search import as_matrix, check_k, normalize, rerank
+from .cosine_search import as_matrix, available_cores, check_k, normalize, rerank
 from .index_base import IndexBase, check_bool, check_int, found_mask
 from .lsh_lookup import BucketLookup, probe_flips, probe_masks, union_of_buckets
 from .random_projection import RandomHyperplanes, pack_bits
@@ -145,10 +146,21 @@ class LSHIndex(IndexBase):
                         for t in range(self.n_tables)]
 
     @staticmethod
-    def codes_of(vectors, hyperplanes, mean) -> np.ndarray:
-        """uint64 codes of unit ``vectors`` (n, d) in every table: (n_tables, n)."""
-        bits = np.einsum("tbd,nd->tnb", hyperplanes, vectors - mean) > 0
-        return pack_bits(bits.reshape(-1, bits.shape[2])).reshape(bits.shape[:2])
+    def codes_of(vectors, hyperplanes, mean, chunk_rows: int = 8192) -> np.ndarray:
+        """uint64 codes of unit ``vectors`` (n, d) in every table: (n_tables, n).
+
+        Cost: O(n * n_tables * n_bits * d). Rows are coded in chunks (so the float margins of
+        only one chunk exist at a time), on all cores; each code is the same as coding all at once.
+        """
+        def chunk_codes(start):
+            bits = np.einsum("tbd,nd->tnb", hyperplanes, vectors[start:start + chunk_rows] - mean) > 0
+            return pack_bits(bits.reshape(-1, bits.shape[2])).reshape(bits.shape[:2])
+
+        starts = range(0, len(vectors), chunk_rows)
+        if len(starts) == 1:
+            return chunk_codes(0)
+        with ThreadPoolExecutor(available_cores()) as pool:  # einsum releases the GIL
+            return np.concatenate(list(pool.map(chunk_codes, starts)), axis=1)
 
     def __len__(self) -> int:
         return len(getattr(self, "ids_", ()))

@@ -227,6 +227,26 @@ def test_chunked_rerank_gives_the_scores_of_one_gather(monkeypatch, chunk):
         np.testing.assert_array_equal(new[1], old[1])
 
 
+def test_codes_in_chunks_on_all_cores_equal_one_product():
+    data, _ = realistic_embeddings(5000, 96, seed=6)
+    planes = np.random.default_rng(6).standard_normal((7, 13, 96)).astype(np.float32)
+    mean = data.mean(axis=0)
+    whole = pack_bits((np.einsum("tbd,nd->tnb", planes, data - mean) > 0).reshape(-1, 13)).reshape(7, -1)
+    for chunk_rows in (1000, 1777, 8192):
+        np.testing.assert_array_equal(LSHIndex.codes_of(data, planes, mean, chunk_rows=chunk_rows), whole)
+
+
+def test_threads_rerank_a_batch_as_one_thread_does():
+    rng = np.random.default_rng(4)
+    data, queries = realistic_embeddings(2000, 64, n_queries=150, seed=4)
+    shortlists = [rng.choice(len(data), size, replace=False) for size in rng.integers(0, 600, len(queries))]
+    one = rerank(queries, data, shortlists, 10, threads=1)
+    for threads in (2, 3):
+        many = rerank(queries, data, shortlists, 10, threads=threads)
+        np.testing.assert_array_equal(many[0], one[0])
+        np.testing.assert_array_equal(many[1], one[1])
+
+
 def test_rerank_refuses_rows_past_the_end():
     with pytest.raises(IndexError, match="only 2 vectors"):
         rerank(np.eye(2), np.eye(2), [[0, 2]], k=1)
