@@ -25,13 +25,12 @@ Persistence is ``IndexBase``'s: one versioned ``.npz`` with a JSON header; no pi
 from __future__ import annotations
 
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from .cosine_search import as_matrix, available_cores, check_k, normalize, rerank
-from .index_base import IndexBase, check_bool, check_int, found_mask
+from .index_base import IndexBase, check_bool, check_int
 from .lsh_lookup import BucketLookup, probe_flips, probe_masks, union_of_buckets
 from .random_projection import RandomHyperplanes, pack_bits
 
@@ -233,20 +232,8 @@ class LSHIndex(IndexBase):
                                              "hash_s": hashed - started, "lookup_s": looked_up - hashed,
                                              "rerank_s": done - looked_up}
 
-    def search(self, queries, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` by exact cosine among the candidates: ``(scores, ids)``, each (nq, k).
-
-        A query with fewer than k candidates gets id -1 and score NaN in the missing places,
-        and a warning says how many queries were short; more tables or probes fix it.
-        """
-        scores, ids, stats = self.search_with_stats(queries, k)
-        short = int((~found_mask(ids)).any(axis=1).sum())
-        if short:
-            warnings.warn(f"{short} of {len(ids)} queries found fewer than k={k} candidates; their missing "
-                          "results are id -1 with score NaN. Use more n_tables, more n_probes, fewer n_bits or "
-                          "a lower min_collisions.",
-                          stacklevel=2)
-        return scores, ids
+    # search() is IndexBase's: search_with_stats, plus a warning when a query comes up short.
+    _widen_hint = "Use more n_tables, more n_probes, fewer n_bits or a lower min_collisions."
 
     # -- looking inside (for the widgets) -------------------------------------------------
     def bucket_sizes(self, table: int = 0) -> np.ndarray:

@@ -158,9 +158,12 @@ class IndexBase:
         short = int((~found_mask(ids)).any(axis=1).sum())
         if short:
             warnings.warn(f"{short} of {len(ids)} queries found fewer than k={k} results; the missing ones are "
-                          f"id {'-1' if ids.dtype.kind != 'U' else repr('')} with score NaN. Make the index "
-                          "search more widely (see its settings) or ask for a smaller k.", stacklevel=2)
+                          f"id {'-1' if ids.dtype.kind != 'U' else repr('')} with score NaN. {self._widen_hint}",
+                          stacklevel=2)
         return scores, ids
+
+    # What the warning above suggests; an index names its own settings.
+    _widen_hint = "Make the index search more widely (see its settings) or ask for a smaller k."
 
     # -- memory -----------------------------------------------------------------------------
     def _state_arrays(self) -> dict:
