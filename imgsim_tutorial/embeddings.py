@@ -38,6 +38,21 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def default_batch_size(model) -> int:
+    """Images per forward pass: 32 on a GPU or for a small model; 4 on a CPU for a large one.
+
+    On a CPU a ViT-base (86 M parameters) batch of 32 holds about 400 MB of working memory, a
+    batch of 4 about 130 MB and embeds about 20 % slower (measured on 2 cores): what keeps a
+    notebook under Binder's memory. The batch size does not change the embeddings.
+
+    >>> processor, model = load_encoder(mode="offline", device="cpu"); default_batch_size(model)
+    32
+    """
+    device = next(model.parameters()).device
+    large = sum(p.numel() for p in model.parameters()) > 20_000_000
+    return 4 if device.type == "cpu" and large else 32
+
+
 def load_encoder(checkpoint: str | Path | None = None, mode: str | None = None, device: str | None = None):
     """Load ``(processor, model)`` with ``AutoImageProcessor``/``AutoModel``, ready for inference.
 
@@ -97,9 +112,11 @@ def pool(outputs, model):
                      "token nor pooler_output; pass a vision encoder such as a ViT or a ResNet")
 
 
-def embed_images(images, processor, model, batch_size: int = 32, normalize: bool = True,
+def embed_images(images, processor, model, batch_size: int | None = None, normalize: bool = True,
                  progress: bool | None = None, names=None) -> np.ndarray:
     """Embed a list of PIL images; returns float32 ``(n, d)``, unit length if ``normalize``.
+
+    ``batch_size`` defaults to :func:`default_batch_size`; it does not change the result.
 
     An image that cannot be used raises an error naming it: ``names[i]`` if given, else ``image i``.
 
@@ -109,6 +126,7 @@ def embed_images(images, processor, model, batch_size: int = 32, normalize: bool
     """
     import torch
 
+    batch_size = default_batch_size(model) if batch_size is None else batch_size
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     images = list(images)
@@ -135,7 +153,45 @@ def embed_images(images, processor, model, batch_size: int = 32, normalize: bool
     return np.concatenate(chunks).astype(np.float32, copy=False)
 
 
-def embedding_function(processor, model, column: str = "image", normalize: bool = True):
+def model_fingerprint(model) -> str:
+    """A short hash of a model's weights (ViT-base: about 0.5 s): tells two models apart that
+    share a config, e.g. a trained one and :func:`random_init_like`."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _not_unpicklable(description: str):
+    raise ValueError(f"{description} holds a model and is not sent to other processes; call Dataset.map "
+                     "without num_proc (one process), or embed with embed_dataset")
+
+
+class EmbeddingFunction:
+    """What :func:`embedding_function` returns: ``function(batch) -> {"embeddings": (n, d)}``.
+
+    ``Dataset.map`` names its result by pickling the function it was given and hashing the bytes.
+    For a plain closure that pickles the whole model (ViT-base: 330 MB, plus a copy, for a moment):
+    this class offers datasets its identity instead: model, weights digest, processor, settings.
+    """
+
+    def __init__(self, processor, model, column: str = "image", normalize: bool = True):
+        self.processor, self.model, self.column, self.normalize = processor, model, column, normalize
+
+    def __call__(self, batch):
+        images = batch[self.column]
+        return {"embeddings": embed_images(images, self.processor, self.model, batch_size=len(images),
+                                           normalize=self.normalize, progress=False)}
+
+    def __reduce__(self):
+        identity = json.dumps({"model": str(getattr(self.model.config, "_name_or_path", "")),
+                               "weights": model_fingerprint(self.model), "processor": self.processor.to_json_string(),
+                               "column": self.column, "normalize": self.normalize}, sort_keys=True)
+        return _not_unpicklable, (f"EmbeddingFunction {identity}",)
+
+
+def embedding_function(processor, model, column: str = "image", normalize: bool = True) -> EmbeddingFunction:
     """A function for ``Dataset.map(batched=True)`` that adds an ``embeddings`` column.
 
     >>> from imgsim_tutorial import load_beans; processor, model = load_encoder(mode="offline")
@@ -143,12 +199,7 @@ def embedding_function(processor, model, column: str = "image", normalize: bool 
     >>> split.map(embedding_function(processor, model), batched=True, batch_size=2).column_names
     ['image_file_path', 'image', 'labels', 'embeddings']
     """
-    def add_embeddings(batch):
-        vectors = embed_images(batch[column], processor, model, batch_size=len(batch[column]),
-                               normalize=normalize, progress=False)
-        return {"embeddings": vectors}
-
-    return add_embeddings
+    return EmbeddingFunction(processor, model, column, normalize)
 
 
 def cache_key(dataset, processor, model, normalize: bool = True) -> str:
@@ -176,11 +227,13 @@ def _decode_row(item, name: str):
     return item  # already a PIL image (a column that is not an Image feature)
 
 
-def embed_rows(dataset, processor, model, batch_size: int = 32, normalize: bool = True,
+def embed_rows(dataset, processor, model, batch_size: int | None = None, normalize: bool = True,
                column: str = "image") -> np.ndarray:
     """Embed a split with ``Dataset.map``, uncached; errors name the dataset row, e.g. ``row 17``.
 
     Images are decoded here, not by ``datasets``, so that a damaged one is reported with its row.
+    The result is named (``new_fingerprint``) rather than letting datasets hash the function, which
+    would pickle the whole model to do so.
     """
     from datasets import Image as ImageFeature
 
@@ -194,12 +247,14 @@ def embed_rows(dataset, processor, model, batch_size: int = 32, normalize: bool 
         return {"embeddings": embed_images(images, processor, model, batch_size=len(images), normalize=normalize,
                                            progress=False, names=names)}
 
-    mapped = rows.map(add_embeddings, batched=True, with_indices=True, batch_size=batch_size, keep_in_memory=True,
-                      desc="embedding", remove_columns=[column])
+    name = hashlib.sha256(f"{rows._fingerprint} {id(model)} {normalize}".encode()).hexdigest()[:16]
+    mapped = rows.map(add_embeddings, batched=True, with_indices=True, keep_in_memory=True, desc="embedding",
+                      batch_size=default_batch_size(model) if batch_size is None else batch_size,
+                      remove_columns=[column], new_fingerprint=name)
     return np.asarray(mapped.with_format("numpy")["embeddings"], dtype=np.float32)
 
 
-def embed_dataset(dataset, processor, model, batch_size: int = 32, normalize: bool = True,
+def embed_dataset(dataset, processor, model, batch_size: int | None = None, normalize: bool = True,
                   cache: bool = True) -> np.ndarray:
     """Embed every image of a dataset split with ``Dataset.map``; cached on disk.
 
@@ -220,12 +275,15 @@ def embed_dataset(dataset, processor, model, batch_size: int = 32, normalize: bo
 
 
 def random_init_like(model, seed: int = 0):
-    """The same architecture as ``model`` with fresh random weights: the "no training" baseline."""
+    """The same architecture as ``model`` (a model, or its ``config``) with fresh random weights:
+    the "no training" baseline. Passing the config lets you free the trained model first."""
     import torch
-    from transformers import AutoModel
+    from transformers import AutoModel, PretrainedConfig
 
+    config, device = ((model, default_device()) if isinstance(model, PretrainedConfig)
+                      else (model.config, next(model.parameters()).device))
     torch.manual_seed(seed)
-    return AutoModel.from_config(model.config).eval().to(next(model.parameters()).device)
+    return AutoModel.from_config(config).eval().to(device)
 
 
 def pixel_vectors(images, size: int = 32) -> np.ndarray:

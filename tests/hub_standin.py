@@ -92,6 +92,30 @@ def classifier_checkpoint(folder: Path) -> Path:
     return folder
 
 
+def vit_base_checkpoint(folder: Path) -> Path:
+    """A ``ViTForImageClassification`` of ViT-base's size (``ViTConfig()`` defaults), random weights.
+
+    For measuring memory only: it has nateraw/vit-base-beans's architecture, input size and labels,
+    so a notebook's peak with it is the real one, but no label information (asserts that need a
+    trained encoder fail with it).
+    """
+    import torch
+    from transformers import ViTConfig, ViTForImageClassification
+
+    from imgsim_tutorial.embeddings import OFFLINE_CHECKPOINT
+    from imgsim_tutorial.leaves import LABEL_NAMES
+
+    labels = dict(enumerate(LABEL_NAMES))
+    config = ViTConfig(architectures=["ViTForImageClassification"], id2label=labels,
+                       label2id={name: label for label, name in labels.items()})
+    torch.manual_seed(0)
+    ViTForImageClassification(config).save_pretrained(folder)
+    preprocessor = json.loads((Path(OFFLINE_CHECKPOINT) / "preprocessor_config.json").read_text())
+    preprocessor["size"] = {"height": config.image_size, "width": config.image_size}
+    (folder / "preprocessor_config.json").write_text(json.dumps(preprocessor, indent=2))
+    return folder
+
+
 def add_to_hub_cache(hub_cache: Path, repo_id: str, files: Path, kind: str = "model") -> Path:
     """Place the files of ``files/`` in a Hugging Face cache as ``repo_id``'s ``main`` revision.
 
@@ -126,8 +150,11 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
-def build_standin(root: Path, splits: dict = REAL_SPLITS) -> dict:
+def build_standin(root: Path, splits: dict = REAL_SPLITS, encoder: str = "small") -> dict:
     """Build the stand-in under ``root``; returns the environment that makes notebooks use it.
+
+    ``encoder="small"``: the shipped leaf encoder (fast, carries label information);
+    ``encoder="vit-base"``: a random ViT-base (to measure real memory; give it its own ``root``).
 
     ``IMGSIM_MODE=hub`` with ``HF_HUB_OFFLINE=1`` is the course's "hub mode served from the local
     Hugging Face cache"; ``HF_ENDPOINT`` points at a closed local port as a second guard, so a
@@ -135,7 +162,10 @@ def build_standin(root: Path, splits: dict = REAL_SPLITS) -> dict:
     """
     root.mkdir(parents=True, exist_ok=True)
     if not (root / "hub" / f"models--{HUB_MODEL.replace('/', '--')}" / "refs" / "main").exists():
-        checkpoint = classifier_checkpoint(root / "checkpoint")
+        if encoder not in ("small", "vit-base"):
+            raise ValueError(f"encoder must be 'small' or 'vit-base', got {encoder!r}")
+        build = classifier_checkpoint if encoder == "small" else vit_base_checkpoint
+        checkpoint = build(root / "checkpoint")
         add_to_hub_cache(root / "hub", HUB_MODEL, checkpoint)
         shutil.rmtree(checkpoint)
     if not (root / "beans" / "data" / "test-00000-of-00001.parquet").exists():

@@ -72,3 +72,20 @@ def test_seeded_subset_is_reproducible(beans):
 
 def test_label_names_are_the_beans_names():
     assert LABEL_NAMES == ("angular_leaf_spot", "bean_rust", "healthy")
+
+
+def test_split_images_decode_on_demand_the_same_pixels(beans):
+    from imgsim_tutorial.data import SplitImages
+
+    subset = seeded_subset(beans["test"], 9, seed=4)
+    images = SplitImages(subset)
+    assert len(images) == 9 and "9 images" in repr(images)
+    expected = [np.asarray(image) for image in subset["image"]]
+    assert all(np.array_equal(np.asarray(image), pixels) for image, pixels in zip(images, expected))
+    assert np.array_equal(np.asarray(images[-1]), expected[-1])
+    assert np.array_equal(np.asarray(images[np.int64(2)]), expected[2])
+    assert [np.asarray(image).sum() for image in images[1:3]] == [pixels.sum() for pixels in expected[1:3]]
+    with pytest.raises(IndexError):
+        images[9]
+    with pytest.raises(ValueError, match="no column 'photo'"):
+        SplitImages(subset, column="photo")

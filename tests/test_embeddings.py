@@ -137,3 +137,52 @@ def test_load_course_gives_aligned_rows(leaf_embeddings):
 def test_a_missing_checkpoint_folder_is_named(tmp_path):
     with pytest.raises(ValueError, match="is not a folder; pass a folder in Hugging Face format"):
         load_encoder(tmp_path / "no-such-model")
+
+
+def test_default_batch_size_is_small_for_a_large_model_on_a_cpu(encoder):
+    import torch
+
+    from imgsim_tutorial.embeddings import default_batch_size
+
+    assert default_batch_size(encoder[1].to("cpu")) == 32  # 1.3 M parameters
+    assert default_batch_size(torch.nn.Linear(4500, 4500)) == 4  # 20 M: ViT-base-sized working memory
+
+
+def test_dataset_map_names_its_result_without_pickling_the_model(encoder, beans):
+    """datasets fingerprints a map by pickling its function: the model's weights must not be pickled."""
+    from datasets.fingerprint import Hasher
+    from datasets.utils._dill import dumps
+
+    processor, model = encoder
+    function = embedding_function(processor, model)
+    assert len(dumps(function)) < 5_000, "the identity, not the weights (offline encoder: 5 MB)"
+    assert Hasher.hash(function) == Hasher.hash(embedding_function(processor, model))
+    assert Hasher.hash(function) != Hasher.hash(embedding_function(processor, random_init_like(model)))
+    assert Hasher.hash(function) != Hasher.hash(embedding_function(processor, model, normalize=False))
+
+
+def test_embed_dataset_never_pickles_the_model(encoder, beans, monkeypatch):
+    processor, model = encoder
+    pickled = []
+    monkeypatch.setattr(type(model), "__reduce_ex__", lambda self, protocol: pickled.append(protocol) or 1 / 0,
+                        raising=False)
+    vectors = embed_dataset(beans["test"].select(range(3)), processor, model, cache=False)
+    assert vectors.shape == (3, 192) and not pickled
+
+
+def test_random_init_from_a_config_matches_random_init_from_the_model(encoder):
+    processor, model = encoder
+    from_model, from_config = random_init_like(model, seed=3), random_init_like(model.config, seed=3)
+    image = [Image.new("RGB", (64, 64), "green")]
+    np.testing.assert_allclose(embed_images(image, processor, from_model), embed_images(image, processor, from_config))
+
+
+def test_course_frees_its_encoder_and_loads_it_again_when_needed(leaf_embeddings):
+    from imgsim_tutorial import load_course
+
+    course = load_course("offline")
+    assert course.loaded_model is None, "load_course lets go of the encoder once the embeddings exist"
+    np.testing.assert_allclose(course.embed(course.query_images[3]), course.query_embeddings[3], atol=1e-5)
+    assert course.loaded_model is course.model
+    course.release_model()
+    assert course.loaded_model is None
