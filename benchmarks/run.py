@@ -1,6 +1,8 @@
 """How fast is each search method at a given recall, on data that looks like real embeddings?
 
-Run:  make benchmark     (or: python benchmarks/run.py [--growth 10000 100000 1000000] [--quick])
+Run:  make benchmark        (N up to 100,000; about 10 minutes on 2 idle cores)
+      make benchmark-full   (adds N = 1,000,000 to the cost growth: --growth 10000 100000 1000000)
+      python benchmarks/run.py --quick   (small sizes, 30 s: checks that it runs)
 
 Data: ``synthetic.realistic_embeddings`` (SYNTHETIC: a shared mean direction, Zipf cluster
 sizes, low-dimensional variation inside clusters, neighbours a small part of their cluster);
@@ -59,7 +61,7 @@ TARGET_BUILDS = [  # at N = 50,000 (100,000 reuses the curves): a finer grid nea
     (11, 40, True, ((4, 2), (8, 2), (12, 2), (8, 3))), (12, 40, True, ((8, 2), (12, 2), (16, 2), (16, 3)))]
 GROWTH_BUILDS = {  # per N: the grids the growth sweep tries (100,000 reuses the curves)
     "small": [(11, 40, True, ((4, 1), (16, 1), (4, 2), (8, 2), (8, 3)))],
-    "big": [(14, 20, True, ((4, 1), (16, 1), (8, 2), (16, 2), (32, 2)))]}
+    "big": [(14, 20, True, ((4, 1), (16, 1), (16, 2), (32, 2), (48, 2)))]}
 
 
 @contextlib.contextmanager
@@ -412,6 +414,9 @@ def plot(report, folder):
                 axis.scatter(x, y, s=14, color=colour, alpha=0.45)
                 axis.plot(x[front], y[front], "-o", ms=4, color=colour, label=name)
             axis.axvline(TARGET, color="grey", lw=0.8, ls=":")
+            exact = [r[key] for r in rows if r["method"].startswith("CosineIndex")]
+            if exact:  # above this line a method answers faster than exact search
+                axis.axhline(exact[0], color=plt.cm.tab10(0), lw=0.9, ls="--")
             axis.set(yscale="log", xlabel="recall@10", ylabel="queries per second (log)", xlim=(0, 1.02),
                      title=f"{title}, N = {report['curves']['n']:,} (SYNTHETIC)")
         axes[0].legend(fontsize=7, loc="lower left")
@@ -420,10 +425,10 @@ def plot(report, folder):
         plt.close(figure)
     if report.get("growth"):
         figure, axis = plt.subplots(figsize=(5.5, 4), dpi=90)
-        names = list(dict.fromkeys(r["method"] for g in report["growth"] for r in g["best"]))
-        for position, name in enumerate(names):
-            points = [(g["n"], r["single_ms"]) for g in report["growth"] for r in g["best"] if r["method"] == name]
-            axis.plot(*zip(*points), "-o", color=plt.cm.tab10(position % 10), label=name)
+        for position, family in enumerate(FAMILIES):  # one line per family, whatever its best setting
+            points = [(g["n"], r["single_ms"]) for g in report["growth"] for r in g["best"] if r["method"].startswith(family)]
+            if points:
+                axis.plot(*zip(*points), "-o", color=plt.cm.tab10(position % 10), label=family)
         axis.set(xscale="log", yscale="log", xlabel="N (log)", ylabel="ms per query, 1 thread (log)",
                  title=f"cost at recall@10 >= {TARGET} (SYNTHETIC, d=768)")
         axis.legend(fontsize=7)
@@ -446,7 +451,8 @@ def main():
     parser.add_argument("--curve-n", type=int, default=100_000, help="N of the recall-vs-throughput curves")
     parser.add_argument("--target-n", type=int, nargs="+", default=[50_000, 100_000])
     parser.add_argument("--crossover-n", type=int, nargs="+", default=[2_000, 5_000, 10_000, 20_000])
-    parser.add_argument("--growth", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--growth", type=int, nargs="+", default=[10_000, 100_000],
+                        help="N of the cost-growth step (make benchmark-full adds 1000000)")
     parser.add_argument("--queries", type=int, default=200, help="queries per data set (batch size)")
     parser.add_argument("--single", type=int, default=40, help="queries timed one by one")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds for the key ratios")
@@ -569,8 +575,7 @@ def main():
             builds = GROWTH_BUILDS["big" if big else "small"]
             methods = [exact_method(data), lsh_method(data, builds, log),
                        faiss_ivf_method(data, nprobes=(4, 8, 16, 32)),
-                       faiss_hnsw_method(data, M=16 if not big else 8, ef_construction=40 if not big else 20,
-                                         efs=(32, 64, 128))]
+                       faiss_hnsw_method(data, efs=(32, 64, 128, 256))]  # M=16, efConstruction=40 at every N
             sweep = measure(methods, data, queries, truth, min(args.single, n_queries), log)
             best = [b for b in (best_at_target(sweep, prefix) for prefix in FAMILIES) if b]
             report["growth"].append({"n": n, "n_queries": n_queries, "rows": sweep, "best": best})
