@@ -50,7 +50,9 @@ def test_auto_mode_falls_back_fast_when_the_hub_never_answers():
         listener.close()
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-2:] == ["offline", "1"]
-    assert "no answer" in result.stdout
+    # Either the probe's watchdog gives up ("no answer") or, on a busy machine, the socket's own
+    # timeout of the same length fires first ("timed out"): both say why, and both are fast.
+    assert "no answer" in result.stdout or "timed out" in result.stdout, result.stdout
     assert seconds < 10
 
 
