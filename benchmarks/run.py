@@ -344,8 +344,9 @@ def markdown(report) -> str:
                       "| N | LSH setting (recall@10) | scanned | exact ms | LSH ms | speed-up | hash + lookup + rerank ms | "
                       "query / (hash + rerank) | batch q/s LSH / exact |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
             for r in report[key]:
-                split = " + ".join(f"{r['split_ms'][part]:.2f}" for part in ("hash", "lookup", "rerank"))
-                lines.append(f"| {r['n']:,} | {describe(r['settings'])} ({r['recall']:.3f}) | {r['scanned']:.1%} | "
+                split = " + ".join(f"{r['split_ms'][part]:.2f}" for part in ("hash", "lookup", "rerank")) \
+                    if "split_ms" in r else "?"  # results written before the split was measured
+                lines.append(f"| {r['n']:,} | {describe(r['settings'])} ({r['recall']:.3f}) | {r.get('scanned', float('nan')):.1%} | "
                              f"{np.median(r['exact_ms']):.2f} | {np.median(r['lsh_ms']):.3f} | "
                              f"{r['speedup']:.1f}x [{r['speedup_min']:.1f}-{r['speedup_max']:.1f}] | {split} | "
                              f"{r['overhead']['ratio']:.2f} ({r['overhead']['total_ms']:.2f} vs {r['overhead']['hash_ms']:.2f} + "
