@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -129,7 +130,7 @@ def embed_images(images, processor, model, batch_size: int | None = None, normal
     batch_size = default_batch_size(model) if batch_size is None else batch_size
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    images = list(images)
+    images = images if isinstance(images, Sequence) else list(images)  # SplitImages: decoded batch by batch
     names = list(names) if names is not None else [f"image {i}" for i in range(len(images))]
     if not images:
         raise ValueError("embed_images got no images; pass a non-empty list of PIL images")

@@ -112,6 +112,8 @@ def run_notebook(path: Path, env: dict, timeout: int = 600) -> dict:
     from nbclient.exceptions import CellExecutionError
 
     notebook = notebook_for_rehearsal(path)
+    cells_to_run = list(notebook.cells)
+    notebook.cells.append(nbformat.v4.new_code_cell(PROBE))  # the slot where each cell's probe runs
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     ipython_dir = Path(tempfile.mkdtemp(prefix="rehearsal-ipython-"))
@@ -125,7 +127,7 @@ def run_notebook(path: Path, env: dict, timeout: int = 600) -> dict:
         sampler.start()
         failed_asserts = []  # with the random ViT-base only: asserts that need a trained encoder
         try:
-            for index, cell in enumerate(notebook.cells):
+            for index, cell in enumerate(cells_to_run):
                 if cell.cell_type != "code":
                     continue
                 reset_peak(pid)
@@ -137,7 +139,7 @@ def run_notebook(path: Path, env: dict, timeout: int = 600) -> dict:
                     failed_asserts.append(cell.get("id", index))
                 peak = peak_rss_mb(pid)
                 probe = nbformat.v4.new_code_cell(PROBE)
-                client.execute_cell(probe, len(notebook.cells))
+                client.execute_cell(probe, len(notebook.cells) - 1)
                 printed = "".join(output.get("text", "") for output in probe.outputs)
                 encoders = json.loads(re.search(r"REHEARSAL_PROBE (\{.*?\})", printed).group(1))["encoders"]
                 first_line = cell.source.strip().splitlines()[0][:60] if cell.source.strip() else ""
@@ -156,20 +158,19 @@ def run_notebook(path: Path, env: dict, timeout: int = 600) -> dict:
 
 MEASURE_ENCODER = r"""
 import json, sys
-import numpy as np, torch
+import numpy as np
 from PIL import Image
 from imgsim_tutorial import embed_images, load_encoder
-if sys.argv[1] == "vit-base":  # the architecture of nateraw/vit-base-beans, random weights (same memory)
-    from transformers import ViTConfig, ViTImageProcessorPil, ViTModel
-    torch.manual_seed(0)
-    model = ViTModel(ViTConfig(), add_pooling_layer=False).eval()
-    processor = ViTImageProcessorPil(size={"height": 224, "width": 224})
-else:
-    processor, model = load_encoder(sys.argv[1], mode="hub", device="cpu")
+# Loaded as the course loads nateraw/vit-base-beans (safetensors, memory-mapped), not built in memory.
+processor, model = load_encoder(sys.argv[1], mode="hub", device="cpu")
 images = [Image.fromarray(np.random.default_rng(i).integers(0, 255, (500, 500, 3), dtype=np.uint8)) for i in range(32)]
+def memory_mb(key):
+    return [int(line.split()[1]) / 1024 for line in open("/proc/self/status") if line.startswith(key)][0]
+before = memory_mb("VmRSS:")
+open("/proc/self/clear_refs", "w").write("5")  # VmHWM starts over: what embedding itself adds
 embed_images(images, processor, model, progress=False)  # the course's batch size (default_batch_size)
-peak = [int(line.split()[1]) / 1024 for line in open("/proc/self/status") if line.startswith("VmHWM:")][0]
-print(json.dumps({"peak_mb": peak, "weights_mb": sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20}))
+print(json.dumps({"peak_mb": memory_mb("VmHWM:") - before,
+                  "weights_mb": sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20}))
 """
 # Run at the start of every rehearsal kernel (an IPython startup file): when transformers loads its
 # ViT module, ViTModel.__init__ is wrapped to register each encoder in a WeakSet, so the probe after
@@ -219,11 +220,12 @@ PROBE = ("import json as _json, sys as _sys\n"
 
 
 @pytest.fixture(scope="session")
-def vit_base_extra(standin):
+def vit_base_extra(standin, tmp_path_factory):
     """What ViT-base costs beyond the stand-in's encoder: per model (weights), and once (activations), MB."""
     snapshot = next((Path(standin["HF_HUB_CACHE"]) / "models--nateraw--vit-base-beans" / "snapshots").iterdir())
+    vit_base = hub_standin.vit_base_checkpoint(tmp_path_factory.mktemp("vit-base"))  # random weights, same memory
     measured = {}
-    for name, checkpoint in (("standin", str(snapshot)), ("vit-base", "vit-base")):
+    for name, checkpoint in (("standin", str(snapshot)), ("vit-base", str(vit_base))):
         done = subprocess.run([sys.executable, "-c", MEASURE_ENCODER, checkpoint], capture_output=True, text=True,
                               timeout=600, env={**os.environ, **standin})
         assert done.returncode == 0, done.stderr[-2000:]
@@ -240,10 +242,17 @@ def estimate_with_vit_base(result: dict, extra: dict) -> int:
     return round(max(estimates, default=0.0))
 
 
+# The estimate, validated once against a real ViT-base-sized encoder (IMGSIM_STANDIN_ENCODER=vit-base,
+# notebook 02): measured 1016 MB in the cell where the estimate said 973 MB. In a kernel that has run
+# for a while, one batch's working memory costs more than MEASURE_ENCODER sees in a fresh process;
+# so that gap is added to every cell with an encoder alive.
+MEASURED_GAP_MB = 45
+
+
 def cell_estimate(cell: dict, extra: dict) -> float:
     if not cell["encoders"] or STANDIN_ENCODER == "vit-base":  # measured with ViT-base itself
         return cell["peak_mb"]
-    return cell["peak_mb"] + extra["activations_mb"] + cell["encoders"] * extra["weights_mb"]
+    return cell["peak_mb"] + extra["activations_mb"] + MEASURED_GAP_MB + cell["encoders"] * extra["weights_mb"]
 
 
 def highest_cells(result: dict, extra: dict, n: int = 3) -> dict:
@@ -295,7 +304,8 @@ OVER_BUDGET = {
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_in_hub_mode_under_1_gb(notebook, standin, vit_base_extra, tmp_path):
-    env = {**standin, "IMGSIM_CACHE": str(tmp_path / "imgsim-cache"), "MPLBACKEND": "agg"}
+    # Matplotlib's default backend in a kernel (inline) closes each cell's figures, as Jupyter does.
+    env = {**standin, "IMGSIM_CACHE": str(tmp_path / "imgsim-cache")}
     result = run_notebook(notebook, env)
     result["with_vit_base_mb"] = estimate_with_vit_base(result, vit_base_extra)
     result["highest_cells"] = highest_cells(result, vit_base_extra)

@@ -154,19 +154,26 @@ figure = t.plotting.plot_embeddings_2d(candidate_embeddings, candidate_labels, l
 # The random network embeds a seeded subset only: its answer is near chance either way, and it saves time.
 baseline_candidates = t.seeded_subset(candidates, sizes["n_baseline"] or 300, seed=1)
 baseline_queries = t.seeded_subset(queries, sizes["n_baseline"] or 100, seed=1)
-untrained = t.embeddings.random_init_like(model)
+# One encoder in memory at a time (Binder gives all open notebooks 2 GB together; ViT-base's weights
+# take 330 MB): free the trained one, build the random one from its config, load the trained one again.
+config = model.config
+del model
+gc.collect()
+untrained = t.embeddings.random_init_like(config)
 results = {
     "trained encoder": t.evaluation.label_precision(candidate_embeddings, candidate_labels,
                                                     query_embeddings, query_labels, k=5),
     "same ViT, random weights": t.evaluation.label_precision(
-        t.embed_images(baseline_candidates["image"], processor, untrained), baseline_candidates["labels"],
-        t.embed_images(baseline_queries["image"], processor, untrained), baseline_queries["labels"], k=5),
+        # SplitImages decodes a batch at a time, where candidates["image"] decodes every photo at once
+        t.embed_images(t.data.SplitImages(baseline_candidates), processor, untrained), baseline_candidates["labels"],
+        t.embed_images(t.data.SplitImages(baseline_queries), processor, untrained), baseline_queries["labels"], k=5),
     "raw pixels": t.evaluation.label_precision(
-        t.embeddings.pixel_vectors(candidates["image"]), candidate_labels,
-        t.embeddings.pixel_vectors(queries["image"]), query_labels, k=5),
+        t.embeddings.pixel_vectors(t.data.SplitImages(candidates)), candidate_labels,
+        t.embeddings.pixel_vectors(t.data.SplitImages(queries)), query_labels, k=5),
 }
-del untrained  # free its weights: Binder gives all open notebooks 2 GB together
+del untrained
 gc.collect()
+processor, model = t.load_encoder()
 chance = np.bincount(query_labels).max() / len(query_labels)  # always guessing the most common class
 figure = t.plotting.plot_bars(results, "precision@5, test queries vs train candidates")
 figure.axes[0].axvline(chance, color="grey", linestyle="--", label=f"chance {chance:.2f}")
@@ -297,10 +304,11 @@ exercises.check_array(answer_precisions, [t.evaluation.label_precision(
 
 # %%
 length_candidates = t.seeded_subset(candidates, sizes["n_baseline"] or 150, seed=2)
-candidate_lengths = np.linalg.norm(t.embed_images(length_candidates["image"], processor, model, normalize=False),
+candidate_lengths = np.linalg.norm(t.embed_images(t.data.SplitImages(length_candidates), processor, model,
+                                                  normalize=False),
                                    axis=1)
 length_labels = np.array(length_candidates["labels"])
-query_lengths = np.linalg.norm(t.embed_images(queries["image"], processor, model, normalize=False), axis=1)
+query_lengths = np.linalg.norm(t.embed_images(t.data.SplitImages(queries), processor, model, normalize=False), axis=1)
 for label, name in enumerate(label_names):
     print(f"{name:>18}: raw length {candidate_lengths[length_labels == label].mean():.3f} "
           f"± {candidate_lengths[length_labels == label].std():.3f}")

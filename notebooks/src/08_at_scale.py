@@ -37,7 +37,6 @@ from imgsim_tutorial.neardup import brute_force_pairs, compare_pairs, near_dupli
 from imgsim_tutorial.synthetic import realistic_embeddings
 
 course = t.load_course()
-processor, model = course.processor, course.model
 leaves = course.candidate_images
 print(f"{len(leaves)} leaves, embeddings {course.candidate_embeddings.shape}")
 
@@ -51,7 +50,8 @@ print(f"{len(leaves)} leaves, embeddings {course.candidate_embeddings.shape}")
 
 # %%
 copies, sources, kinds = augmented_copies(leaves, n_sources=60, seed=0)
-embeddings = np.vstack([course.candidate_embeddings, t.embed_images(copies, processor, model)])
+embeddings = np.vstack([course.candidate_embeddings, t.embed_images(copies, course.processor, course.model)])
+course.release_model()  # the last use of the encoder here: free its weights (Binder: 2 GB for all notebooks)
 truth = known_duplicate_pairs(sources, n_originals=len(leaves))
 kinds = np.array(kinds)
 print(f"collection: {len(embeddings)} embeddings, {len(truth)} known duplicate pairs")
