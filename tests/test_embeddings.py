@@ -186,3 +186,12 @@ def test_course_frees_its_encoder_and_loads_it_again_when_needed(leaf_embeddings
     assert course.loaded_model is course.model
     course.release_model()
     assert course.loaded_model is None
+
+
+def test_embed_images_takes_split_images_batch_by_batch(encoder, beans):
+    from imgsim_tutorial.data import SplitImages
+
+    processor, model = encoder
+    subset = beans["test"].select(range(5))
+    np.testing.assert_array_equal(embed_images(SplitImages(subset), processor, model, batch_size=2),
+                                  embed_images(subset["image"], processor, model, batch_size=2))

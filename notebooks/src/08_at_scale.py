@@ -50,6 +50,8 @@ print(f"{len(leaves)} leaves, embeddings {course.candidate_embeddings.shape}")
 
 # %%
 copies, sources, kinds = augmented_copies(leaves, n_sources=60, seed=0)
+
+# %%
 embeddings = np.vstack([course.candidate_embeddings, t.embed_images(copies, course.processor, course.model)])
 course.release_model()  # the last use of the encoder here: free its weights (Binder: 2 GB for all notebooks)
 truth = known_duplicate_pairs(sources, n_originals=len(leaves))
