@@ -5,9 +5,9 @@ so ``load_course`` does them in one call, with the same seeds, the same sizes (s
 in hub mode) and the embeddings cached by notebook 01.
 
 Memory matters on Binder (2 GB for all open notebooks): ViT-base's weights take 330 MB, and most
-notebooks never run the encoder again once the embeddings exist. So the encoder is loaded only
-when it is needed (embeddings not cached yet, ``course.model``, ``course.embed``), and
-``load_course`` lets go of the one it used for embedding; images are decoded when shown.
+notebooks never run the encoder again once the embeddings exist. So ``load_course`` lets go of the
+encoder once it has embedded what was not cached yet, and ``course.model`` / ``course.embed`` load
+it again when a notebook needs it (a few seconds); images are decoded when shown (``SplitImages``).
 """
 
 from __future__ import annotations
