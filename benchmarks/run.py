@@ -54,6 +54,7 @@ FAMILIES = ("CosineIndex", "LSHIndex", "FAISS IVF", "FAISS HNSW")
 # over its query-time settings. min_collisions=1 is the plain union of the probed buckets.
 LSH_BUILDS = [
     (12, 20, True, ((0, 1), (4, 1), (16, 1), (8, 2))),
+    (11, 40, True, ((4, 2), (8, 2), (8, 3))),
     (12, 40, True, ((0, 1), (4, 1), (4, 2), (8, 2), (12, 2), (16, 3))),
     (14, 80, True, ((4, 1), (2, 2), (4, 2), (8, 2), (8, 3), (16, 3))),
     (12, 20, False, ((0, 1),))]  # without centring, the shared mean direction fills a few huge buckets
@@ -456,7 +457,7 @@ def main():
                         help="N of the cost-growth step (make benchmark-full adds 1000000)")
     parser.add_argument("--queries", type=int, default=200, help="queries per data set (batch size)")
     parser.add_argument("--single", type=int, default=40, help="queries timed one by one")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds for the key ratios")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds for the key ratios")
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
                         help="run only these (the others are kept from results.json)")
     parser.add_argument("--quick", action="store_true", help="small sizes, to check that it runs")
