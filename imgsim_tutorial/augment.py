@@ -77,7 +77,8 @@ def augmented_copies(images, n_sources: int, kinds=AUGMENTATIONS, copies_per_sou
     >>> len(copies), sources.tolist(), used
     (2, [1, 2], ['crop', 'rotate'])
     """
-    images = list(images)
+    if not hasattr(images, "__getitem__") or not hasattr(images, "__len__"):
+        images = list(images)  # a sequence is indexed in place: only the picked images are decoded
     if not 1 <= n_sources <= len(images):
         raise ValueError(f"n_sources must be between 1 and the number of images ({len(images)}), got {n_sources}")
     if copies_per_source < 1:

@@ -254,7 +254,9 @@ def add_cosine_index(dataset, column: str = "embeddings", index_name: str | None
     length, because inner product equals cosine only then.
     """
     faiss = _faiss()
-    rows = dataset.with_format("numpy")
+    if column not in dataset.column_names:
+        raise ValueError(f"the dataset has no column {column!r}; its columns are {dataset.column_names}")
+    rows = dataset.select_columns([column]).with_format("numpy")  # only the vectors: no image is decoded
     for start in range(0, len(dataset), chunk):  # every row is checked, a chunk at a time
         vectors = np.asarray(rows[start:start + chunk][column], dtype=np.float32)
         norms = np.linalg.norm(vectors.reshape(len(vectors), -1), axis=1)

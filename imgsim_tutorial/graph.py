@@ -59,6 +59,22 @@ def nearest_neighbor_lists(vectors, new_rows, n_nearest: int, batch_size: int = 
     return np.vstack(found_rows), np.vstack(found_scores)
 
 
+def row_scores(vectors, lists, batch_size: int = 256) -> np.ndarray:
+    """Cosine of node i with each row in ``lists[i]``: (n, m), for nodes 0..n-1.
+
+    Done in blocks of ``batch_size`` nodes: gathering all neighbours at once would hold an
+    (n, m, d) copy (10,000 x 32 x 768 float32 is 983 MB). Each score is the same either way.
+
+    >>> row_scores(np.eye(3), np.array([[1, 0], [0, 1]])).tolist()
+    [[0.0, 1.0], [0.0, 1.0]]
+    """
+    scores = np.empty(lists.shape, dtype=np.result_type(vectors.dtype, np.float32))
+    for start in range(0, len(lists), batch_size):
+        block = lists[start:start + batch_size]
+        scores[start:start + len(block)] = np.einsum("nd,nmd->nm", vectors[start:start + len(block)], vectors[block])
+    return scores
+
+
 def diverse_neighbors(vectors, lists, n_keep: int, nodes=None, batch_size: int = 256) -> np.ndarray:
     """The HNSW pruning rule on each row's candidate list (sorted best first): bool (n, m).
 
@@ -114,7 +130,7 @@ class GraphIndex(IndexBase):
         new_rows, new_scores = nearest_neighbor_lists(self.vectors_, np.arange(n_old, n), m)
         if n_old:  # old nodes: merge their lists with the newcomers (exact, as if built at once)
             old = self.knn_[:, :m].astype(np.int64)
-            old_scores = np.einsum("nd,nmd->nm", self.vectors_[:n_old], self.vectors_[old])
+            old_scores = row_scores(self.vectors_, old)
             to_new = self.vectors_[:n_old] @ self.vectors_[n_old:].T
             best, columns = top_k(np.hstack([old_scores, to_new]), m)
             merged = np.where(columns < old.shape[1], np.take_along_axis(old, np.minimum(columns, old.shape[1] - 1), 1),
@@ -127,7 +143,7 @@ class GraphIndex(IndexBase):
     def _link(self, knn_scores=None):
         n, knn = len(self), self.knn_.astype(np.int64)
         if knn_scores is None:
-            knn_scores = np.einsum("nd,nmd->nm", self.vectors_, self.vectors_[knn])
+            knn_scores = row_scores(self.vectors_, knn)
         keep = diverse_neighbors(self.vectors_, knn, self.n_neighbors)
         source = np.repeat(np.arange(n), knn.shape[1])[keep.ravel()]
         target, score = knn.ravel()[keep.ravel()], knn_scores.ravel()[keep.ravel()]

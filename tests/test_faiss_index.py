@@ -137,3 +137,18 @@ def test_datasets_route_checks_every_row_and_k(data):
     for k, message in [(0, "at least 1"), (601, "holds only 600"), (2.5, "whole number")]:
         with pytest.raises(ValueError, match=message):
             dataset_search(dataset, data[:2], k=k)
+
+
+def test_add_cosine_index_reads_only_the_vector_column():
+    """An image column that cannot even be decoded is never touched; a missing column is named."""
+    from datasets import Dataset, Features, Image as ImageFeature, Sequence, Value
+
+    vectors = clustered(20, 8, n_clusters=2, seed=0)
+    features = Features({"image": ImageFeature(), "embeddings": Sequence(Value("float32"))})
+    dataset = Dataset.from_dict({"image": [{"bytes": b"not an image", "path": None}] * 20,
+                                 "embeddings": vectors.tolist()}, features=features)
+    add_cosine_index(dataset)
+    scores, ids = dataset_search(dataset, vectors[:2], k=1)
+    assert ids[:, 0].tolist() == [0, 1]
+    with pytest.raises(ValueError, match="no column 'vectors'"):
+        add_cosine_index(dataset, column="vectors")

@@ -124,3 +124,13 @@ def test_too_small_and_wrong_dimension(index):
         index.search(np.ones(5), 3)
     with pytest.raises(ValueError, match="dimension"):
         index.add(np.ones((2, 5)))
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 256, 10_000])
+def test_row_scores_in_blocks_equal_one_gather(batch_size):
+    from imgsim_tutorial.graph import row_scores
+
+    data, _ = realistic_embeddings(600, 48, seed=9)
+    lists = np.random.default_rng(9).integers(0, 600, size=(600, 12))
+    whole = np.einsum("nd,nmd->nm", data, data[lists])
+    np.testing.assert_array_equal(row_scores(data, lists, batch_size=batch_size), whole)

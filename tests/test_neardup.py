@@ -153,3 +153,20 @@ def test_leaf_copies_are_found_through_the_encoder(beans, encoder):
     found_set = set(map(tuple, reference.as_array().tolist()))
     hits = [(int(s), len(leaves) + c) in found_set for c, s in enumerate(sources) if pixel_kept[c]]
     assert np.mean(hits) >= 0.5 and original_copy
+
+
+def test_augmented_copies_opens_only_the_images_it_copies():
+    class Counting:  # a sequence that records which images were opened
+        def __init__(self, n):
+            self.n, self.opened = n, []
+
+        def __len__(self):
+            return self.n
+
+        def __getitem__(self, row):
+            self.opened.append(row)
+            return Image.new("RGB", (16, 16), (row % 256, 0, 0))
+
+    images = Counting(50)
+    copies, sources, _ = augmented_copies(images, n_sources=3, seed=1)
+    assert len(copies) == 3 and sorted(set(images.opened)) == sorted(set(sources.tolist()))
