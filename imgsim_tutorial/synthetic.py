@@ -75,7 +75,7 @@ def realistic_embeddings(n: int, dim: int = 768, *, n_queries: int = 0, n_cluste
         noise = rng.standard_normal((len(members), dim)) / np.sqrt(dim)
         points[members] = (settings["mean_weight"] * mean_direction + settings["centre_weight"] * centres[cluster]
                            + inside + settings["noise"] * noise)
-    points = _unit(points).astype(np.float32)
+    points /= np.linalg.norm(points, axis=1, keepdims=True)  # in place: no second n x dim copy
     # Queries are the last n_queries draws: same distribution, never in the collection.
     return points[:n], points[n:]
 

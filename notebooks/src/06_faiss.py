@@ -221,6 +221,9 @@ pq, codes = misleading["PQ 64 x 8 bits (64 B)"], misleading["IndexLSH 256 bits (
 assert min(pq["easy"][2], codes["easy"][2]) > 0.98
 # ...on realistic data the same pipelines differ, most of all with the short shortlist.
 assert abs(pq["realistic"][1] - codes["realistic"][1]) > abs(pq["easy"][1] - codes["easy"][1]) + 0.02
+# Free what the next sections do not use (Binder gives a notebook about 1 GB): the easy set and
+# the FAISS flat copy of the pool.
+del easy, easy_pool, easy_queries, easy_truth, faiss_exact, exact_indexes
 
 # %% [markdown]
 # On the easy set a 100-item shortlist plus re-rank reaches nearly perfect recall with either
