@@ -290,11 +290,20 @@ def test_hub_mode_loads_the_standin_without_network(standin):
 # Notebooks still measured over the 1 GB budget in hub mode, and what costs the memory (kernel peak
 # per cell with the stand-in; in 04-06 no encoder is alive in these cells, so ViT-base adds nothing).
 # Each still has to RUN in hub mode; only the budget is waived. Remove an entry once it is fixed.
+# Fresh clones (the CI layout) peak 70-135 MB higher than the development checkout, with identical
+# packages; the cause is not found yet (issue 11). These were over 1 GB there, under it here:
+FRESH_CLONE_GAP = "over 1 GB in a fresh clone, under it in the development checkout (MB with ViT-base: {})"
 OVER_BUDGET = {
+    "01": FRESH_CLONE_GAP.format("1115 vs 988"),
+    "02": FRESH_CLONE_GAP.format("1113 vs 989"),
+    "03": FRESH_CLONE_GAP.format("1065 vs 971"),
+    "04": FRESH_CLONE_GAP.format("1065 vs 929"),
+    "07": FRESH_CLONE_GAP.format("1069 vs 952"),
+    "08": FRESH_CLONE_GAP.format("1109 vs 976; Spark's JVM is a separate process, not counted"),
     "06": "five copies of a SYNTHETIC 20,000 x 768 pool (61 MB each) alive at once: the pool, an exact "
           "CosineIndex kept for timing, FAISS IVF, and HNSW (FAISS's copy plus the wrapper's re-rank copy), "
-          "built in cell 06-20 on top of torch + transformers: 1156 MB (measured 2026-12-02; 1241 before the "
-          "easy set and the FAISS flat copy were freed)",
+          "built in cell 06-20 on top of torch + transformers: 1156 MB in the development checkout, 1296 MB in "
+          "a fresh clone (1241 before the easy set and the FAISS flat copy were freed)",
 }
 
 
