@@ -149,37 +149,37 @@ def union_of_buckets(lookup: BucketLookup, codes: np.ndarray, n_items: int,
     budget = max_cells if min_count == 1 else max_cells // 8
     while first < n_queries:
         last = first + max(1, int(np.searchsorted(np.cumsum(cost[first:]), budget, side="right")))
-        merge = _merge if min_count == 1 else functools.partial(_count, min_count=min_count)
-        shortlists += merge(lookup, starts[first:last], lengths[first:last], n_items)
+        group = last - first
+        rows = lookup.members(starts[first:last].ravel(), lengths[first:last].ravel())
+        query_of = np.repeat(np.arange(group), lengths[first:last].sum(axis=1))
+        if min_count == 1:
+            query_of, rows = _merge(query_of, rows, group, n_items)
+        else:
+            query_of, rows = _count(query_of, rows, group, n_items, min_count)
+        shortlists += np.split(rows, np.cumsum(np.bincount(query_of, minlength=group))[:-1])
         first = last
     return shortlists
 
 
-def _merge(lookup, starts, lengths, n_items):
-    n_queries = len(starts)
-    rows = lookup.members(starts.ravel(), lengths.ravel())
-    query_of = np.repeat(np.arange(n_queries), lengths.sum(axis=1))
+def _merge(query_of, rows, n_queries, n_items):
+    """The distinct ``(query, row)`` pairs among the members, sorted by query, then row."""
     if 8 * len(rows) < n_queries * n_items:
         # Few members: sorting them (O(m log m)) beats scanning a mask of n_items per query.
         keys = np.sort(query_of * n_items + rows)  # a plain sort: np.unique's hashing is slower here
-        query_of, rows = np.divmod(keys[np.diff(keys, prepend=-1) != 0], n_items)
-    else:
-        # Many: mark them in a mask (O(m) writes), read it back sorted (O(n_items) per query).
-        seen = np.zeros((n_queries, n_items), dtype=bool)
-        seen[query_of, rows] = True
-        query_of, rows = np.nonzero(seen)
-    return np.split(rows, np.cumsum(np.bincount(query_of, minlength=n_queries))[:-1])
+        return np.divmod(keys[np.diff(keys, prepend=-1) != 0], n_items)
+    # Many: mark them in a mask (O(m) writes), read it back sorted (O(n_items) per query).
+    seen = np.zeros((n_queries, n_items), dtype=bool)
+    seen[query_of, rows] = True
+    return np.nonzero(seen)
 
 
-def _count(lookup, starts, lengths, n_items, min_count):
-    """Like ``_merge``, but keeps only rows found in at least ``min_count`` tables.
+def _count(query_of, rows, n_queries, n_items, min_count):
+    """Like ``_merge``, but keeps only the pairs found in at least ``min_count`` tables.
 
     Within one table the probed buckets are disjoint, so how often a row appears among the
     members is the number of tables that found it.
     """
-    n_queries = len(starts)
-    rows = lookup.members(starts.ravel(), lengths.ravel())
-    keys = np.repeat(np.arange(n_queries), lengths.sum(axis=1)) * n_items + rows
+    keys = query_of * n_items + rows
     if 16 * len(rows) < n_queries * n_items:
         # Few members: sort them and measure each run of equal keys (O(m log m)).
         keys = np.sort(keys)
@@ -189,5 +189,4 @@ def _count(lookup, starts, lengths, n_items, min_count):
     else:
         # Many: count into one array of n_items per query (O(m + n_items)), kept in row order.
         kept = np.flatnonzero(np.bincount(keys, minlength=n_queries * n_items) >= min_count)
-    query_of, rows = np.divmod(kept, n_items)
-    return np.split(rows, np.cumsum(np.bincount(query_of, minlength=n_queries))[:-1])
+    return np.divmod(kept, n_items)
