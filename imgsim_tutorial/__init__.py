@@ -5,7 +5,8 @@ Modules follow the notebooks: ``mode``/``data``/``leaves``/``cache`` (00), ``emb
 ``hash_tables``/``lsh_lookup``, ``baselines`` and ``tuning`` (04), ``ivf``, ``graph``, ``pq`` and
 ``faiss_factory`` (05), ``faiss_index`` (06), ``neardup``, ``augment`` and ``spark`` (08);
 ``synthetic`` (realistic SYNTHETIC embeddings for every scale experiment), ``exercises``,
-``diagrams``, ``plotting`` and ``widgets`` serve all of them. ``index_base``, ``index_file`` and
+``diagrams``, ``plotting`` and ``widgets`` serve all of them; ``worker`` embeds in a separate
+process and ``memory`` gives freed memory back. ``index_base``, ``index_file`` and
 ``persistence`` hold the contract and the file format every index shares.
 
 Every public name is importable from the top level (``from imgsim_tutorial import HNSWIndex``),
@@ -31,7 +32,7 @@ _LAZY = {
     "seeded_subset": "data",
     "embed_dataset": "embeddings", "embed_images": "embeddings", "embedding_function": "embeddings",
     "load_encoder": "embeddings", "to_rgb": "embeddings",
-    "Course": "course", "load_course": "course",
+    "Course": "course", "load_course": "course", "free_memory": "memory",
     "IndexBase": "index_base", "found_mask": "index_base",
     "CosineIndex": "cosine_search", "cosine_similarity": "cosine_search", "normalize": "cosine_search",
     "top_k": "cosine_search",

@@ -1,25 +1,42 @@
-"""What notebooks 02-08 start from: encoder, data, candidates, queries, their embeddings.
+"""What notebooks 02-08 start from: data, candidates, queries, their embeddings, the encoder on demand.
 
 Notebook 01 walks through these steps one by one; the later notebooks only need the result,
-so ``load_course`` does them in one call, with the same seeds, the same sizes (smaller on a CPU
-in hub mode) and the embeddings cached by notebook 01.
+so ``load_course`` does them in one call, with the same seeds and the same sizes (smaller on a
+CPU in hub mode).
 
-Memory matters on Binder (2 GB for all open notebooks): ViT-base's weights take 330 MB, and most
-notebooks never run the encoder again once the embeddings exist. So ``load_course`` lets go of the
-encoder once it has embedded what was not cached yet, and ``course.model`` / ``course.embed`` load
-it again when a notebook needs it (a few seconds); images are decoded when shown (``SplitImages``).
+Memory matters on Binder (2 GB for all open notebooks). With ViT-base, a kernel that loads the
+encoder holds about 650 MB more for good (torch, transformers and 330 MB of weights), and most
+notebooks never run the encoder once the embeddings exist. So the encoder never enters the
+kernel unless a notebook asks for it (``course.model``, ``course.embed`` for an upload):
+
+- ``load_course`` reads the course's embeddings from the cache (``IMGSIM_CACHE``); what is not
+  there yet, e.g. on a fresh Colab runtime, is embedded in a separate process (``worker.py``) with
+  a progress bar, and kept in the cache for the next notebook;
+- ``course.embed_images(images)`` embeds a few images the same way;
+- photos are decoded when shown (``SplitImages``).
 """
 
 from __future__ import annotations
 
-import gc
+import hashlib
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from .cache import cache_dir, read_embeddings, say, warn_not_writable, write_embeddings
 from .data import SplitImages, course_sizes, load_beans, seeded_subset
-from .embeddings import default_device, embed_dataset, embed_images, load_encoder
-from .mode import resolve_mode
+from .embeddings import HUB_CHECKPOINT, OFFLINE_CHECKPOINT, checkpoint_signature, embed_images, load_encoder
+from .images import to_rgb
+from .memory import free_memory
+from .mode import check_mode, resolve_mode
+from .persistence import atomic_path
+from .worker import run_task
+
+COURSE_FORMAT = 1
+# ViT-base on a 2-core CPU, measured: 5-7 images/s, plus about 15 s to start (imports, weights).
+CPU_IMAGES_PER_S, START_S = 5, 15
 
 
 @dataclass
@@ -28,7 +45,6 @@ class Course:
     ``candidate_images[i]`` with label ``candidate_labels[i]``."""
 
     mode: str
-    processor: object
     candidates: object  # datasets.Dataset (train split, seeded subset on a CPU in hub mode)
     queries: object  # datasets.Dataset (test split, likewise)
     candidate_embeddings: np.ndarray
@@ -38,42 +54,135 @@ class Course:
     candidate_images: SplitImages  # indexed like a list; each photo decoded when shown
     query_images: SplitImages
     label_names: list
-    loaded_model: object = field(default=None, repr=False)  # None until the encoder is needed
+    loaded_model: object = field(default=None, repr=False)  # None until the encoder is needed here
+    loaded_processor: object = field(default=None, repr=False)
 
     @property
     def model(self):
-        """The course's encoder, loaded on first use (ViT-base: a few seconds from the local cache)."""
+        """The course's encoder, loaded into this kernel on first use (ViT-base: a few seconds
+        from the local cache, and about 650 MB of memory until :meth:`release_model`)."""
         if self.loaded_model is None:
-            self.processor, self.loaded_model = load_encoder(mode=self.mode)
+            self.loaded_processor, self.loaded_model = load_encoder(mode=self.mode)
         return self.loaded_model
+
+    @property
+    def processor(self):
+        """The encoder's image processor (loaded with :attr:`model`)."""
+        if self.loaded_processor is None:
+            self.model  # noqa: B018 (loads both)
+        return self.loaded_processor
 
     def release_model(self) -> None:
         """Let go of the encoder's weights; the next ``course.model`` or ``course.embed`` loads it again."""
-        self.loaded_model = None
-        gc.collect()
+        self.loaded_model = self.loaded_processor = None
+        free_memory()
 
     def embed(self, image) -> np.ndarray:
-        """One image's embedding with the course's encoder, e.g. for an upload: (d,)."""
+        """One image's embedding with the course's encoder, in this kernel (e.g. for an upload): (d,)."""
         return embed_images([image], self.processor, self.model)[0]
+
+    def embed_images(self, images, normalize: bool = True) -> np.ndarray:
+        """Embed PIL images with the course's encoder: ``(n, d)`` float32, like :func:`embed_images`.
+
+        If this kernel holds no encoder, they are embedded in a separate process (about 15 s to
+        start with ViT-base on a CPU), so the kernel keeps only the vectors.
+        """
+        if self.loaded_model is not None:
+            return embed_images(images, self.processor, self.model, normalize=normalize)
+        names = [f"image {i}" for i in range(len(images))]
+        if not names:
+            raise ValueError("embed_images got no images; pass a non-empty list of PIL images")
+        pixels = {f"image_{i}": np.asarray(to_rgb(image, name)) for i, (image, name) in enumerate(zip(images, names))}
+        _, outputs = run_task({"kind": "images", "mode": self.mode, "names": names, "normalize": normalize}, pixels)
+        return outputs["embeddings"]
+
+
+def course_rows(beans, sizes: dict):
+    """The course's candidates (train split) and queries (test split): seeded subsets of ``sizes``."""
+    return (seeded_subset(beans["train"], sizes["n_candidates"], seed=0),
+            seeded_subset(beans["test"], sizes["n_queries"], seed=0))
+
+
+def _record_path(mode: str) -> Path | None:
+    """Where the course's sizes are recorded for this mode and encoder (None: encoder not on disk yet)."""
+    checkpoint = HUB_CHECKPOINT if mode == "hub" else OFFLINE_CHECKPOINT
+    signature = checkpoint_signature(checkpoint)
+    return None if signature is None else cache_dir() / "embeddings" / f"course-{mode}-{signature[:16]}.json"
+
+
+def _course_key(record: Path, candidates, queries) -> str:
+    parts = {"format": COURSE_FORMAT, "record": record.stem, "candidates": candidates._fingerprint,
+             "queries": queries._fingerprint, "normalize": True}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def remember_course(mode: str, sizes: dict, candidates, queries, vectors: dict) -> None:
+    """Keep the course's embeddings in the cache, so that the next ``load_course`` reads them."""
+    record = _record_path(mode)
+    if record is None:
+        return
+    key = _course_key(record, candidates, queries)
+    for part in ("candidates", "queries"):
+        if not write_embeddings(record.with_name(f"course-{key}-{part}.npz"), f"{key}-{part}", vectors[part]):
+            return  # not writable: warned once; the kernel gets the vectors anyway
+    try:
+        with atomic_path(record) as temporary:
+            temporary.write_text(json.dumps({"format": COURSE_FORMAT, "sizes": sizes}))
+    except OSError as error:
+        warn_not_writable(record.parent, error)
+
+
+def _cached_course(mode: str, beans):
+    """``(sizes, candidates, queries, vectors)`` from the cache, or None if anything is missing."""
+    record = _record_path(mode)
+    if record is None or not record.exists():
+        return None
+    try:
+        stored = json.loads(record.read_text())
+        sizes = {name: stored["sizes"][name] for name in ("n_candidates", "n_queries", "n_baseline")}
+        if stored["format"] != COURSE_FORMAT:
+            raise ValueError("another format")
+    except (OSError, ValueError, KeyError, TypeError):
+        say(f"the course record {record.name} is unusable; embedding again.")
+        return None
+    candidates, queries = course_rows(beans, sizes)
+    key = _course_key(record, candidates, queries)
+    vectors = {}
+    for part, split in (("candidates", candidates), ("queries", queries)):
+        vectors[part] = read_embeddings(record.with_name(f"course-{key}-{part}.npz"), f"{key}-{part}", split.num_rows)
+        if vectors[part] is None:
+            return None
+    return sizes, candidates, queries, vectors
 
 
 def load_course(mode: str | None = None) -> Course:
-    """Load everything notebooks 02-08 need (about 10 s offline once notebook 01 has run).
+    """Load everything notebooks 02-08 need: about 5 s offline, or with the embeddings cached.
 
-    The encoder embeds what is not cached yet and is then released (see ``Course.model``).
+    Embeddings that are not cached yet are computed in a separate process (see the module notes):
+    with ViT-base on a CPU about 15 s to start plus 200 images at 5-7 images/s, about a minute.
     """
-    mode = mode or resolve_mode()
-    processor, model = load_encoder(mode=mode)
+    mode = check_mode(mode or resolve_mode())
     beans = load_beans(mode)
-    sizes = course_sizes(mode, default_device())
-    candidates = seeded_subset(beans["train"], sizes["n_candidates"], seed=0)
-    queries = seeded_subset(beans["test"], sizes["n_queries"], seed=0)
-    course = Course(mode=mode, processor=processor, candidates=candidates, queries=queries,
-                    candidate_embeddings=embed_dataset(candidates, processor, model),
-                    query_embeddings=embed_dataset(queries, processor, model),
-                    candidate_labels=np.array(candidates["labels"]), query_labels=np.array(queries["labels"]),
-                    candidate_images=SplitImages(candidates), query_images=SplitImages(queries),
-                    label_names=beans["train"].features["labels"].names)
-    del model
-    gc.collect()
-    return course
+    cached = _cached_course(mode, beans)
+    if cached is None:
+        say("embedding the course's images in a separate process, so that this kernel does not hold the "
+            f"encoder ({_expected_time(mode, beans)}); kept in the cache ({cache_dir()}) for the next notebook.")
+        result, vectors = run_task({"kind": "course", "mode": mode})
+        sizes = result["sizes"]
+        candidates, queries = course_rows(beans, sizes)
+    else:
+        sizes, candidates, queries, vectors = cached
+    return Course(mode=mode, candidates=candidates, queries=queries,
+                  candidate_embeddings=vectors["candidates"], query_embeddings=vectors["queries"],
+                  candidate_labels=np.array(candidates["labels"]), query_labels=np.array(queries["labels"]),
+                  candidate_images=SplitImages(candidates), query_images=SplitImages(queries),
+                  label_names=beans["train"].features["labels"].names)
+
+
+def _expected_time(mode: str, beans) -> str:
+    if mode != "hub":
+        return "a few seconds with the small offline encoder"
+    cpu = course_sizes(mode, "cpu")
+    n = cpu["n_candidates"] + cpu["n_queries"]
+    return (f"with ViT-base on a CPU about {START_S + n // CPU_IMAGES_PER_S} s for {n} images at "
+            f"{CPU_IMAGES_PER_S}-7 images/s; on a GPU all {beans['train'].num_rows + beans['test'].num_rows}, faster")

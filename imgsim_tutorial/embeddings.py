@@ -26,6 +26,7 @@ import numpy as np
 from .cache import cache_dir, read_embeddings, write_embeddings
 from .images import open_image_bytes, to_rgb
 from .mode import check_mode, hub_load_error, is_network_error
+from .persistence import file_digest
 
 HUB_CHECKPOINT = "nateraw/vit-base-beans"
 OFFLINE_CHECKPOINT = Path(__file__).parent / "assets" / "leaf-vit-tiny"
@@ -76,6 +77,34 @@ def load_encoder(checkpoint: str | Path | None = None, mode: str | None = None, 
         if local or Path(checkpoint).is_dir() or not is_network_error(error):
             raise
         raise hub_load_error(f"the encoder {checkpoint!r}", error) from error
+
+
+def checkpoint_signature(checkpoint: str | Path) -> str | None:
+    """A hash of a checkpoint's files, read without loading it (no torch): its config, its image
+    processor's config and its weights. None for a Hub id not in the local Hugging Face cache yet.
+
+    In the Hugging Face cache a weights file links to a blob named by its SHA-256, so only the
+    small files are read; a local folder's weights are hashed (ViT-base: about half a second).
+    """
+    folder = Path(checkpoint).expanduser()
+    if not folder.is_dir():
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(str(checkpoint), "config.json")
+        if not isinstance(found, str):
+            return None
+        folder = Path(found).parent
+    digest = hashlib.sha256()
+    for path in sorted(folder.iterdir()):
+        if path.name not in ("config.json", "preprocessor_config.json") and path.suffix != ".safetensors":
+            continue
+        blob = path.resolve().name
+        digest.update(path.name.encode())
+        if path.suffix == ".safetensors" and len(blob) == 64 and path.is_symlink():
+            digest.update(blob.encode())  # the blob's own name is its SHA-256
+        else:
+            digest.update(file_digest(path).encode())
+    return digest.hexdigest()
 
 
 def _load_encoder(checkpoint: str, device: str | None):

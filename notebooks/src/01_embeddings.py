@@ -14,7 +14,6 @@ if "google.colab" in sys.modules:
     %pip install -q "imgsim-tutorial @ git+https://github.com/imgsim-tutorial/imgsim-tutorial"
 
 # %%
-import gc
 import time
 
 import numpy as np
@@ -158,7 +157,7 @@ baseline_queries = t.seeded_subset(queries, sizes["n_baseline"] or 100, seed=1)
 # take 330 MB): free the trained one, build the random one from its config, load the trained one again.
 config = model.config
 del model
-gc.collect()
+t.free_memory()  # collect garbage and hand the freed memory back to the system (see memory.py)
 untrained = t.embeddings.random_init_like(config)
 results = {
     "trained encoder": t.evaluation.label_precision(candidate_embeddings, candidate_labels,
@@ -172,7 +171,7 @@ results = {
         t.embeddings.pixel_vectors(t.data.SplitImages(queries)), query_labels, k=5),
 }
 del untrained
-gc.collect()
+t.free_memory()
 processor, model = t.load_encoder()
 chance = np.bincount(query_labels).max() / len(query_labels)  # always guessing the most common class
 figure = t.plotting.plot_bars(results, "precision@5, test queries vs train candidates")
@@ -258,7 +257,7 @@ else:
         print(f"{kind:>28}: precision@5 = {precision:.3f}, {images_per_s:.0f} images/s, "
               f"dimension {vectors.shape[1]}  ({checkpoint})")
         del other_model, other_processor  # one extra model in memory at a time (Binder has 2 GB)
-        gc.collect()
+        t.free_memory()
 if encoder_results:
     figure = t.plotting.plot_bars(encoder_results, "precision@5 by encoder (same seeded images)")
 

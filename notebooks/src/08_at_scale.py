@@ -52,8 +52,7 @@ print(f"{len(leaves)} leaves, embeddings {course.candidate_embeddings.shape}")
 copies, sources, kinds = augmented_copies(leaves, n_sources=60, seed=0)
 
 # %%
-embeddings = np.vstack([course.candidate_embeddings, t.embed_images(copies, course.processor, course.model)])
-course.release_model()  # the last use of the encoder here: free its weights (Binder: 2 GB for all notebooks)
+embeddings = np.vstack([course.candidate_embeddings, course.embed_images(copies)])  # in a separate process
 truth = known_duplicate_pairs(sources, n_originals=len(leaves))
 kinds = np.array(kinds)
 print(f"collection: {len(embeddings)} embeddings, {len(truth)} known duplicate pairs")

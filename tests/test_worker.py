@@ -1,0 +1,134 @@
+"""The embedding worker: load_course and Course.embed_images keep the encoder out of the kernel."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from imgsim_tutorial import worker
+from imgsim_tutorial.worker import WorkerError, run_task
+
+
+def run_python(code: str, cache) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "IMGSIM_CACHE": str(cache), "IMGSIM_MODE": "offline", "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          timeout=300, env=environment)
+
+
+LOAD = """
+    import json, sys
+    import imgsim_tutorial as t
+    course = t.load_course()
+    print("RESULT", json.dumps({"torch": "torch" in sys.modules, "transformers": "transformers" in sys.modules,
+                                "shape": course.candidate_embeddings.shape, "first": course.query_embeddings[0, :4].tolist()}))
+"""
+
+
+def result_of(done: subprocess.CompletedProcess) -> dict:
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.split("RESULT ", 1)[1])
+
+
+def test_load_course_never_imports_the_encoder_into_the_kernel(tmp_path, leaf_embeddings):
+    first = run_python(LOAD, tmp_path)  # nothing cached: embedded in the worker
+    assert "embedding the course's images in a separate process" in first.stdout
+    second = run_python(LOAD, tmp_path)  # cached: no worker at all
+    assert "separate process" not in second.stdout
+    for done in (first, second):
+        found = result_of(done)
+        assert not found["torch"] and not found["transformers"], "the kernel imported the encoder's libraries"
+        assert found["shape"] == [600, 192]
+        np.testing.assert_allclose(found["first"], leaf_embeddings["test"][0][0, :4], atol=1e-6)
+
+
+def test_the_worker_reports_progress_in_the_notebook_as_it_comes(tmp_path):
+    done = run_python(LOAD, tmp_path)
+    assert "embedding: 100%" in done.stdout, "the worker's progress bar reaches the kernel's output"
+
+
+def test_course_embed_images_in_the_worker_equals_the_kernel(tmp_path, monkeypatch, leaf_embeddings):
+    from imgsim_tutorial import load_course
+
+    monkeypatch.setenv("IMGSIM_CACHE", str(tmp_path))
+    course = load_course("offline")
+    images = [course.query_images[5], Image.new("RGB", (50, 30), "orange")]
+    in_worker = course.embed_images(images)
+    assert course.loaded_model is None, "embedded in a separate process"
+    course.model  # noqa: B018 (load the encoder here)
+    np.testing.assert_allclose(in_worker, course.embed_images(images), atol=1e-5)
+    np.testing.assert_allclose(in_worker[0], course.query_embeddings[5], atol=1e-5)
+
+
+def test_a_cached_course_is_read_without_a_worker_and_a_damaged_record_is_rebuilt(tmp_path, monkeypatch):
+    from imgsim_tutorial import load_course
+
+    monkeypatch.setenv("IMGSIM_CACHE", str(tmp_path))
+    first = load_course("offline")
+    monkeypatch.setattr("imgsim_tutorial.course.run_task", lambda *a, **k: pytest.fail("the cache was not used"))
+    np.testing.assert_array_equal(load_course("offline").candidate_embeddings, first.candidate_embeddings)
+    record = next((tmp_path / "embeddings").glob("course-offline-*.json"))
+    record.write_text("{not json")
+    monkeypatch.undo()
+    monkeypatch.setenv("IMGSIM_CACHE", str(tmp_path))
+    np.testing.assert_array_equal(load_course("offline").candidate_embeddings, first.candidate_embeddings)
+    assert json.loads(record.read_text())["sizes"]["n_candidates"] is None, "rebuilt"
+
+
+def test_an_error_in_the_worker_is_raised_in_the_kernel_with_its_type_and_message():
+    with pytest.raises(ValueError, match=r"image 0 has size \(5, 0\)"):
+        run_task({"kind": "images", "mode": "offline", "names": ["image 0"], "normalize": True},
+                 {"image_0": np.zeros((0, 5, 3), dtype=np.uint8)})
+
+
+def fake_python(tmp_path, script: str, monkeypatch):
+    program = tmp_path / "python"
+    program.write_text(f"#!/bin/sh\n{script}\n")
+    program.chmod(0o755)
+    monkeypatch.setattr(worker.sys, "executable", str(program))
+
+
+def test_a_worker_killed_for_memory_says_what_to_do(tmp_path, monkeypatch):
+    fake_python(tmp_path, "kill -9 $$", monkeypatch)
+    with pytest.raises(WorkerError, match=r"signal 9 and no result: most likely it ran out of memory\. Shut down"):
+        run_task({"kind": "course", "mode": "offline"})
+
+
+def test_a_worker_that_crashes_points_at_its_output(tmp_path, monkeypatch, capsys):
+    fake_python(tmp_path, "echo 'Fatal Python error: Segmentation fault'; exit 3", monkeypatch)
+    with pytest.raises(WorkerError, match="exit code 3 and no result; its output above says why"):
+        run_task({"kind": "course", "mode": "offline"})
+    assert "Segmentation fault" in capsys.readouterr().out
+
+
+def test_interrupting_the_kernel_stops_the_worker(tmp_path, monkeypatch):
+    fake_python(tmp_path, "sleep 60", monkeypatch)
+    started = []
+    popen = subprocess.Popen
+
+    def remember(*args, **kwargs):
+        started.append(popen(*args, **kwargs))
+        return started[-1]
+
+    def interrupted(stream, out):
+        raise KeyboardInterrupt  # what the kernel's stop button raises
+
+    monkeypatch.setattr(worker.subprocess, "Popen", remember)
+    monkeypatch.setattr(worker, "relay", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_task({"kind": "course", "mode": "offline"})
+    assert started[0].poll() == -9, "the worker was killed, not left running"
+
+
+def test_an_unwritable_cache_still_gives_the_course(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code = LOAD.replace("import imgsim_tutorial as t", "import imgsim_tutorial as t, os; os.environ['IMGSIM_CACHE'] += '/cache'")
+    done = run_python(code, blocker)
+    assert result_of(done)["shape"] == [600, 192]
