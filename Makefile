@@ -42,7 +42,8 @@ test-notebooks: install java
 
 # Every notebook in hub mode against a local stand-in of the Hub (tests/hub_standin.py): a
 # Hugging Face cache holding nateraw/vit-base-beans, beans in its real parquet layout, the
-# endpoint on a closed local port. Also checks each kernel's peak memory (< 1 GB).
+# endpoint on a closed local port. Twice: with a small trained encoder (every assert holds), then
+# with a ViT-base-sized one, where each kernel and embedding worker must peak under 1 GB.
 test-hub: install java
 	$(BIN)/python -m pytest -q -rs tests/test_hub_rehearsal.py
 

@@ -35,8 +35,9 @@ from .persistence import atomic_path
 from .worker import run_task
 
 COURSE_FORMAT = 1
-# ViT-base on a 2-core CPU, measured: 5-7 images/s, plus about 15 s to start (imports, weights).
-CPU_IMAGES_PER_S, START_S = 5, 15
+# ViT-base on 2-core CPUs, measured: 3-7 images/s (3.2 on the slower machine), after about 7 s
+# to start a worker (imports, weights): 69 s for the 200 images of the CPU subset there.
+SLOW_IMAGES_PER_S, FAST_IMAGES_PER_S, START_S = 3, 7, 7
 
 
 @dataclass
@@ -84,7 +85,7 @@ class Course:
     def embed_images(self, images, normalize: bool = True) -> np.ndarray:
         """Embed PIL images with the course's encoder: ``(n, d)`` float32, like :func:`embed_images`.
 
-        If this kernel holds no encoder, they are embedded in a separate process (about 15 s to
+        If this kernel holds no encoder, they are embedded in a separate process (about 7 s to
         start with ViT-base on a CPU), so the kernel keeps only the vectors.
         """
         if self.loaded_model is not None:
@@ -159,14 +160,14 @@ def load_course(mode: str | None = None) -> Course:
     """Load everything notebooks 02-08 need: about 5 s offline, or with the embeddings cached.
 
     Embeddings that are not cached yet are computed in a separate process (see the module notes):
-    with ViT-base on a CPU about 15 s to start plus 200 images at 5-7 images/s, about a minute.
+    with ViT-base on a CPU about 7 s to start, then 200 images at 3-7 images/s: 35-75 s.
     """
     mode = check_mode(mode or resolve_mode())
     beans = load_beans(mode)
     cached = _cached_course(mode, beans)
     if cached is None:
         say("embedding the course's images in a separate process, so that this kernel does not hold the "
-            f"encoder ({_expected_time(mode, beans)}); kept in the cache ({cache_dir()}) for the next notebook.")
+            f"encoder ({_expected_time(mode, beans)}); kept in the cache for the next notebook.")
         result, vectors = run_task({"kind": "course", "mode": mode})
         sizes = result["sizes"]
         candidates, queries = course_rows(beans, sizes)
@@ -184,5 +185,6 @@ def _expected_time(mode: str, beans) -> str:
         return "a few seconds with the small offline encoder"
     cpu = course_sizes(mode, "cpu")
     n = cpu["n_candidates"] + cpu["n_queries"]
-    return (f"with ViT-base on a CPU about {START_S + n // CPU_IMAGES_PER_S} s for {n} images at "
-            f"{CPU_IMAGES_PER_S}-7 images/s; on a GPU all {beans['train'].num_rows + beans['test'].num_rows}, faster")
+    return (f"with ViT-base on a CPU {START_S + n // FAST_IMAGES_PER_S}-{START_S + n // SLOW_IMAGES_PER_S} s for "
+            f"{n} images at {SLOW_IMAGES_PER_S}-{FAST_IMAGES_PER_S} images/s; on a GPU all "
+            f"{beans['train'].num_rows + beans['test'].num_rows}, faster")

@@ -129,9 +129,9 @@ def load_beans(mode: str | None = None, seed: int = 0):
 def course_sizes(mode: str | None = None, device: str = "cpu") -> dict:
     """How many candidates and queries the notebooks use by default.
 
-    ViT-base embeds only about 5-7 images/s on a 2-core CPU (measured), so the hub mode on a
-    CPU searches a subset: 160 candidates and 40 queries embed in about 30-40 s. On a GPU, or
-    offline, the whole train split.
+    ViT-base embeds only about 3-7 images/s on a 2-core CPU (measured on two machines), so the hub
+    mode on a CPU searches a subset: 160 candidates and 40 queries embed in about 30-70 s. On a
+    GPU, or offline, the whole train split.
     ``n_baseline`` caps the images embedded again by the untrained baseline in notebook 01.
     None means "all of them".
     """

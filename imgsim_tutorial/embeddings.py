@@ -8,7 +8,7 @@ sequence of token vectors; we keep one vector per image as its ``embedding``:
 - models with no CLS token (CNNs such as ResNet) offer ``pooler_output`` instead.
 
 Embeddings are L2-normalised by default, so that cosine similarity (notebook 02) is a plain dot
-product. Computing them is the slow part of the course (ViT-base: about 5-7 images/s on a
+product. Computing them is the slow part of the course (ViT-base: about 3-7 images/s on a
 2-core CPU, measured), so :func:`embed_dataset` caches them on disk, keyed by model, data and
 preprocessing, and checks the cached file whenever it reads it (see ``cache.py``). Images are
 made upright RGB first (see ``images.py``).
@@ -41,18 +41,19 @@ def default_device() -> str:
 
 
 def default_batch_size(model) -> int:
-    """Images per forward pass: 32 on a GPU or for a small model; 4 on a CPU for a large one.
+    """Images per forward pass: 32 on a GPU or for a small model; 1 on a CPU for a large one.
 
-    On a CPU a ViT-base (86 M parameters) batch of 32 holds about 400 MB of working memory, a
-    batch of 4 about 130 MB and embeds about 20 % slower (measured on 2 cores): what keeps a
-    notebook under Binder's memory. The batch size does not change the embeddings.
+    On a CPU, batches do not make ViT-base (86 M parameters) faster, only bigger. Measured on 2
+    cores, 32 photos of 500 x 500: batch 1 held 21-23 MB of working memory at 2.7-3.7 images/s,
+    batch 4 66-86 MB at 3.1-3.4 images/s, batch 32 405 MB at 3.2 images/s. Memory is what keeps a
+    notebook under Binder's budget. The batch size does not change the embeddings.
 
     >>> processor, model = load_encoder(mode="offline", device="cpu"); default_batch_size(model)
     32
     """
     device = next(model.parameters()).device
     large = sum(p.numel() for p in model.parameters()) > 20_000_000
-    return 4 if device.type == "cpu" and large else 32
+    return 1 if device.type == "cpu" and large else 32
 
 
 def load_encoder(checkpoint: str | Path | None = None, mode: str | None = None, device: str | None = None):

@@ -15,8 +15,9 @@ encoder beats the same ViT with random weights and raw pixels by 0.2 in precisio
 initialised ViT cannot; so the stand-in's weights are the small encoder this repository trained
 on drawn leaves (``imgsim_tutorial/assets/leaf-vit-tiny``, 1.3 M parameters, a random
 classification head on top), and its images are leaves drawn by the same generator with a
-seed of their own, enlarged to 500x500. Small weights keep the rehearsal fast; what a full
-ViT-base adds in memory is measured separately (``tests/test_hub_rehearsal.py``).
+seed of their own, enlarged to 500x500. The small trained encoder checks every assert; a
+second stand-in with a ViT-base-sized random encoder measures the real memory
+(``tests/test_hub_rehearsal.py``).
 
 Used by ``tests/test_hub_rehearsal.py`` (every notebook in hub mode) and ``tests/test_hub_path.py``.
 """

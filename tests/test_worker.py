@@ -27,7 +27,8 @@ LOAD = """
     import imgsim_tutorial as t
     course = t.load_course()
     print("RESULT", json.dumps({"torch": "torch" in sys.modules, "transformers": "transformers" in sys.modules,
-                                "shape": course.candidate_embeddings.shape, "first": course.query_embeddings[0, :4].tolist()}))
+                                "shape": course.candidate_embeddings.shape,
+                                "first": course.query_embeddings[0, :4].tolist()}))
 """
 
 
@@ -129,6 +130,8 @@ def test_interrupting_the_kernel_stops_the_worker(tmp_path, monkeypatch):
 def test_an_unwritable_cache_still_gives_the_course(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    code = LOAD.replace("import imgsim_tutorial as t", "import imgsim_tutorial as t, os; os.environ['IMGSIM_CACHE'] += '/cache'")
+    # IMGSIM_CACHE under a plain file: nothing can be written there
+    code = LOAD.replace("import imgsim_tutorial as t", "import imgsim_tutorial as t, os; os.environ['IMGSIM_CACHE'] += '/c'")
     done = run_python(code, blocker)
     assert result_of(done)["shape"] == [600, 192]
+    assert "cannot be written" in done.stdout + done.stderr, "one warning says the results are not kept"

@@ -105,9 +105,11 @@ assert np.bincount(samples["labels"], minlength=3).tolist() == [4, 4, 4], "four 
 # ## The map
 #
 # Times are whole-notebook runs, offline, measured on an idle 2-core machine with the leaves
-# already drawn and notebook 01's embeddings cached (a first run adds about 10 s for the leaves). In hub mode on a CPU, 01 takes longer the first time:
-# ViT-base embeds about 5-7 images per second there, and the later notebooks reuse the vectors
-# 01 cached.
+# already drawn and notebook 01's embeddings cached (a first run adds about 10 s for the leaves).
+# In hub mode on a CPU, ViT-base embeds about 3-7 images per second. Notebooks 02-08 never load
+# the encoder into their own kernel: they read the vectors from the cache, and what is not there
+# (a fresh Colab runtime) is embedded once in a separate process, with a progress bar and its
+# expected time printed, then kept for the next notebook.
 #
 # | notebook | you learn | package module | time to run |
 # |---|---|---|---|

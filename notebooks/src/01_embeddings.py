@@ -48,8 +48,8 @@ print(f"{type(model).__name__}: {model.config.num_hidden_layers} layers, hidden 
 # The train split gives the **candidates** (the images we will search), the test split the
 # **queries**. Both are chosen with a fixed seed so that every run shows the same results (the
 # original tutorial picked queries unseeded, so its results could not be repeated). On a CPU in
-# hub mode we use a subset: ViT-base embeds about 5-7 images per second on a 2-core CPU (measured),
-# so the full train split of 1,034 photos would take about three minutes. On a GPU (Colab:
+# hub mode we use a subset: ViT-base embeds about 3-7 images per second on a 2-core CPU (measured),
+# so the full train split of 1,034 photos would take three to six minutes. On a GPU (Colab:
 # *Runtime → Change runtime type*) the whole split takes seconds.
 #
 # A seeded subset is also the only fair subset: the real beans splits are stored **grouped by
@@ -323,7 +323,7 @@ exercises.check_value(answer_length_accuracy, reference_length_accuracy, name="a
                       atol=1e-6)
 
 # %% [markdown]
-# **Exercise 4** (a quick one). At the measured 5-7 images per second of ViT-base on a 2-core CPU,
+# **Exercise 4** (a quick one). At the measured 3-7 images per second of ViT-base on a 2-core CPU,
 # about how many **minutes** does embedding the full beans train split (1,034 photos) take at
 # 6 images/s? This is why the course caches embeddings and uses a subset on CPUs.
 
