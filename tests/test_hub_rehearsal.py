@@ -121,16 +121,20 @@ def reset_peak(pid: int) -> None:
     Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
-def run_notebook(path: Path, env: dict, random_encoder: bool = False, timeout: int = 900) -> dict:
+def run_notebook(path: Path, env: dict, random_encoder: bool = False, extra: str | None = None,
+                 timeout: int = 900) -> dict:
     """Execute one notebook in a fresh kernel with ``env``: time, first error, and for every cell the
     kernel's own peak memory and the highest peak of the embedding workers started so far.
 
-    ``random_encoder``: asserts that fail (they need a trained encoder) are recorded, not raised."""
+    ``random_encoder``: asserts that fail (they need a trained encoder) are recorded, not raised.
+    ``extra``: code run as one more cell at the end (what a learner does next, e.g. an upload)."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     notebook = notebook_for_rehearsal(path)
+    if extra:
+        notebook.cells.append(nbformat.v4.new_code_cell(extra, id="learner-next"))
     cells_to_run = list(notebook.cells)
     notebook.cells.append(nbformat.v4.new_code_cell(PROBE))  # the slot where each cell's probe runs
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
@@ -217,10 +221,18 @@ def test_notebook_runs_in_hub_mode(notebook, standin, tmp_path):
     assert result["error"] is None, f"{notebook.name} failed in hub mode:\n{result['error']}"
 
 
+# An upload to the gallery (02) or the app (07) embeds it in the kernel: the one time 02-08 load the
+# encoder there. Measured as a last cell, with the uploaded photo's bytes decoded as the widget does.
+UPLOAD = ("import io\n"
+          "buffer = io.BytesIO(); course.query_images[0].save(buffer, format='JPEG')\n"
+          "uploaded = course.embed(t.images.open_image_bytes(buffer.getvalue(), 'upload'))")
+AFTER = {"02": UPLOAD, "07": UPLOAD}
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_stays_under_1_gb_with_vit_base(notebook, vit_base_standin, tmp_path):
     result = run_notebook(notebook, {**vit_base_standin, "IMGSIM_CACHE": str(tmp_path / "imgsim-cache")},
-                          random_encoder=True)
+                          random_encoder=True, extra=AFTER.get(notebook.stem[:2]))
     RESULTS["memory"][notebook.stem] = result
     print(f"\n{notebook.stem} with a ViT-base-sized encoder: {summary(result)}")
     assert result["error"] is None, f"{notebook.name} failed with a ViT-base-sized encoder:\n{result['error']}"
