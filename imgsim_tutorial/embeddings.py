@@ -234,9 +234,14 @@ def embedding_function(processor, model, column: str = "image", normalize: bool 
 
 
 def cache_key(dataset, processor, model, normalize: bool = True) -> str:
-    """A short hash naming one (model, data, preprocessing) combination."""
+    """A short hash naming one (model, data, preprocessing) combination.
+
+    The weights are part of it (:func:`model_fingerprint`): a retrained encoder or a new Hub
+    revision with the same config must not be served the old model's vectors.
+    """
     parts = {
         "model": str(getattr(model.config, "_name_or_path", "")),
+        "weights": model_fingerprint(model),
         "config": model.config.to_json_string(use_diff=True),
         "processor": processor.to_json_string(),
         "data": getattr(dataset, "_fingerprint", None) or str(dataset.num_rows),

@@ -24,9 +24,12 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +62,7 @@ def run_task(task: dict, arrays: dict | None = None) -> tuple[dict, dict]:
     """Run ``task`` in a child process; returns its ``(result, arrays)`` or raises its error."""
     with tempfile.TemporaryDirectory(prefix="imgsim-worker-") as folder:
         folder = Path(folder)
-        (folder / "task.json").write_text(json.dumps(task))
+        (folder / "task.json").write_text(json.dumps({**task, "parent": os.getpid()}))
         if arrays:
             np.savez(folder / "inputs.npz", **arrays)
         environment = {**os.environ, "PYTHONUNBUFFERED": "1", "TQDM_MININTERVAL": "2"}
@@ -136,9 +139,22 @@ def embed_images_task(task: dict, inputs: dict) -> tuple[dict, dict]:
 TASKS = {"course": embed_course_task, "images": embed_images_task}
 
 
+def exit_with_parent(parent: int, folder: Path) -> None:
+    """End this worker, and remove its folder, if its kernel dies: nobody would read the result."""
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        shutil.rmtree(folder, ignore_errors=True)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main(folder: str) -> int:
     folder = Path(folder)
     task = json.loads((folder / "task.json").read_text())
+    exit_with_parent(task["parent"], folder)
     inputs = {}
     if (folder / "inputs.npz").exists():
         with np.load(folder / "inputs.npz", allow_pickle=False) as archive:
@@ -150,7 +166,8 @@ def main(folder: str) -> int:
     except Exception as error:  # raised again in the kernel, with its message
         result = {"ok": False, "type": type(error).__name__, "message": str(error)}
     result["peak_mb"] = peak_memory_mb()
-    (folder / "result.json").write_text(json.dumps(result))
+    (folder / "result.partial").write_text(json.dumps(result))
+    os.replace(folder / "result.partial", folder / "result.json")  # all or nothing
     return 0
 
 

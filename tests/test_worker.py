@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -135,3 +137,59 @@ def test_an_unwritable_cache_still_gives_the_course(tmp_path):
     done = run_python(code, blocker)
     assert result_of(done)["shape"] == [600, 192]
     assert "cannot be written" in done.stdout + done.stderr, "one warning says the results are not kept"
+
+
+def test_a_worker_whose_kernel_is_killed_stops_and_cleans_up(tmp_path):
+    import psutil
+
+    code = ("import os; os.environ['IMGSIM_CACHE'] = %r\n"
+            "from imgsim_tutorial.worker import run_task; run_task({'kind': 'course', 'mode': 'offline'})" % str(tmp_path))
+    kernel = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    try:
+        for _ in range(100):
+            children = psutil.Process(kernel.pid).children()
+            if children:
+                break
+            time.sleep(0.1)
+        assert children, "the worker did not start"
+        worker_process = children[0]
+        folders = [Path(part) for part in worker_process.cmdline() if "imgsim-worker-" in part]
+        kernel.kill()  # the kernel dies; no KeyboardInterrupt, no finally
+        kernel.wait()
+        worker_process.wait(timeout=10)  # the worker notices within about a second
+        assert folders and not folders[0].exists(), "its temporary folder was removed"
+    finally:
+        kernel.kill()
+
+
+def test_a_course_record_with_bad_sizes_is_rebuilt_not_fatal(tmp_path, monkeypatch, capsys):
+    from imgsim_tutorial import load_course
+
+    monkeypatch.setenv("IMGSIM_CACHE", str(tmp_path))
+    first = load_course("offline")
+    record = next((tmp_path / "embeddings").glob("course-offline-*.json"))
+    for bad in (0, -3, "5", 5.5, True, [1]):
+        record.write_text(json.dumps({"format": 1, "sizes": {"n_candidates": bad, "n_queries": None,
+                                                               "n_baseline": None}}))
+        np.testing.assert_array_equal(load_course("offline").candidate_embeddings, first.candidate_embeddings)
+        assert "is unusable (sizes must be whole numbers" in capsys.readouterr().out
+
+
+def test_course_embed_images_takes_a_generator_and_names_a_lone_image(tmp_path, monkeypatch):
+    from imgsim_tutorial import load_course
+
+    monkeypatch.setenv("IMGSIM_CACHE", str(tmp_path))
+    course = load_course("offline")
+    vectors = course.embed_images(course.query_images[i] for i in (1, 2))
+    np.testing.assert_allclose(vectors, course.query_embeddings[1:3], atol=1e-5)
+    with pytest.raises(TypeError, match=r"for one image use course.embed\(image\), or pass \[image\]"):
+        course.embed_images(course.query_images[1])
+
+
+def test_new_weights_with_the_same_config_are_not_served_old_vectors(encoder, beans):
+    from imgsim_tutorial.embeddings import cache_key, random_init_like
+
+    processor, model = encoder
+    split = beans["test"].select(range(3))
+    assert cache_key(split, processor, model) != cache_key(split, processor, random_init_like(model))
+    assert cache_key(split, processor, model) == cache_key(split, processor, model)
