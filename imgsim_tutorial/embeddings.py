@@ -26,6 +26,7 @@ import numpy as np
 from .cache import cache_dir, read_embeddings, write_embeddings
 from .images import open_image_bytes, to_rgb
 from .mode import check_mode, hub_load_error, is_network_error
+from .memory import trim_malloc
 from .persistence import file_digest
 
 HUB_CHECKPOINT = "nateraw/vit-base-beans"
@@ -181,6 +182,8 @@ def embed_images(images, processor, model, batch_size: int | None = None, normal
             if normalize:
                 vectors = torch.nn.functional.normalize(vectors, dim=1)
             chunks.append(vectors.cpu().numpy())
+            del batch, pixels, vectors
+            trim_malloc()  # decoding and the forward pass leave freed blocks that malloc would keep
     return np.concatenate(chunks).astype(np.float32, copy=False)
 
 
@@ -190,7 +193,7 @@ def model_fingerprint(model) -> str:
     digest = hashlib.sha256()
     for name, tensor in model.state_dict().items():
         digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        digest.update(tensor.detach().cpu().contiguous().numpy())  # the array's own bytes, not a copy
     return digest.hexdigest()[:16]
 
 

@@ -11,7 +11,9 @@ What the learner sees and what can go wrong:
 
 - the child inherits the kernel's environment (mode, ``IMGSIM_CACHE``, Hugging Face settings),
   and its messages and progress bars appear in the notebook as they are printed;
-- an error in the child is raised in the kernel with its own type and message;
+- an error in the child is raised in the kernel with its own type and message; the child's
+  traceback travels with it (``error.worker_traceback``) and is printed for an unexpected error,
+  one that is not a known type (a bug: the traceback is what to report);
 - interrupting the kernel (the stop button) stops the child too;
 - a child killed from outside, e.g. for memory, is reported with what to do about it.
 
@@ -28,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import traceback
 import threading
 import time
 from pathlib import Path
@@ -90,9 +93,14 @@ def run_task(task: dict, arrays: dict | None = None) -> tuple[dict, dict]:
             peaks_mb.append(result["peak_mb"])
         if not result["ok"]:
             error_type = KNOWN_ERRORS.get(result["type"])
+            child_traceback = result.get("traceback", "")
             if error_type is None:
-                raise RuntimeError(f"{result['type']} in the embedding process: {result['message']}")
-            raise error_type(result["message"])
+                error = RuntimeError(f"{result['type']} in the embedding process: {result['message']}\n\n"
+                                     f"The embedding process's traceback:\n{child_traceback}")
+            else:
+                error = error_type(result["message"])
+            error.worker_traceback = child_traceback
+            raise error
         outputs = {}
         if (folder / "outputs.npz").exists():
             with np.load(folder / "outputs.npz", allow_pickle=False) as archive:
@@ -164,7 +172,8 @@ def main(folder: str) -> int:
         np.savez(folder / "outputs.npz", **outputs)
         result = {"ok": True, **result}
     except Exception as error:  # raised again in the kernel, with its message
-        result = {"ok": False, "type": type(error).__name__, "message": str(error)}
+        result = {"ok": False, "type": type(error).__name__, "message": str(error),
+                  "traceback": traceback.format_exc()}
     result["peak_mb"] = peak_memory_mb()
     (folder / "result.partial").write_text(json.dumps(result))
     os.replace(folder / "result.partial", folder / "result.json")  # all or nothing

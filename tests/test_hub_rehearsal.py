@@ -229,15 +229,6 @@ UPLOAD = ("import io\n"
 AFTER = {"02": UPLOAD, "07": UPLOAD}
 
 
-# Still over the budget in some runs, measured (issue 11 stays open for it). The notebook must run;
-# the budget is waived only while it is over, so an improvement shows at once. Remove when fixed.
-AT_THE_EDGE = {
-    "01": "the one notebook that holds ViT-base in its kernel (it teaches the encoder): 956 MB measured with a "
-          "reused stand-in, 993-1084 MB with a freshly built one (the first load of the dataset adds about "
-          "150 MB); its floor is torch + transformers + datasets (about 550 MB) plus 322 MB of weights",
-}
-
-
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_stays_under_1_gb_with_vit_base(notebook, vit_base_standin, tmp_path):
     result = run_notebook(notebook, {**vit_base_standin, "IMGSIM_CACHE": str(tmp_path / "imgsim-cache")},
@@ -245,9 +236,6 @@ def test_notebook_stays_under_1_gb_with_vit_base(notebook, vit_base_standin, tmp
     RESULTS["memory"][notebook.stem] = result
     print(f"\n{notebook.stem} with a ViT-base-sized encoder: {summary(result)}")
     assert result["error"] is None, f"{notebook.name} failed with a ViT-base-sized encoder:\n{result['error']}"
-    if notebook.stem[:2] in AT_THE_EDGE and result["kernel_peak_mb"] >= BUDGET_MB:
-        pytest.xfail(f"{notebook.stem}: {result['kernel_peak_mb']} MB (budget {BUDGET_MB} MB); "
-                     f"{AT_THE_EDGE[notebook.stem[:2]]}")
     assert result["kernel_peak_mb"] < BUDGET_MB, (
         f"{notebook.name}'s kernel peaks at {result['kernel_peak_mb']} MB with a ViT-base-sized encoder, over "
         f"the {BUDGET_MB} MB budget per notebook (free models and decoded images you no longer need: "

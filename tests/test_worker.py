@@ -90,6 +90,22 @@ def test_an_error_in_the_worker_is_raised_in_the_kernel_with_its_type_and_messag
                  {"image_0": np.zeros((0, 5, 3), dtype=np.uint8)})
 
 
+def test_an_unexpected_error_in_the_worker_brings_its_traceback():
+    with pytest.raises(RuntimeError, match=r"KeyError in the embedding process: 'no-such-task'") as caught:
+        run_task({"kind": "no-such-task", "mode": "offline"})
+    assert "The embedding process's traceback:" in str(caught.value)
+    assert 'worker.py", line' in str(caught.value) and "TASKS[task[\"kind\"]]" in str(caught.value)
+    assert caught.value.worker_traceback.startswith("Traceback (most recent call last)")
+
+
+def test_a_known_error_keeps_its_message_clean_and_its_traceback_apart():
+    with pytest.raises(ValueError) as caught:
+        run_task({"kind": "images", "mode": "offline", "names": ["image 0"], "normalize": True},
+                 {"image_0": np.zeros((0, 5, 3), dtype=np.uint8)})
+    assert "Traceback" not in str(caught.value)
+    assert "ValueError: image 0 has size (5, 0)" in caught.value.worker_traceback
+
+
 def fake_python(tmp_path, script: str, monkeypatch):
     program = tmp_path / "python"
     program.write_text(f"#!/bin/sh\n{script}\n")

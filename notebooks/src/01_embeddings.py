@@ -126,6 +126,23 @@ assert candidate_embeddings.shape == (candidates.num_rows, model.config.hidden_s
 assert np.allclose(np.linalg.norm(candidate_embeddings, axis=1), 1, atol=1e-4)
 
 # %% [markdown]
+# Every vector now has length 1: `embed_images` threw each raw CLS vector's length away. Is that
+# a loss? Exercise 3 asks whether the length alone tells the label. `normalize=False` keeps it; we
+# take the raw lengths of a seeded subset of candidates and of the queries now, while the trained
+# encoder is in memory (the next section frees it for good: its vectors are all the notebook
+# needs after that).
+
+# %%
+length_candidates = t.seeded_subset(candidates, sizes["n_baseline"] or 150, seed=2)
+length_labels = np.array(length_candidates["labels"])
+candidate_lengths = np.linalg.norm(t.embed_images(t.data.SplitImages(length_candidates), processor, model,
+                                                  normalize=False), axis=1)
+query_lengths = np.linalg.norm(t.embed_images(t.data.SplitImages(queries), processor, model, normalize=False), axis=1)
+print(f"raw lengths of {len(candidate_lengths)} candidates: {candidate_lengths.min():.3f} to "
+      f"{candidate_lengths.max():.3f}; of {len(query_lengths)} queries: {query_lengths.min():.3f} to "
+      f"{query_lengths.max():.3f}")
+
+# %% [markdown]
 # ## A picture of the embedding space
 #
 # Each embedding has hundreds of numbers. To look at them we project onto the two directions
@@ -154,7 +171,8 @@ figure = t.plotting.plot_embeddings_2d(candidate_embeddings, candidate_labels, l
 baseline_candidates = t.seeded_subset(candidates, sizes["n_baseline"] or 300, seed=1)
 baseline_queries = t.seeded_subset(queries, sizes["n_baseline"] or 100, seed=1)
 # One encoder in memory at a time (Binder gives all open notebooks 2 GB together; ViT-base's weights
-# take 330 MB): free the trained one, build the random one from its config, load the trained one again.
+# take 330 MB): free the trained one (from here on the notebook needs only its vectors), then build the
+# random one from its config.
 config = model.config
 del model
 t.free_memory()  # collect garbage and hand the freed memory back to the system (see memory.py)
@@ -172,7 +190,6 @@ results = {
 }
 del untrained
 t.free_memory()
-processor, model = t.load_encoder()
 chance = np.bincount(query_labels).max() / len(query_labels)  # always guessing the most common class
 figure = t.plotting.plot_bars(results, "precision@5, test queries vs train candidates")
 figure.axes[0].axvline(chance, color="grey", linestyle="--", label=f"chance {chance:.2f}")
@@ -241,9 +258,8 @@ else:
     compare_candidates = t.seeded_subset(candidates, 200, seed=3)
     compare_queries = t.seeded_subset(queries, 100, seed=3)
     for kind, checkpoint in CHECKPOINTS.items():
-        try:  # the course's own encoder is loaded already: reuse it rather than hold two copies
-            other_processor, other_model = ((processor, model) if checkpoint == t.embeddings.HUB_CHECKPOINT
-                                            else load_any_encoder(checkpoint, device))
+        try:
+            other_processor, other_model = load_any_encoder(checkpoint, device)
         except OSError as error:  # includes the course's HubUnavailableError: say so and go on
             print(f"{kind}: {checkpoint} skipped ({str(error)[:120]})")
             continue
@@ -295,19 +311,13 @@ exercises.check_array(answer_precisions, [t.evaluation.label_precision(
     name="precision@1, @5, @20, @50", atol=1e-6)
 
 # %% [markdown]
-# **Exercise 3.** `embed_images(..., normalize=False)` keeps each raw CLS vector's length. Does the
-# length alone tell the label? Below are the raw lengths of a seeded subset of candidates and of
-# the queries. Classify each query as the class whose *mean candidate length* is nearest to the
-# query's length, and compute the accuracy. Compare it with chance (always guessing the most
-# common class).
+# **Exercise 3.** Does the length of a raw CLS vector alone tell the label? Earlier we kept the
+# raw lengths of a seeded subset of candidates (`candidate_lengths`, labels `length_labels`) and of
+# the queries (`query_lengths`). Classify each query as the class whose *mean candidate length* is
+# nearest to the query's length, and compute the accuracy. Compare it with chance (always guessing
+# the most common class).
 
 # %%
-length_candidates = t.seeded_subset(candidates, sizes["n_baseline"] or 150, seed=2)
-candidate_lengths = np.linalg.norm(t.embed_images(t.data.SplitImages(length_candidates), processor, model,
-                                                  normalize=False),
-                                   axis=1)
-length_labels = np.array(length_candidates["labels"])
-query_lengths = np.linalg.norm(t.embed_images(t.data.SplitImages(queries), processor, model, normalize=False), axis=1)
 for label, name in enumerate(label_names):
     print(f"{name:>18}: raw length {candidate_lengths[length_labels == label].mean():.3f} "
           f"± {candidate_lengths[length_labels == label].std():.3f}")
