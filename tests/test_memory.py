@@ -23,49 +23,43 @@ def run(code: str) -> str:
     return done.stdout.strip()
 
 
-RSS = """
+def resident_mb_around_free_memory(setup: str, allocate: str, release: str) -> tuple[float, float, float]:
+    """In a fresh interpreter, after ``setup``: resident MB at the start, after ``allocate`` then
+    ``release`` (memory freed but kept by its allocator), and after ``free_memory()``."""
+    out = run(f"""
 import os
+from imgsim_tutorial.memory import free_memory
+{setup}
 def rss_mb():
     return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-"""
-
-
-def test_free_memory_empties_arrows_pool():
-    # 2000 small Arrow buffers (125 MB), touched, then deleted: Arrow's pool keeps them for reuse.
-    out = run(RSS + """
-import pyarrow as pa
-from imgsim_tutorial.memory import free_memory
 start = rss_mb()
-buffers = [pa.allocate_buffer(64 * 1024) for _ in range(2000)]
-for buffer in buffers:
-    view = memoryview(buffer).cast("B")
-    view[::4096] = b"\\x01" * len(view[::4096])
-del buffers, buffer, view
+{allocate}
+{release}
 held = rss_mb()
 free_memory()
 print(start, held, rss_mb())
 """)
     start, held, after = map(float, out.split())
-    assert held - start > 80, f"the pool gave the memory back by itself ({start:.0f} -> {held:.0f} MB): nothing to test"
+    assert held - start > 80, f"the allocator gave the memory back by itself ({start:.0f} -> {held:.0f} MB): nothing to test"
+    return start, held, after
+
+
+def test_free_memory_empties_arrows_pool():
+    # 2000 small Arrow buffers (125 MB), touched, then deleted: Arrow's pool keeps them for reuse.
+    start, _, after = resident_mb_around_free_memory("import pyarrow as pa", """
+buffers = [pa.allocate_buffer(64 * 1024) for _ in range(2000)]
+for buffer in buffers:
+    view = memoryview(buffer).cast("B")
+    view[::4096] = b"\\x01" * len(view[::4096])""", "del buffers, buffer, view")
     assert after - start < 30, f"free_memory left {after - start:.0f} MB of 125 MB freed in Arrow's pool"
 
 
 def test_free_memory_returns_mallocs_free_blocks():
     # 15,000 NumPy arrays of 8 KB (120 MB) on malloc's heap, one in 50 kept: the survivors pin the
     # heap, so malloc cannot shrink it from the top and keeps the freed blocks between them.
-    out = run(RSS + """
-import numpy as np
-from imgsim_tutorial.memory import free_memory
-start = rss_mb()
+    start, _, after = resident_mb_around_free_memory("import numpy as np", """
 blocks = [np.ones(1024) for _ in range(15000)]
-survivors = blocks[1::50]
-del blocks
-held = rss_mb()
-free_memory()
-print(start, held, rss_mb())
-""")
-    start, held, after = map(float, out.split())
-    assert held - start > 80, f"malloc gave the memory back by itself ({start:.0f} -> {held:.0f} MB): nothing to test"
+survivors = blocks[1::50]""", "del blocks")
     assert after - start < 40, f"free_memory left {after - start:.0f} MB of malloc's freed blocks"
 
 
