@@ -135,14 +135,20 @@ class FactoryIndex(IndexBase):
                              f"{len(self)} ids; the file is damaged")
 
 
-def add_factory_index(dataset, column: str = "embeddings", string_factory: str = "IVF64,PQ16",
-                      n_probes: int = 8, index_name: str | None = None, train_size: int | None = None):
+def add_factory_index(dataset, column: str = "embeddings", string_factory: str | None = None,
+                      n_probes: int = 8, index_name: str | None = None, train_size: int | None = None,
+                      trained_from: FactoryIndex | None = None):
     """``Dataset.add_faiss_index`` with a factory string and the inner-product metric (cosine).
 
     Without ``metric_type`` datasets builds an L2 index (lower is better); we pass
     ``METRIC_INNER_PRODUCT`` and check that the column is unit length (inner product = cosine
     only then), train on ``train_size`` rows (default: all; datasets trains nothing without it)
     and set ``nprobe`` on the IVF part. Search it with ``faiss_index.dataset_search``.
+
+    ``trained_from``: a ``FactoryIndex`` already trained on these vectors. Its centroids and
+    codebooks are reused (an empty copy of its FAISS index, passed as ``custom_index``) instead of
+    training again: training ``"IVF100,PQ16"`` on 10,000 x 768 took 27 s on 2 cores, most of
+    notebook 05's run. ``string_factory`` (default ``"IVF64,PQ16"``) is then the index's own.
     """
     faiss = _faiss()
     vectors = np.asarray(dataset.with_format("numpy")[column], dtype=np.float32)
@@ -150,17 +156,36 @@ def add_factory_index(dataset, column: str = "embeddings", string_factory: str =
     if not np.allclose(norms, 1, atol=1e-3):
         raise ValueError(f"column {column!r} is not unit length (norms {norms.min():.3f}..{norms.max():.3f}); "
                          "embed with normalize=True so inner product equals cosine")
-    check_factory(string_factory, vectors.shape[1])
     check_int(n_probes, "n_probes", low=1, sensible=8)
     name = index_name or column
-    dataset.add_faiss_index(column=column, index_name=name, string_factory=string_factory,
-                            metric_type=faiss.METRIC_INNER_PRODUCT, train_size=train_size or len(vectors))
+    if trained_from is None:
+        string_factory = check_factory("IVF64,PQ16" if string_factory is None else string_factory, vectors.shape[1])
+        dataset.add_faiss_index(column=column, index_name=name, string_factory=string_factory,
+                                metric_type=faiss.METRIC_INNER_PRODUCT, train_size=train_size or len(vectors))
+    else:
+        dataset.add_faiss_index(column=column, index_name=name,
+                                custom_index=_empty_trained_copy(trained_from, string_factory, vectors.shape[1]))
     index = dataset.get_index(name).faiss_index
     try:
         faiss.extract_index_ivf(index).nprobe = n_probes
     except RuntimeError:
         pass  # not an IVF index: nothing to probe
     return dataset
+
+
+def _empty_trained_copy(trained: FactoryIndex, string_factory: str | None, dim: int):
+    """A copy of ``trained``'s FAISS index with its training kept and its vectors removed."""
+    if not isinstance(trained, FactoryIndex) or not hasattr(trained, "index_"):
+        raise ValueError(f"trained_from must be a FactoryIndex that has been trained (call .add(vectors) on it "
+                         f"first), got {type(trained).__name__}")
+    if string_factory is not None and string_factory != trained.factory:
+        raise ValueError(f"string_factory {string_factory!r} differs from trained_from's {trained.factory!r}; "
+                         "pass one or the other")
+    if trained.dim_ != dim:
+        raise ValueError(f"trained_from was trained on {trained.dim_}-d vectors, the column holds {dim}-d ones")
+    empty = _faiss().clone_index(trained.index_)
+    empty.reset()  # keeps the centroids and codebooks, drops the stored codes
+    return empty
 
 
 def hnsw_index(vectors, *, M: int = 16, ef_construction: int = 40, layers: bool = True):

@@ -176,6 +176,31 @@ def test_datasets_route_uses_inner_product_and_matches_faiss(data):
         add_factory_index(Dataset.from_dict({"embeddings": embeddings * 2}))
 
 
+def test_datasets_route_reuses_a_trained_factory_index(data):
+    from datasets import Dataset
+
+    from imgsim_tutorial.faiss_factory import FactoryIndex, add_factory_index
+    from imgsim_tutorial.faiss_index import dataset_search
+
+    embeddings, queries = data
+    trained = FactoryIndex(factory="IVF16,PQ8", n_probes=4).add(embeddings)
+    scores, ids = trained.search(queries, 10)
+    dataset = add_factory_index(Dataset.from_dict({"embeddings": embeddings}), n_probes=4, trained_from=trained)
+    index = dataset.get_index("embeddings").faiss_index
+    assert index.ntotal == len(embeddings) and trained.index_.ntotal == len(embeddings)  # the original untouched
+    dataset_scores, dataset_ids = dataset_search(dataset, queries, k=10)
+    np.testing.assert_array_equal(dataset_ids, ids)  # same centroids, codebooks and probes: the same answers
+    np.testing.assert_allclose(dataset_scores, scores, atol=1e-6)
+    with pytest.raises(ValueError, match="differs from trained_from's 'IVF16,PQ8'"):
+        add_factory_index(Dataset.from_dict({"embeddings": embeddings}), string_factory="IVF8,Flat",
+                          trained_from=trained)
+    with pytest.raises(ValueError, match="has been trained"):
+        add_factory_index(Dataset.from_dict({"embeddings": embeddings}), trained_from=FactoryIndex())
+    with pytest.raises(ValueError, match="trained on 64-d vectors, the column holds 32-d"):
+        add_factory_index(Dataset.from_dict({"embeddings": embeddings[:, :32] / np.linalg.norm(
+            embeddings[:, :32], axis=1, keepdims=True)}), trained_from=trained)
+
+
 def test_hnsw_without_layers_is_one_layer():
     from imgsim_tutorial.faiss_factory import hnsw_index, hnsw_search
 
