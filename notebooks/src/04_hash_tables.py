@@ -411,13 +411,14 @@ assert all(row["recall"] >= 0.85 for row in growth)
 # more bits), so its work grows more slowly. The second figure is the time on this machine in
 # this run, which also pays for hashing and bucket lookups and is noisy on a shared machine;
 # the printed line above says at which sizes LSH answered faster at recall@10 ≥ 0.9. Built on
-# an idle 2-core machine, it said *none up to 24,000*: the settings suggested here (no centring,
-# at most 16 tables) still scan 29-66 % of the candidates, and scanning a third of the rows one
-# query at a time costs more than exact search's single pass over all of them. LSH needs both a
-# small share *and* a large N. The course's benchmark (`benchmarks/run.py`) sweeps finer
-# settings (centred codes, up to 80 tables, probes) at larger N than a notebook can in 90
-# seconds; its stored results on realistic data, if present, show where that pays off, and by
-# how little compared with the learned buckets of notebook 05:
+# idle 2-core machines, it has said *none up to 24,000* in one run and *12,000, 24,000*, by
+# 4-6 %, in another: the two are level, within the noise. The settings suggested here (no
+# centring, at most 16 tables) still scan 29-66 % of the candidates, and scanning a third of the
+# rows one query at a time costs about as much as exact search's single pass over all of them.
+# LSH needs both a small share *and* a large N. The course's benchmark (`benchmarks/run.py`)
+# sweeps finer settings (centred codes, up to 80 tables, probes) at larger N than a notebook can
+# in 90 seconds; its stored results on realistic data, if present, show where that pays off,
+# and by how little compared with the learned buckets of notebook 05:
 
 # %%
 stored = Path("../benchmarks/results/results.json")
