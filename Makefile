@@ -13,7 +13,20 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_INSTALL := $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq
 
-.PHONY: install lab test test-unit test-notebooks test-hub test-browser java benchmark benchmark-full app notebooks links retarget
+# Tests run in TEST_JOBS processes (pytest-xdist). 2 fits the 2-core machines the course is measured on
+# (CI among them); more processes than cores only add waiting. A bigger machine: make test TEST_JOBS=4.
+TEST_JOBS ?= 2
+OFFLINE := HF_HUB_OFFLINE=1 IMGSIM_MODE=offline
+PYTEST := $(BIN)/python -m pytest
+# The unit tests: everything under tests/ but the notebooks' runs and the browser.
+UNIT_TESTS := tests --ignore=tests/browser --ignore=tests/test_hub_rehearsal.py
+
+.PHONY: help install lint lab test test-fast test-unit test-notebooks test-hub test-browser java benchmark benchmark-full app notebooks links retarget
+
+## List the targets and what each does.
+help:
+	@awk '/^## /{doc = substr($$0, 4); next} /^[a-z][a-z-]*:/ && doc {sub(/:.*/, ""); printf "  make %-15s %s\n", $$0, doc} {doc = ""}' \
+		$(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml scripts/install_torch.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,23 +35,39 @@ $(STAMP): pyproject.toml scripts/install_torch.py
 	$(PIP) install --quiet -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
+## Create .venv with everything the course and its tests need (again only when pyproject.toml changes).
 install: $(STAMP)
 
 ## Open the course: JupyterLab on notebooks/ (auto mode: offline when the Hub is unreachable).
 lab: install
 	cd notebooks && ../$(BIN)/jupyter lab --ServerApp.root_dir=. $(if $(filter 0,$(shell id -u)),--allow-root)
 
-## Run every test offline: package, doctests, notebooks (nbval), the hub rehearsal, the browser.
-test: test-unit test-notebooks test-hub test-browser
+# Lint first: a lint error then fails in seconds, not after the quarter of an hour the tests take.
+## Run every test offline: lint, package, doctests, notebooks (nbval), the hub rehearsal, the browser.
+test: lint test-unit test-notebooks test-hub test-browser
 
+## Check the code with ruff (its settings: pyproject.toml); the first step of make test.
+lint: install
+	$(BIN)/ruff check .
+
+# The inner loop: no doctests, no test marked slow (a wheel build, a clone, three processes on one cache).
+## The unit tests alone, in parallel, under 3 minutes on 2 cores: for the edit-test loop.
+test-fast: install
+	$(OFFLINE) $(PYTEST) -q -n $(TEST_JOBS) -m "not slow" $(UNIT_TESTS)
+
+# --dist loadfile: a test file's module fixtures (an index fitted once, a Spark session) are built
+# in one process, not in each.
+## The unit, property and doctests of the package, in parallel.
 test-unit: install
-	HF_HUB_OFFLINE=1 IMGSIM_MODE=offline $(BIN)/python -m pytest -q tests --doctest-modules imgsim_tutorial \
-		--ignore=tests/browser --ignore=tests/test_hub_rehearsal.py
+	$(OFFLINE) $(PYTEST) -q -n $(TEST_JOBS) --dist loadfile $(UNIT_TESTS) --doctest-modules imgsim_tutorial
 
-# A fresh cache, so the notebooks prove they work from nothing (drawing leaves, embedding).
+# A fresh cache, so the notebooks prove they work from nothing (drawing leaves, embedding); two
+# notebooks at a time share it, as two open notebooks do (the cache is safe for that). nbval runs a
+# notebook's cells in order in one kernel: --dist loadscope keeps them together in one process.
+## Every notebook, top to bottom, with nbval (lax: its assert cells state what a learner should see).
 test-notebooks: install java
-	cache=$$(mktemp -d) && HF_HUB_OFFLINE=1 IMGSIM_MODE=offline IMGSIM_CACHE=$$cache \
-		$(BIN)/python -m pytest -q --nbval-lax notebooks; status=$$?; rm -rf $$cache; exit $$status
+	cache=$$(mktemp -d) && $(OFFLINE) IMGSIM_CACHE=$$cache \
+		$(PYTEST) -q -n $(TEST_JOBS) --dist loadscope --nbval-lax notebooks; status=$$?; rm -rf $$cache; exit $$status
 
 # Every notebook in hub mode against a local stand-in of the Hub (tests/hub_standin.py): a
 # Hugging Face cache holding nateraw/vit-base-beans, beans in its real parquet layout, the

@@ -36,11 +36,11 @@ def latency_ms(index, queries):
 
 
 def measure(method, setting, index, queries, true_ids, exact_ms, build_s, **extra):
-    from imgsim_tutorial import recall_at_k
+    from imgsim_tutorial import ShortResultWarning, recall_at_k
     from imgsim_tutorial.evaluation import index_bytes
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", ShortResultWarning)
         _, ids, stats = index.search_with_stats(queries, K)
         median, low, high = latency_ms(index, queries)
     row = {"method": method, "setting": setting, "recall": recall_at_k(ids, true_ids),
@@ -69,8 +69,9 @@ def families(embeddings, queries, true_ids, exact_ms, n_lists):
     n = len(embeddings)
 
     def lsh():
-        for n_bits, n_tables, n_probes in [(8, 8, 0), (8, 16, 0), (10, 16, 4), (8, 16, 8)]:
-            index, build_s = built(lambda: LSHIndex(n_bits=n_bits, n_tables=n_tables, n_probes=n_probes).add(embeddings))
+        for n_bits, n_tables, n_probes in [(8, 8, 1), (8, 16, 1), (10, 16, 5), (8, 16, 9)]:
+            index, build_s = built(
+                lambda: LSHIndex(n_bits=n_bits, n_tables=n_tables, n_probes=n_probes).add(embeddings))
             yield measure("LSHIndex", f"n_bits={n_bits} n_tables={n_tables} n_probes={n_probes}", index,
                           queries, true_ids, exact_ms, build_s)
 
@@ -82,20 +83,21 @@ def families(embeddings, queries, true_ids, exact_ms, n_lists):
                           exact_ms, build_s)
 
     def pq():
-        index, build_s = built(lambda: PQIndex(n_subvectors=16, n_bits=8, rerank=0).add(embeddings))
-        for rerank in (0, 100, 500):
-            index.rerank = rerank
-            if rerank and getattr(index, "_vectors_file", None) is None:
+        index, build_s = built(lambda: PQIndex(n_subvectors=16, n_bits=8, n_rerank=0).add(embeddings))
+        for n_rerank in (0, 100, 500):
+            index.n_rerank = n_rerank
+            if n_rerank and getattr(index, "_vectors_file", None) is None:
                 index._write_vectors(embeddings)
-            yield measure("PQIndex", f"n_subvectors=16 rerank={rerank}", index, queries, true_ids, exact_ms,
+            yield measure("PQIndex", f"n_subvectors=16 n_rerank={n_rerank}", index, queries, true_ids, exact_ms,
                           build_s, disk_bytes_per_image=index.disk_bytes() / n)
 
     def ivf_pq():
-        for rerank in (0, 200):
-            index, build_s = built(lambda: FactoryIndex(factory=f"IVF{n_lists},PQ16", rerank=rerank).add(embeddings))
+        for n_rerank in (0, 200):
+            index, build_s = built(
+                lambda: FactoryIndex(factory=f"IVF{n_lists},PQ16", n_rerank=n_rerank).add(embeddings))
             for n_probes in (4, 8, 16, 32):
                 index.n_probes = n_probes
-                yield measure("FAISS IVF-PQ" + (f" + re-rank {rerank}" if rerank else ""),
+                yield measure("FAISS IVF-PQ" + (f" + re-rank {n_rerank}" if n_rerank else ""),
                               f"IVF{n_lists},PQ16 n_probes={n_probes}", index, queries, true_ids, exact_ms, build_s)
 
     def graph():
@@ -136,7 +138,7 @@ def main(n: int = 50_000, only=None):
     from threadpoolctl import threadpool_limits
 
     from imgsim_tutorial import CosineIndex
-    from imgsim_tutorial.synthetic import default_n_clusters, realistic_embeddings
+    from imgsim_tutorial.data.synthetic import default_n_clusters, realistic_embeddings
 
     faiss.omp_set_num_threads(1)
     target = ROOT / "imgsim_tutorial" / "assets" / "measured" / f"beyond_lsh_{n}.json"

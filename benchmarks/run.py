@@ -44,7 +44,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 import imgsim_tutorial as t  # noqa: E402
 from imgsim_tutorial.cosine_search import rerank  # noqa: E402
-from imgsim_tutorial.synthetic import embedding_statistics, realistic_embeddings, realistic_labels  # noqa: E402
+from imgsim_tutorial.data.synthetic import embedding_statistics, realistic_embeddings, realistic_labels  # noqa: E402
 
 K, TARGET = 10, 0.9
 CORES = os.cpu_count() or 1
@@ -53,16 +53,16 @@ FAMILIES = ("CosineIndex", "LSHIndex", "FAISS IVF", "FAISS HNSW")
 # LSH builds: (n_bits, n_tables, center, ((n_probes, min_collisions), ...)); each build is swept
 # over its query-time settings. min_collisions=1 is the plain union of the probed buckets.
 LSH_BUILDS = [
-    (12, 20, True, ((0, 1), (4, 1), (16, 1), (8, 2))),
-    (11, 40, True, ((4, 2), (8, 2), (8, 3))),
-    (12, 40, True, ((0, 1), (4, 1), (4, 2), (8, 2), (12, 2), (16, 3))),
-    (14, 80, True, ((4, 1), (2, 2), (4, 2), (8, 2), (8, 3), (16, 3))),
-    (12, 20, False, ((0, 1),))]  # without centring, the shared mean direction fills a few huge buckets
+    (12, 20, True, ((1, 1), (5, 1), (17, 1), (9, 2))),
+    (11, 40, True, ((5, 2), (9, 2), (9, 3))),
+    (12, 40, True, ((1, 1), (5, 1), (5, 2), (9, 2), (13, 2), (17, 3))),
+    (14, 80, True, ((5, 1), (3, 2), (5, 2), (9, 2), (9, 3), (17, 3))),
+    (12, 20, False, ((1, 1),))]  # without centring, the shared mean direction fills a few huge buckets
 TARGET_BUILDS = [  # at N = 50,000 (100,000 reuses the curves): a finer grid near recall@10 = 0.9
-    (11, 40, True, ((4, 2), (8, 2), (12, 2), (8, 3))), (12, 40, True, ((8, 2), (12, 2), (16, 2), (16, 3)))]
+    (11, 40, True, ((5, 2), (9, 2), (13, 2), (9, 3))), (12, 40, True, ((9, 2), (13, 2), (17, 2), (17, 3)))]
 GROWTH_BUILDS = {  # per N: the grids the growth sweep tries (100,000 reuses the curves)
-    "small": [(11, 40, True, ((4, 1), (16, 1), (4, 2), (8, 2), (8, 3)))],
-    "big": [(14, 20, True, ((4, 1), (16, 1), (16, 2), (32, 2), (48, 2)))]}
+    "small": [(11, 40, True, ((5, 1), (17, 1), (5, 2), (9, 2), (9, 3)))],
+    "big": [(14, 20, True, ((5, 1), (17, 1), (17, 2), (33, 2), (49, 2)))]}
 
 
 @contextlib.contextmanager
@@ -127,7 +127,7 @@ def lsh_method(data, builds=LSH_BUILDS, log=print, keep=False):
             def search(q, index=index, n_probes=n_probes, min_collisions=min_collisions):
                 index.n_probes, index.min_collisions = n_probes, min_collisions
                 with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # a short list shows up as lower recall
+                    warnings.simplefilter("ignore", t.ShortResultWarning)  # a short list shows up as lower recall
                     return index.search(q, K)[1]
 
             yield (f"LSHIndex{' center' if center else ''}{', min_collisions>1' if min_collisions > 1 else ''}",
@@ -151,7 +151,8 @@ def faiss_ivf_method(data, n_lists=None, nprobes=(1, 2, 4, 8, 16, 32, 64)):
     for nprobe in nprobes:
         if nprobe <= n_lists:
             index.nprobe = nprobe
-            yield "FAISS IVF", {"n_lists": n_lists, "nprobe": nprobe}, lambda q, index=index: index.search(np.atleast_2d(q), K)[1], None
+            params = {"n_lists": n_lists, "nprobe": nprobe}
+            yield "FAISS IVF", params, lambda q, index=index: index.search(np.atleast_2d(q), K)[1], None
 
 
 def faiss_hnsw_method(data, M=16, ef_construction=40, efs=(16, 32, 64, 128, 256)):
@@ -172,7 +173,8 @@ def hand_built_methods(data, log=print):
         index = IVFIndex(n_lists=128, n_probes=1, seed=0).add(data)
         for n_probes in (1, 4, 8, 16):
             index.n_probes = n_probes
-            yield "IVFIndex (by hand)", {"n_lists": 128, "n_probes": n_probes}, lambda q, index=index: index.search(q, K)[1], index
+            params = {"n_lists": 128, "n_probes": n_probes}
+            yield "IVFIndex (by hand)", params, lambda q, index=index: index.search(q, K)[1], index
     except Exception as error:  # announced, never silent: the curves just lack this method
         log(f"  IVFIndex left out: {type(error).__name__}: {error}")
     # PQIndex is left out: its re-rank width is fixed when it is built, and at N = 100k its
@@ -194,7 +196,7 @@ def measure(methods, data, queries, truth, n_single, log, batch=True):
                    "single_qps": 1e3 / ms, "batch_qps": qps}
             if isinstance(index, t.LSHIndex):
                 with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
+                    warnings.simplefilter("ignore", t.ShortResultWarning)
                     row["scanned"] = float(index.search_with_stats(queries, K)[2]["n_candidates"].mean() / len(data))
             rows.append(row)
             log(f"  {name} {params}: recall {row['recall']:.3f}, {ms:.3f} ms/query, {qps:.0f} q/s batch")
@@ -216,9 +218,10 @@ def lsh_settings(row):
 
 
 def describe(settings) -> str:
-    """``12b x 40t +8p >=2`` : bits, tables, extra probes, tables an item must be found in."""
+    """``12b x 40t x 9p >=2`` : bits, tables, buckets probed per table (its own included), tables an item
+    must be found in."""
     votes = settings.get("min_collisions", 1)
-    return (f"{settings['n_bits']}b x {settings['n_tables']}t +{settings['n_probes']}p"
+    return (f"{settings['n_bits']}b x {settings['n_tables']}t x {settings['n_probes']}p"
             + (f" >={votes}" if votes > 1 else "") + (" center" if settings.get("center") else ""))
 
 
@@ -232,28 +235,36 @@ def rounds_vs_exact(data, queries, settings, n_single, n_rounds):
     index.n_probes, index.min_collisions = settings["n_probes"], settings["min_collisions"]
     result = {"exact_ms": [], "lsh_ms": []}
     with threads(1), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", t.ShortResultWarning)
         for _ in range(n_rounds):
             result["exact_ms"].append(median_ms(lambda q: exact.search(q, K), queries[:n_single]))
             result["lsh_ms"].append(median_ms(lambda q: index.search(q, K), queries[:n_single]))
         result["overhead"] = overhead_ratio(index, queries[:n_single])
         _, _, stats = index.search_with_stats(queries, K)
         result["scanned"] = float(stats["n_candidates"].mean() / len(data))
-        result["split_ms"] = {part: 1e3 * float(stats[f"{part}_s"]) / len(queries) for part in ("hash", "lookup", "rerank")}
+        result["split_ms"] = {part: 1e3 * float(stats[f"{part}_s"]) / len(queries)
+                              for part in ("hash", "lookup", "rerank")}
     with threads(CORES), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", t.ShortResultWarning)
         result["exact_batch_qps"] = [batch_qps(lambda q: exact.search(q, K), queries) for _ in range(n_rounds)]
         result["lsh_batch_qps"] = [batch_qps(lambda q: index.search(q, K), queries) for _ in range(n_rounds)]
     with threads(1), warnings.catch_warnings():  # on a busy machine extra BLAS threads can hurt: also one thread
-        warnings.simplefilter("ignore")
-        result["exact_batch_qps_1t"] = [batch_qps(lambda q: exact.search(q, K), queries, repeats=1) for _ in range(n_rounds)]
-        result["lsh_batch_qps_1t"] = [batch_qps(lambda q: index.search(q, K), queries, repeats=1) for _ in range(n_rounds)]
+        warnings.simplefilter("ignore", t.ShortResultWarning)
+        result["exact_batch_qps_1t"] = [batch_qps(lambda q: exact.search(q, K), queries, repeats=1)
+                                        for _ in range(n_rounds)]
+        result["lsh_batch_qps_1t"] = [batch_qps(lambda q: index.search(q, K), queries, repeats=1)
+                                      for _ in range(n_rounds)]
     speedups = np.array(result["exact_ms"]) / np.array(result["lsh_ms"])
     result.update(settings=settings, speedup=float(np.median(speedups)), speedup_min=float(speedups.min()),
                   speedup_max=float(speedups.max()),
-                  batch_ratio=float(np.median(np.array(result["lsh_batch_qps"]) / np.array(result["exact_batch_qps"]))),
-                  batch_ratio_1t=float(np.median(np.array(result["lsh_batch_qps_1t"]) / np.array(result["exact_batch_qps_1t"]))))
+                  batch_ratio=median_ratio(result["lsh_batch_qps"], result["exact_batch_qps"]),
+                  batch_ratio_1t=median_ratio(result["lsh_batch_qps_1t"], result["exact_batch_qps_1t"]))
     return result
+
+
+def median_ratio(numerators, denominators) -> float:
+    """The median of the round-by-round ratios: each round's pair was measured side by side."""
+    return float(np.median(np.array(numerators) / np.array(denominators)))
 
 
 def overhead_ratio(index, queries) -> dict:
@@ -296,8 +307,8 @@ def crossover(data_by_n, n_single, n_rounds, log, extra=()):
     ``extra``: results of :func:`rounds_vs_exact` at larger N, added as points."""
     points = []
     for n, (data, queries) in data_by_n.items():
-        truth = t.CosineIndex().add(data).search(queries, K)[1]
-        builds = [(b, n_tables, True, ((0, 1), (4, 1), (16, 1), (4, 2), (8, 2)))
+        truth = exact_ids(data, queries)
+        builds = [(b, n_tables, True, ((1, 1), (5, 1), (17, 1), (5, 2), (9, 2)))
                   for b, n_tables in [(8, 20), (10, 20), (10, 40), (12, 40)]]
         rows = measure([exact_method(data), lsh_method(data, builds, log=lambda m: None)],
                        data, queries, truth, n_single, lambda m: None, batch=False)
@@ -311,9 +322,9 @@ def crossover(data_by_n, n_single, n_rounds, log, extra=()):
         log(f"  N={n:,}: exact {exact_ms:.3f} ms, best LSH at recall>={TARGET} "
             f"{points[-1]['lsh_ms'] and round(points[-1]['lsh_ms'], 3)} ms ({points[-1]['lsh']})")
     for r in extra:
-        points.append({"n": r["n"], "exact_ms": float(np.median(r["exact_ms"])), "lsh_ms": float(np.median(r["lsh_ms"])),
-                       "lsh": r["settings"], "recall": r["recall"], "speedup": r["speedup"],
-                       "spread": [r["speedup_min"], r["speedup_max"]]})
+        points.append({"n": r["n"], "exact_ms": float(np.median(r["exact_ms"])),
+                       "lsh_ms": float(np.median(r["lsh_ms"])), "lsh": r["settings"], "recall": r["recall"],
+                       "speedup": r["speedup"], "spread": [r["speedup_min"], r["speedup_max"]]})
     points.sort(key=lambda p: p["n"])
     at = None
     for low, high in zip(points, points[1:]):
@@ -327,72 +338,109 @@ def crossover(data_by_n, n_single, n_rounds, log, extra=()):
 
 
 # -- report ------------------------------------------------------------------------------------
+MEASURED = ("method", "recall", "single_ms", "single_qps", "batch_qps", "scanned")  # a row's results, not settings
+
+
 def markdown(report) -> str:
+    """results.md: one line on where and when it was measured, then a table per section in the report."""
     lines = [f"Measured {report['date']} on {report['machine']}; k = {K}; SYNTHETIC realistic embeddings "
              f"unless marked; {report.get('seconds', 0):.0f} s in all.", ""]
-    stats = report.get("statistics")
-    if stats:
-        lines += ["**The data** (realistic_embeddings, SYNTHETIC)", "", "| N | clusters | random-pair cos | top-1 cos | "
-                  "top-10 cos | 10th-11th gap | top-10 in cluster | top-10 share of cluster |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
-        for s in stats:
-            lines.append(f"| {s['n']:,} | {s['n_clusters']} | {s['random_pair_cosine']:.3f} | {s['top1_cosine']:.3f} | "
-                         f"{s['top10_cosine']:.3f} | {s['gap_k_k1']:.4f} | {s['top_k_in_cluster']:.0%} | "
-                         f"{s['cluster_share_of_topk']:.1%} |")
-        lines.append("")
-    for title, key in [("Targets", "targets")]:
-        if report.get(key):
-            lines += [f"**{title}** (single queries on one thread; medians of interleaved rounds, min-max in brackets)", "",
-                      "| N | LSH setting (recall@10) | scanned | exact ms | LSH ms | speed-up | hash + lookup + rerank ms | "
-                      "query / (hash + rerank) | batch q/s LSH / exact |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
-            for r in report[key]:
-                split = " + ".join(f"{r['split_ms'][part]:.2f}" for part in ("hash", "lookup", "rerank")) \
-                    if "split_ms" in r else "?"  # results written before the split was measured
-                lines.append(f"| {r['n']:,} | {describe(r['settings'])} ({r['recall']:.3f}) | {r.get('scanned', float('nan')):.1%} | "
-                             f"{np.median(r['exact_ms']):.2f} | {np.median(r['lsh_ms']):.3f} | "
-                             f"{r['speedup']:.1f}x [{r['speedup_min']:.1f}-{r['speedup_max']:.1f}] | {split} | "
-                             f"{r['overhead']['ratio']:.2f} ({r['overhead']['total_ms']:.2f} vs {r['overhead']['hash_ms']:.2f} + "
-                             f"{r['overhead']['rerank_ms']:.2f} ms; lookup {r['overhead'].get('lookup_ms', float('nan')):.2f}, "
-                             f"rest {r['overhead'].get('residual_ms', float('nan')):.2f}) | {np.median(r['lsh_batch_qps']):.0f} / "
-                             f"{np.median(r['exact_batch_qps']):.0f} = {r['batch_ratio']:.1f}x (1 thread: "
-                             f"{r['batch_ratio_1t']:.1f}x) |")
-            lines.append("")
+    if report.get("statistics"):
+        lines += data_table(report["statistics"])
+    if report.get("targets"):
+        lines += targets_table(report["targets"])
     if report.get("crossover"):
-        c = report["crossover"]
-        at = c["crossover_n"]
-        where = f"{at:,.0f} (interpolated)" if isinstance(at, float) else (at or "not within the sizes measured")
-        lines += [f"**Where LSHIndex starts to beat exact search** at recall@10 >= {TARGET}: N = {where}",
-                  "", "| N | exact ms | best LSH ms | setting | recall@10 | speed-up [min-max] |", "|---:|---:|---:|---|---:|---:|"]
-        for p in c["points"]:
-            setting = describe(p["lsh"]) if p["lsh"] else "none"
-            lines.append(f"| {p['n']:,} | {p['exact_ms']:.3f} | {p['lsh_ms'] or float('nan'):.3f} | {setting} | "
-                         f"{p['recall'] or float('nan'):.3f} | {p['speedup'] or float('nan'):.1f}x"
-                         + (f" [{p['spread'][0]:.1f}-{p['spread'][1]:.1f}]" if p.get("spread") else "") + " |")
-        lines.append("")
+        lines += crossover_table(report["crossover"])
     for title, key in [("Recall vs throughput", "curves"), ("Counter-example: the old easy data", "easy")]:
-        block = report.get(key)
-        if block:
-            lines += [f"**{title}** (N = {block['n']:,}{', ' + block['data'] if 'data' in block else ''})", "",
-                      "| method | settings | recall@10 | single ms (1 thread) | batch q/s (all cores) | scanned |",
-                      "|---|---|---:|---:|---:|---:|"]
-            for r in block["rows"]:
-                settings = ", ".join(f"{k}={v}" for k, v in r.items() if k not in
-                                     ("method", "recall", "single_ms", "single_qps", "batch_qps", "scanned"))
-                scanned = f"{r['scanned']:.1%}" if "scanned" in r else ""
-                lines.append(f"| {r['method']} | {settings} | {r['recall']:.3f} | {r['single_ms']:.3f} | "
-                             f"{r['batch_qps']:.0f} | {scanned} |")
-            lines.append("")
+        if report.get(key):
+            lines += sweep_table(title, report[key])
     if report.get("growth"):
-        lines += ["**Cost growth with N** (the fastest setting of each method with recall@10 >= 0.9 in the sweep "
-                  "at that N; single query, one thread)", "", "| N | queries | method | setting | recall@10 | single ms | "
-                  "batch q/s |", "|---:|---:|---|---|---:|---:|---:|"]
-        for g in report["growth"]:
-            for r in g["best"]:
-                settings = ", ".join(f"{k}={v}" for k, v in r.items() if k not in
-                                     ("method", "recall", "single_ms", "single_qps", "batch_qps", "scanned"))
-                lines.append(f"| {g['n']:,} | {g['n_queries']} | {r['method']} | {settings} | {r['recall']:.3f} | "
-                             f"{r['single_ms']:.3f} | {r['batch_qps']:.0f} |")
-        lines.append("")
+        lines += growth_table(report["growth"])
     return "\n".join(lines) + "\n"
+
+
+def data_table(statistics) -> list[str]:
+    """The data table: how close neighbours are, and how they sit in their clusters."""
+    lines = ["**The data** (realistic_embeddings, SYNTHETIC)", "",
+             "| N | clusters | random-pair cos | top-1 cos | top-10 cos | 10th-11th gap | top-10 in cluster "
+             "| top-10 share of cluster |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for s in statistics:
+        lines.append(f"| {s['n']:,} | {s['n_clusters']} | {s['random_pair_cosine']:.3f} | {s['top1_cosine']:.3f} | "
+                     f"{s['top10_cosine']:.3f} | {s['gap_k_k1']:.4f} | {s['top_k_in_cluster']:.0%} | "
+                     f"{s['cluster_share_of_topk']:.1%} |")
+    return lines + [""]
+
+
+def targets_table(targets) -> list[str]:
+    """The targets table: per target N, LSH's speed-up over exact search and where an LSH query spends its time."""
+    lines = ["**Targets** (single queries on one thread; medians of interleaved rounds, min-max in brackets)", "",
+             "| N | LSH setting (recall@10) | scanned | exact ms | LSH ms | speed-up | hash + lookup + rerank ms | "
+             "query / (hash + rerank) | batch q/s LSH / exact |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in targets:
+        split = " + ".join(f"{r['split_ms'][part]:.2f}" for part in ("hash", "lookup", "rerank")) \
+            if "split_ms" in r else "?"  # results written before the split was measured
+        speedup = f"{r['speedup']:.1f}x [{r['speedup_min']:.1f}-{r['speedup_max']:.1f}]"
+        batch = (f"{np.median(r['lsh_batch_qps']):.0f} / {np.median(r['exact_batch_qps']):.0f} = "
+                 f"{r['batch_ratio']:.1f}x (1 thread: {r['batch_ratio_1t']:.1f}x)")
+        lines.append(f"| {r['n']:,} | {describe(r['settings'])} ({r['recall']:.3f}) | "
+                     f"{r.get('scanned', float('nan')):.1%} | {np.median(r['exact_ms']):.2f} | "
+                     f"{np.median(r['lsh_ms']):.3f} | {speedup} | {split} | {overhead_text(r['overhead'])} | {batch} |")
+    return lines + [""]
+
+
+def overhead_text(overhead) -> str:
+    """``1.35 (0.40 vs 0.10 + 0.20 ms; lookup 0.05, rest 0.05)``: a query against its hashing plus re-ranking."""
+    nan = float("nan")  # older results.json files may lack the lookup and the rest
+    return (f"{overhead['ratio']:.2f} ({overhead['total_ms']:.2f} vs {overhead['hash_ms']:.2f} + "
+            f"{overhead['rerank_ms']:.2f} ms; lookup {overhead.get('lookup_ms', nan):.2f}, "
+            f"rest {overhead.get('residual_ms', nan):.2f})")
+
+
+def crossover_table(crossover) -> list[str]:
+    """The crossover table: the N where LSHIndex starts to beat exact search, and the points around it."""
+    at = crossover["crossover_n"]
+    where = f"{at:,.0f} (interpolated)" if isinstance(at, float) else (at or "not within the sizes measured")
+    lines = [f"**Where LSHIndex starts to beat exact search** at recall@10 >= {TARGET}: N = {where}", "",
+             "| N | exact ms | best LSH ms | setting | recall@10 | speed-up [min-max] |",
+             "|---:|---:|---:|---|---:|---:|"]
+    for p in crossover["points"]:
+        setting = describe(p["lsh"]) if p["lsh"] else "none"
+        spread = f" [{p['spread'][0]:.1f}-{p['spread'][1]:.1f}]" if p.get("spread") else ""
+        lines.append(f"| {p['n']:,} | {p['exact_ms']:.3f} | {p['lsh_ms'] or float('nan'):.3f} | {setting} | "
+                     f"{p['recall'] or float('nan'):.3f} | {p['speedup'] or float('nan'):.1f}x{spread} |")
+    return lines + [""]
+
+
+def sweep_table(title, block) -> list[str]:
+    """A sweep table (the curves, the easy data): recall, speed and share scanned of every setting."""
+    lines = [f"**{title}** (N = {block['n']:,}{', ' + block['data'] if 'data' in block else ''})", "",
+             "| method | settings | recall@10 | single ms (1 thread) | batch q/s (all cores) | scanned |",
+             "|---|---|---:|---:|---:|---:|"]
+    for r in block["rows"]:
+        scanned = f"{r['scanned']:.1%}" if "scanned" in r else ""
+        lines.append(f"| {r['method']} | {settings_text(r)} | {r['recall']:.3f} | {r['single_ms']:.3f} | "
+                     f"{r['batch_qps']:.0f} | {scanned} |")
+    return lines + [""]
+
+
+def growth_table(growth) -> list[str]:
+    """The growth table: per N, the fastest setting of each method family that reaches the target recall."""
+    lines = ["**Cost growth with N** (the fastest setting of each method with recall@10 >= 0.9 in the sweep "
+             "at that N; single query, one thread)", "",
+             "| N | queries | method | setting | recall@10 | single ms | batch q/s |",
+             "|---:|---:|---|---|---:|---:|---:|"]
+    for g in growth:
+        for r in g["best"]:
+            lines.append(f"| {g['n']:,} | {g['n_queries']} | {r['method']} | {settings_text(r)} | "
+                         f"{r['recall']:.3f} | {r['single_ms']:.3f} | {r['batch_qps']:.0f} |")
+    return lines + [""]
+
+
+def settings_text(row) -> str:
+    """``n_bits=12, n_tables=20, n_probes=1``: the settings of a measured row, its results left out."""
+    return ", ".join(f"{key}={value}" for key, value in row.items() if key not in MEASURED)
 
 
 def plot(report, folder):
@@ -428,7 +476,8 @@ def plot(report, folder):
     if report.get("growth"):
         figure, axis = plt.subplots(figsize=(5.5, 4), dpi=90)
         for position, family in enumerate(FAMILIES):  # one line per family, whatever its best setting
-            points = [(g["n"], r["single_ms"]) for g in report["growth"] for r in g["best"] if r["method"].startswith(family)]
+            points = [(g["n"], r["single_ms"]) for g in report["growth"] for r in g["best"]
+                      if r["method"].startswith(family)]
             if points:
                 axis.plot(*zip(*points), "-o", color=plt.cm.tab10(position % 10), label=family)
         axis.set(xscale="log", yscale="log", xlabel="N (log)", ylabel="ms per query, 1 thread (log)",
@@ -447,8 +496,154 @@ def write(report, folder):
     (folder / "results.json").write_text(json.dumps(report, indent=1, default=float))
 
 
+# -- the sections ------------------------------------------------------------------------------
+class Run:
+    """What every section shares: the command line, the report so far, the clock, one data set."""
+
+    def __init__(self, args, report, started):
+        self.args, self.report, self.started = args, report, started
+        self.sections = set(args.sections)
+        self.held = {}  # N -> (data, queries, truth), for the curves and the targets
+
+    def log(self, message):
+        print(f"[{time.time() - self.started:6.1f} s] {message}", flush=True)
+
+    def save(self):
+        """Write results.json now, so that a run cut short keeps the sections it finished."""
+        self.report["seconds"] = time.time() - self.started
+        write(self.report, self.args.out)
+
+    def dataset(self, n, n_queries=None):
+        """``(data, queries)``: N realistic embeddings and ``n_queries`` queries (default ``--queries``)."""
+        with threads(1):  # the generator's many small QR factorisations stall on busy BLAS threads
+            data, queries = realistic_embeddings(n, 768, n_queries=n_queries or self.args.queries, seed=n)
+        return data, queries
+
+    def data_at(self, n):
+        """``(data, queries, truth)`` at N, held until another N is asked for, then freed first."""
+        if n not in self.held:
+            self.free_data()
+            data, queries = self.dataset(n)
+            self.held[n] = data, queries, exact_ids(data, queries)
+        return self.held[n]
+
+    def free_data(self):
+        """Free the held data set before the next is generated (300 MB at N = 100,000 in float32)."""
+        self.held.clear()
+        gc.collect()
+
+
+def exact_ids(data, queries):
+    """The true top-k ids of every query (exact search): what recall is measured against."""
+    return t.CosineIndex().add(data).search(queries, K)[1]
+
+
+def best_per_family(rows):
+    """The fastest row of each method family with recall@10 >= TARGET (families that miss it left out)."""
+    return [best for best in (best_at_target(rows, family) for family in FAMILIES) if best]
+
+
+def measure_curves(run):
+    """Sections 1-2: the data's statistics, then every method swept for the recall-vs-throughput curves."""
+    args, log = run.args, run.log
+    data, queries, truth = run.data_at(args.curve_n)
+    labels, query_labels = realistic_labels(args.curve_n, n_queries=args.queries, seed=args.curve_n)
+    run.report["statistics"] = [embedding_statistics(data, queries, K, labels, query_labels)]
+    log(f"data N={args.curve_n:,}: {run.report['statistics'][0]}")
+    log("curves")
+    methods = [exact_method(data), lsh_method(data, log=log, keep=True), faiss_ivf_method(data),
+               faiss_hnsw_method(data), hand_built_methods(data, log)]
+    run.report["curves"] = {"n": args.curve_n, "rows": measure(methods, data, queries, truth, args.single, log)}
+    run.save()
+
+
+def measure_targets(run):
+    """Section 3: at each target N, LSH's best setting at recall@10 >= 0.9 against exact search, in rounds."""
+    run.report["targets"] = []
+    for n in sorted(run.args.target_n, key=lambda n: n != run.args.curve_n):  # the loaded N first
+        result = target_at(run, n)
+        if result:
+            run.report["targets"].append(result)
+            run.save()
+    run.report["targets"].sort(key=lambda r: r["n"])
+
+
+def target_at(run, n):
+    """One target N: the LSH sweep (the curves' one if it was at this N), then its best setting timed."""
+    args, log = run.args, run.log
+    data, queries, truth = run.data_at(n)
+    if n == args.curve_n and "curves" in run.sections:
+        sweep = [row for row in run.report["curves"]["rows"] if row["method"].startswith("LSHIndex")]
+    else:
+        sweep = measure([lsh_method(data, TARGET_BUILDS, log=log, keep=True)], data, queries, truth,
+                        args.single, log, batch=False)
+    best = best_at_target(sweep, "LSHIndex")
+    if best is None:
+        log(f"N={n:,}: no LSHIndex setting reached recall@10 >= {TARGET}")
+        return None
+    result = rounds_vs_exact(data, queries, lsh_settings(best), args.single, args.rounds)
+    BUILT.clear()
+    result.update(n=n, recall=best["recall"])
+    log(f"N={n:,}: {result['settings']} speed-up {result['speedup']:.1f}x [{result['speedup_min']:.1f}-"
+        f"{result['speedup_max']:.1f}], overhead {result['overhead']['ratio']:.2f}, "
+        f"batch {result['batch_ratio']:.1f}x")
+    return result
+
+
+def measure_crossover(run):
+    """Section 4: the N from which LSHIndex at recall@10 >= 0.9 answers faster than exact search."""
+    run.log("crossover")
+    data_by_n = {n: run.dataset(n) for n in sorted(run.args.crossover_n)}
+    run.report["crossover"] = crossover(data_by_n, run.args.single, run.args.rounds, run.log,
+                                        extra=run.report.get("targets", ()))
+    run.save()
+
+
+def measure_easy(run):
+    """Section 5, the counter-example: the old easy data (clustered_vectors), where every method looks perfect."""
+    n_easy = min(run.args.curve_n, 50_000)
+    easy = t.evaluation.clustered_vectors(n_easy + run.args.queries, 768, n_clusters=n_easy // 100, seed=1)
+    data, queries = easy[:n_easy], easy[n_easy:]
+    methods = [exact_method(data), lsh_method(data, [(12, 20, False, ((1, 1),))], run.log),
+               faiss_hnsw_method(data, efs=(16,))]
+    rows = measure(methods, data, queries, exact_ids(data, queries), run.args.single, run.log)
+    run.report["easy"] = {"n": n_easy, "data": "evaluation.clustered_vectors, not realistic", "rows": rows}
+    run.save()
+
+
+def measure_growth(run):
+    """Section 6: how the single-query cost of each method family at recall@10 >= 0.9 grows with N."""
+    args, report = run.args, run.report
+    done = {g["n"]: g for g in report.get("growth", []) if g["n"] not in args.growth}  # kept from results.json
+    report["growth"] = sorted(done.values(), key=lambda g: g["n"])
+    for n in args.growth:
+        if n == args.curve_n and report.get("curves", {}).get("n") == n:  # measured already, for the curves
+            best = best_per_family(report["curves"]["rows"])
+            report["growth"].append({"n": n, "n_queries": args.queries, "rows": [], "best": best})
+            continue
+        report["growth"].append(growth_at(run, n))
+        report["growth"].sort(key=lambda g: g["n"])
+        gc.collect()  # free this N's data and indexes before the next, larger N
+        run.save()
+
+
+def growth_at(run, n):
+    """One N of the cost growth: every family swept on fresh data (50 queries from N = 500,000 on)."""
+    n_queries = run.args.queries if n < 500_000 else 50
+    data, queries = run.dataset(n, n_queries)
+    run.log(f"growth N={n:,} generated")
+    truth = exact_ids(data, queries)
+    builds = GROWTH_BUILDS["big" if n >= 500_000 else "small"]
+    methods = [exact_method(data), lsh_method(data, builds, run.log),
+               faiss_ivf_method(data, nprobes=(4, 8, 16, 32)),
+               faiss_hnsw_method(data, efs=(32, 64, 128, 256))]  # M=16, efConstruction=40 at every N
+    sweep = measure(methods, data, queries, truth, min(run.args.single, n_queries), run.log)
+    return {"n": n, "n_queries": n_queries, "rows": sweep, "best": best_per_family(sweep)}
+
+
 # -- main --------------------------------------------------------------------------------------
-def main():
+def parse_args():
+    """The command line; ``--quick`` shrinks every size, to check in a minute that it all runs."""
     parser = argparse.ArgumentParser(description="imgsim-tutorial benchmarks (SYNTHETIC realistic embeddings)")
     parser.add_argument("--curve-n", type=int, default=100_000, help="N of the recall-vs-throughput curves")
     parser.add_argument("--target-n", type=int, nargs="+", default=[50_000, 100_000])
@@ -464,6 +659,25 @@ def main():
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--plot-only", action="store_true", help="rewrite results.md and the plots from results.json")
     args = parser.parse_args()
+    if args.quick:
+        args.curve_n, args.target_n, args.crossover_n, args.growth = 5_000, [5_000], [1_000, 2_000], [2_000, 5_000]
+        args.queries, args.single, args.rounds = 50, 10, 2
+    return args
+
+
+def start_report(args) -> dict:
+    """The report's header; when only some sections run, the others are kept from results.json."""
+    report = {"date": date.today().isoformat(), "n_queries": args.queries,
+              "machine": f"{platform.machine()} CPU, {CORES} cores, Python {platform.python_version()}, "
+                         f"load average {os.getloadavg()[0]:.1f} at start"}
+    if set(args.sections) != set(SECTIONS) and (args.out / "results.json").exists():
+        kept = json.loads((args.out / "results.json").read_text())  # update only the sections run now
+        report = {**kept, **{key: report[key] for key in ("date", "machine")}, "n_queries": args.queries}
+    return report
+
+
+def main():
+    args = parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.plot_only:
         report = json.loads((args.out / "results.json").read_text())
@@ -471,126 +685,25 @@ def main():
         (args.out / "results.md").write_text(markdown(report))
         plot(report, args.out)
         return
-    if args.quick:
-        args.curve_n, args.target_n, args.crossover_n, args.growth = 5_000, [5_000], [1_000, 2_000], [2_000, 5_000]
-        args.queries, args.single, args.rounds = 50, 10, 2
-    started = time.time()
-
-    def log(message):
-        print(f"[{time.time() - started:6.1f} s] {message}", flush=True)
-
-    report = {"date": date.today().isoformat(), "n_queries": args.queries,
-              "machine": f"{platform.machine()} CPU, {CORES} cores, Python {platform.python_version()}, "
-                         f"load average {os.getloadavg()[0]:.1f} at start"}
-
-    def save():
-        report["seconds"] = time.time() - started
-        write(report, args.out)
-
-    def dataset(n, n_queries=args.queries):
-        with threads(1):  # the generator's many small QR factorisations stall on busy BLAS threads
-            data, queries = realistic_embeddings(n, 768, n_queries=n_queries, seed=n)
-        return data, queries
-
-    sections = set(args.sections)
-    if sections != set(SECTIONS) and (args.out / "results.json").exists():
-        kept = json.loads((args.out / "results.json").read_text())  # update only the sections run now
-        report = {**kept, **{key: report[key] for key in ("date", "machine")}, "n_queries": args.queries}
-        started -= kept.get("seconds", 0)
-
-    # 1. the data, described; 2. recall-vs-throughput curves
-    data, queries = dataset(args.curve_n)
-    truth = t.CosineIndex().add(data).search(queries, K)[1]
-    if "curves" in sections:
-        labels, query_labels = realistic_labels(args.curve_n, n_queries=args.queries, seed=args.curve_n)
-        report["statistics"] = [embedding_statistics(data, queries, K, labels, query_labels)]
-        log(f"data N={args.curve_n:,}: {report['statistics'][0]}")
-        log("curves")
-        rows = measure([exact_method(data), lsh_method(data, log=log, keep=True), faiss_ivf_method(data), faiss_hnsw_method(data),
-                        hand_built_methods(data, log)], data, queries, truth, args.single, log)
-        report["curves"] = {"n": args.curve_n, "rows": rows}
-        save()
-
-    # 3. the targets at 50k and 100k, with interleaved rounds (and the older query path)
-    if "targets" in sections:
-        report["targets"] = []
-        for n in sorted(args.target_n, key=lambda n: n != args.curve_n):  # the loaded N first
-            if n != args.curve_n:
-                del data, queries
-                gc.collect()
-                data, queries = dataset(n)
-                truth = t.CosineIndex().add(data).search(queries, K)[1]
-            if n == args.curve_n and "curves" in sections:
-                sweep = [row for row in report["curves"]["rows"] if row["method"].startswith("LSHIndex")]
-            else:
-                sweep = measure([lsh_method(data, TARGET_BUILDS, log=log, keep=True)], data, queries, truth,
-                                args.single, log, batch=False)
-            best = best_at_target(sweep, "LSHIndex")
-            if best is None:
-                log(f"N={n:,}: no LSHIndex setting reached recall@10 >= {TARGET}")
-                continue
-            result = rounds_vs_exact(data, queries, lsh_settings(best), args.single, args.rounds)
-            BUILT.clear()
-            result.update(n=n, recall=best["recall"])
-            report["targets"].append(result)
-            log(f"N={n:,}: {result['settings']} speed-up {result['speedup']:.1f}x [{result['speedup_min']:.1f}-"
-                f"{result['speedup_max']:.1f}], overhead {result['overhead']['ratio']:.2f}, batch {result['batch_ratio']:.1f}x")
-            save()
-        report["targets"].sort(key=lambda r: r["n"])
-    del data, queries
-    gc.collect()
-
-    # 4. where LSH starts to win
-    if "crossover" in sections:
-        log("crossover")
-        report["crossover"] = crossover({n: dataset(n) for n in sorted(args.crossover_n)}, args.single, args.rounds, log,
-                                        extra=report.get("targets", ()))
-        save()
-
-    # 5. the counter-example: the old easy data
-    if "easy" in sections:
-        n_easy = min(args.curve_n, 50_000)
-        easy = t.evaluation.clustered_vectors(n_easy + args.queries, 768, n_clusters=n_easy // 100, seed=1)
-        easy_truth = t.CosineIndex().add(easy[:n_easy]).search(easy[n_easy:], K)[1]
-        report["easy"] = {"n": n_easy, "data": "evaluation.clustered_vectors, not realistic",
-                          "rows": measure([exact_method(easy[:n_easy]), lsh_method(easy[:n_easy], [(12, 20, False, ((0, 1),))], log),
-                                           faiss_hnsw_method(easy[:n_easy], efs=(16,))], easy[:n_easy], easy[n_easy:],
-                                          easy_truth, args.single, log)}
-        del easy
-        save()
-
-    # 6. cost growth with N (fewer queries at 1M; IVF and HNSW with lighter builds there)
-    if "growth" in sections:
-        done = {g["n"]: g for g in report.get("growth", []) if g["n"] not in args.growth}
-        report["growth"] = sorted(done.values(), key=lambda g: g["n"])
-        for n in args.growth:
-            n_queries = args.queries if n < 500_000 else 50
-            if n == args.curve_n and report.get("curves", {}).get("n") == n:  # measured already, for the curves
-                sweep = report["curves"]["rows"]
-                best = [b for b in (best_at_target(sweep, p) for p in FAMILIES) if b]
-                report["growth"].append({"n": n, "n_queries": args.queries, "rows": [], "best": best})
-                continue
-            data, queries = dataset(n, n_queries)
-            log(f"growth N={n:,} generated")
-            truth = t.CosineIndex().add(data).search(queries, K)[1]
-            big = n >= 500_000
-            builds = GROWTH_BUILDS["big" if big else "small"]
-            methods = [exact_method(data), lsh_method(data, builds, log),
-                       faiss_ivf_method(data, nprobes=(4, 8, 16, 32)),
-                       faiss_hnsw_method(data, efs=(32, 64, 128, 256))]  # M=16, efConstruction=40 at every N
-            sweep = measure(methods, data, queries, truth, min(args.single, n_queries), log)
-            best = [b for b in (best_at_target(sweep, prefix) for prefix in FAMILIES) if b]
-            report["growth"].append({"n": n, "n_queries": n_queries, "rows": sweep, "best": best})
-            report["growth"].sort(key=lambda g: g["n"])
-            del data, queries, truth, methods
-            gc.collect()
-            save()
-
-    save()
+    report = start_report(args)
+    # a partial run's clock goes on from the seconds the kept sections took
+    run = Run(args, report, started=time.time() - report.get("seconds", 0))
+    if "curves" in run.sections:
+        measure_curves(run)
+    if "targets" in run.sections:
+        measure_targets(run)
+    run.free_data()
+    if "crossover" in run.sections:
+        measure_crossover(run)
+    if "easy" in run.sections:
+        measure_easy(run)
+    if "growth" in run.sections:
+        measure_growth(run)
+    run.save()
     (args.out / "results.md").write_text(markdown(report))
     plot(report, args.out)
     print(markdown(report))
-    log(f"wrote {args.out}/results.json, results.md, recall_vs_throughput.png, cost_vs_n.png")
+    run.log(f"wrote {args.out}/results.json, results.md, recall_vs_throughput.png, cost_vs_n.png")
 
 
 if __name__ == "__main__":

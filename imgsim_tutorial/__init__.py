@@ -1,13 +1,15 @@
 """imgsim_tutorial: the helper package of a course on image-similarity search.
 
-Modules follow the notebooks: ``mode``/``data``/``leaves``/``cache`` (00), ``embeddings`` and
-``images`` (01), ``cosine_search`` and ``evaluation`` (02), ``random_projection`` (03),
+The listing reads like the syllabus. Lesson modules sit at the top level, in course order:
+``embeddings`` (01), ``cosine_search`` and ``evaluation`` (02), ``random_projection`` (03),
 ``hash_tables``/``lsh_lookup``, ``baselines`` and ``tuning`` (04), ``ivf``, ``graph``, ``pq`` and
-``faiss_factory`` (05), ``faiss_index`` (06), ``neardup``, ``augment`` and ``spark`` (08);
-``synthetic`` (realistic SYNTHETIC embeddings for every scale experiment), ``exercises``,
-``diagrams``, ``plotting`` and ``widgets`` serve all of them; ``worker`` embeds in a separate
-process and ``memory`` gives freed memory back. ``index_base``, ``index_file`` and
-``persistence`` hold the contract and the file format every index shares.
+``faiss_factory`` (05), ``faiss_index`` (06), ``neardup`` and ``spark`` (08); ``course`` is what
+every notebook starts from. ``vectors`` (input checks) and ``index_base`` (the contract every
+index keeps) are what the indexes stand on. Three folders hold what a learner reads less:
+``data/`` (the beans photos or their offline stand-in, leaves, uploads, augmented copies,
+synthetic embeddings), ``teaching/`` (exercises, plotting, diagrams) and ``_support/``
+(plumbing: mode, cache, files, memory, the embedding worker); ``widgets/`` holds the views.
+Imports run one way: lessons never import widgets, ``_support`` never imports a lesson.
 
 Every public name is importable from the top level (``from imgsim_tutorial import HNSWIndex``),
 yet ``import imgsim_tutorial`` imports nothing heavy: a name is looked up in ``_LAZY`` and its
@@ -25,16 +27,16 @@ __version__ = "0.1.0"
 
 # public name -> the module (inside this package) that defines it; one line per name.
 _LAZY = {
-    "LABEL_NAMES": "leaves", "draw_leaf": "leaves",
-    "probe_hub": "mode", "resolve_mode": "mode", "HubUnavailableError": "mode", "CacheWarning": "cache",
-    "realistic_embeddings": "synthetic", "realistic_labels": "synthetic", "embedding_statistics": "synthetic",
-    "cache_dir": "data", "course_sizes": "data", "generate_beans": "data", "load_beans": "data",
-    "seeded_subset": "data",
+    "LABEL_NAMES": "data.leaves", "draw_leaf": "data.leaves",
+    "probe_hub": "_support.mode", "resolve_mode": "_support.mode", "HubUnavailableError": "_support.mode", "CacheWarning": "_support.cache",
+    "realistic_embeddings": "data.synthetic", "realistic_labels": "data.synthetic", "embedding_statistics": "data.synthetic",
+    "cache_dir": "_support.cache", "course_sizes": "data.beans", "generate_beans": "data.beans", "load_beans": "data.beans",
+    "seeded_subset": "data.beans", "SplitImages": "data.beans",
     "embed_dataset": "embeddings", "embed_images": "embeddings", "embedding_function": "embeddings",
     "load_encoder": "embeddings", "to_rgb": "embeddings",
-    "Course": "course", "load_course": "course", "free_memory": "memory",
-    "IndexBase": "index_base", "found_mask": "index_base",
-    "CosineIndex": "cosine_search", "cosine_similarity": "cosine_search", "normalize": "cosine_search",
+    "Course": "course", "load_course": "course", "free_memory": "_support.memory",
+    "IndexBase": "index_base", "found_mask": "index_base", "ShortResultWarning": "index_base",
+    "CosineIndex": "cosine_search", "cosine_similarity": "cosine_search", "normalize": "vectors",
     "top_k": "cosine_search",
     "average_precision": "evaluation", "label_precision": "evaluation", "mean_average_precision": "evaluation",
     "precision_at_k": "evaluation", "recall_at_k": "evaluation", "time_call": "evaluation",
@@ -47,7 +49,7 @@ _LAZY = {
     "HNSWIndex": "faiss_index", "add_cosine_index": "faiss_index", "dataset_search": "faiss_index",
     "IVFIndex": "ivf", "GraphIndex": "graph", "PQIndex": "pq", "FactoryIndex": "faiss_factory", "add_factory_index": "faiss_factory",
     "Pairs": "neardup", "brute_force_pairs": "neardup", "near_duplicate_pairs": "neardup", "compare_pairs": "neardup",
-    "augmented_copies": "augment", "known_duplicate_pairs": "augment",
+    "augmented_copies": "data.augment", "known_duplicate_pairs": "data.augment",
     "SparkLSHIndex": "spark", "spark_near_duplicates": "spark", "spark_session": "spark",
 }
 

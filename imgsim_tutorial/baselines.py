@@ -42,7 +42,7 @@ class SharedPlanesLSH:
                              "'cosine' re-ranks the same buckets by true cosine")
         self.n_bits, self.n_tables, self.seed, self.score = n_bits, n_tables, seed, score
 
-    def add(self, embeddings, ids=None) -> "SharedPlanesLSH":
+    def add(self, embeddings, ids=None) -> SharedPlanesLSH:
         embeddings = np.asarray(embeddings, dtype=np.float32)
         self.dim_ = embeddings.shape[1]
         self.vectors_ = dict(zip(range(len(embeddings)) if ids is None else ids,

@@ -13,43 +13,12 @@ speed at scale; that is what random projection, hash tables and FAISS add later.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-
-def as_matrix(vectors, name: str = "vectors", dim: int | None = None) -> np.ndarray:
-    """Check and convert to a finite float32 matrix (a single 1-D vector becomes one row)."""
-    matrix = np.asarray(vectors, dtype=np.float32)
-    if matrix.ndim == 1:
-        matrix = matrix[None, :]
-    if matrix.ndim != 2 or matrix.shape[1] == 0:
-        raise ValueError(f"{name} must have shape (n, d) or (d,), got shape {np.shape(vectors)}")
-    if matrix.shape[0] == 0:
-        raise ValueError(f"{name} is empty (shape {matrix.shape}); pass at least one vector")
-    if dim is not None and matrix.shape[1] != dim:
-        raise ValueError(f"{name} have dimension {matrix.shape[1]}, but the index was built with dimension "
-                         f"{dim}; embed {name} with the same model as the candidates")
-    if not np.isfinite(matrix).all():
-        rows = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
-        raise ValueError(f"{name} contain NaN or infinite values in rows {rows[:5].tolist()}; "
-                         "check how they were computed")
-    return matrix
-
-
-def normalize(vectors, name: str = "vectors") -> np.ndarray:
-    """Scale each row to unit length: ``normalize([[3, 4]])`` -> ``[[0.6, 0.8]]``.
-
-    A zero vector has no direction, so it cannot be compared by cosine: that is an error.
-    """
-    matrix = as_matrix(vectors, name)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    if (norms == 0).any():
-        rows = np.flatnonzero(norms[:, 0] == 0)
-        raise ValueError(f"{name} rows {rows[:5].tolist()} have zero length, so they have no direction "
-                         "and no cosine similarity; remove them or fix how they were computed")
-    return matrix / norms
+from .index_base import IndexBase
+from .vectors import available_cores, check_int, normalize
 
 
 def cosine_similarity(a, b) -> np.ndarray:
@@ -83,11 +52,6 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 PARALLEL_MIN_QUERIES = 64  # smaller batches are re-ranked on one thread: starting threads costs more
-
-
-def available_cores() -> int:
-    """CPU cores this process may run on (its affinity, e.g. a container's share), at least 1."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 # Rows gathered at once when re-ranking: 256 rows of 768 float32 are 768 KiB, which stays in a
@@ -146,17 +110,6 @@ def rerank(queries, vectors, shortlists, k: int, threads: int | None = None) -> 
     return scores, rows
 
 
-def check_k(k, n_items: int) -> int:
-    """``k`` as an int if 1 <= k <= n_items, else a ValueError that says why."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise ValueError(f"k must be a whole number, got {k!r}")
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
-    if k > n_items:
-        raise ValueError(f"k={k} but the index holds only {n_items} candidates; ask for k <= {n_items}")
-    return int(k)
-
-
 # Bytes of temporary score arrays one search may hold at once (scores, their negation and the
 # argpartition positions: about 16 bytes per query-candidate pair). Queries are scored in chunks
 # that fit, so 1e6 candidates x thousands of queries never needs the full (nq, n) matrix.
@@ -172,9 +125,6 @@ def query_chunk_size(n_candidates: int, budget: int | None = None) -> int:
     """
     budget = SCORE_BUDGET_BYTES if budget is None else budget
     return max(1, budget // (_BYTES_PER_SCORE * max(1, n_candidates)))
-
-
-from .index_base import IndexBase, check_int  # noqa: E402  (index_base uses the helpers above)
 
 
 class CosineIndex(IndexBase):
@@ -194,7 +144,7 @@ class CosineIndex(IndexBase):
             check_int(batch_size, "batch_size", low=1, sensible=1024)
         self.batch_size = batch_size
 
-    def add(self, embeddings, ids=None) -> "CosineIndex":
+    def add(self, embeddings, ids=None) -> CosineIndex:
         """Append unit-length copies of ``embeddings`` (n, d); default ids continue from ``len(self)``."""
         self._append(embeddings, ids)
         return self

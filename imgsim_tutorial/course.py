@@ -27,14 +27,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .cache import cache_dir, read_embeddings, say, warn_not_writable, write_embeddings
-from .data import SplitImages, course_sizes, load_beans, seeded_subset
+from ._support.cache import cache_dir, read_embeddings, say, warn_not_writable, write_embeddings
+from ._support.memory import free_memory
+from ._support.mode import HubUnavailableError, check_mode, fall_back_offline, resolve_mode
+from ._support.persistence import atomic_path
+from ._support.worker import run_task
+from .data.beans import SplitImages, course_sizes, load_beans, seeded_subset
+from .data.images import to_rgb
 from .embeddings import HUB_CHECKPOINT, OFFLINE_CHECKPOINT, checkpoint_signature, embed_images, load_encoder
-from .images import to_rgb
-from .memory import free_memory
-from .mode import check_mode, resolve_mode
-from .persistence import atomic_path
-from .worker import run_task
 
 COURSE_FORMAT = 1
 # ViT-base on 2-core CPUs, measured: 3-7 images/s (3.2 on the slower machine), after about 7 s
@@ -100,7 +100,7 @@ class Course:
         if not names:
             raise ValueError("embed_images got no images; pass a non-empty list of PIL images")
         pixels = {f"image_{i}": np.asarray(to_rgb(image, name)) for i, (image, name) in enumerate(zip(images, names))}
-        _, outputs = run_task({"kind": "images", "mode": self.mode, "names": names, "normalize": normalize}, pixels)
+        _, outputs = run_task({"kind": f"{__name__}:embed_images_task", "mode": self.mode, "names": names, "normalize": normalize}, pixels)
         return outputs["embeddings"]
 
 
@@ -169,14 +169,25 @@ def load_course(mode: str | None = None) -> Course:
 
     Embeddings that are not cached yet are computed in a separate process (see the module notes):
     with ViT-base on a CPU about 7 s to start, then 200 images at 3-7 images/s: 35-75 s.
+    If the Hub stops answering (``HUB_DEADLINE_S``), hub mode fails saying how to go offline; when
+    the mode was decided automatically, the course goes offline instead, saying so in one line.
     """
-    mode = check_mode(mode or resolve_mode())
+    chosen = check_mode(mode or resolve_mode())
+    try:
+        return _assemble_course(chosen)
+    except HubUnavailableError as error:
+        if mode is not None or not fall_back_offline(error):
+            raise
+        return _assemble_course("offline")
+
+
+def _assemble_course(mode: str) -> Course:
     beans = load_beans(mode)
     cached = _cached_course(mode, beans)
     if cached is None:
         say("embedding the course's images in a separate process, so that this kernel does not hold the "
             f"encoder ({_expected_time(mode, beans)}); kept in the cache for the next notebook.")
-        result, vectors = run_task({"kind": "course", "mode": mode})
+        result, vectors = run_task({"kind": f"{__name__}:embed_course_task", "mode": mode})
         sizes = result["sizes"]
         candidates, queries = course_rows(beans, sizes)
     else:
@@ -196,3 +207,25 @@ def _expected_time(mode: str, beans) -> str:
     return (f"with ViT-base on a CPU {START_S + n // FAST_IMAGES_PER_S}-{START_S + n // SLOW_IMAGES_PER_S} s for "
             f"{n} images at {SLOW_IMAGES_PER_S}-{FAST_IMAGES_PER_S} images/s; on a GPU all "
             f"{beans['train'].num_rows + beans['test'].num_rows}, faster")
+
+
+# -- tasks the embedding worker runs (_support/worker.py), in a separate process ------------------
+def embed_course_task(task: dict, inputs: dict) -> tuple[dict, dict]:
+    """Embed the course's candidates and queries and remember them in the cache."""
+    from .embeddings import embed_dataset
+
+    processor, model = load_encoder(mode=task["mode"])
+    sizes = course_sizes(task["mode"], next(model.parameters()).device.type)
+    candidates, queries = course_rows(load_beans(task["mode"]), sizes)
+    vectors = {"candidates": embed_dataset(candidates, processor, model),
+               "queries": embed_dataset(queries, processor, model)}
+    remember_course(task["mode"], sizes, candidates, queries, vectors)
+    return {"sizes": sizes}, vectors
+
+
+def embed_images_task(task: dict, inputs: dict) -> tuple[dict, dict]:
+    """Embed the images sent as arrays ``image_0``, ``image_1``... (an upload)."""
+    processor, model = load_encoder(mode=task["mode"])
+    images = [Image.fromarray(inputs[f"image_{i}"]) for i in range(len(task["names"]))]
+    return {}, {"embeddings": embed_images(images, processor, model, normalize=task["normalize"],
+                                           names=task["names"])}

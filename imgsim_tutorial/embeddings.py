@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .cache import cache_dir, read_embeddings, write_embeddings
-from .images import open_image_bytes, to_rgb
-from .mode import check_mode, hub_load_error, is_network_error
-from .memory import trim_malloc
-from .persistence import file_digest
+from ._support.cache import cache_dir, read_embeddings, write_embeddings
+from ._support.memory import trim_malloc
+from ._support.mode import check_mode, hub_load, local_cache_only
+from ._support.persistence import file_digest
+from .data.images import open_image_bytes, to_rgb
 
 HUB_CHECKPOINT = "nateraw/vit-base-beans"
 OFFLINE_CHECKPOINT = Path(__file__).parent / "assets" / "leaf-vit-tiny"
@@ -62,6 +62,8 @@ def load_encoder(checkpoint: str | Path | None = None, mode: str | None = None, 
 
     ``checkpoint`` defaults to ``nateraw/vit-base-beans`` in hub mode and to the encoder shipped
     in ``imgsim_tutorial/assets/`` offline; any local folder in Hugging Face format works too.
+    A Hub model already in the local Hugging Face cache is loaded from there without any network;
+    a download that gets no answer for ``HUB_DEADLINE_S`` (20 s) fails, saying how to go offline.
 
     >>> processor, model = load_encoder(mode="offline"); model.config.hidden_size
     192
@@ -73,12 +75,27 @@ def load_encoder(checkpoint: str | Path | None = None, mode: str | None = None, 
     if local and not Path(checkpoint).expanduser().is_dir():
         raise ValueError(f"checkpoint {checkpoint} is not a folder; pass a folder in Hugging Face format "
                          "(config.json, model.safetensors) or a Hub model id such as 'nateraw/vit-base-beans'")
+    if local or Path(checkpoint).is_dir():
+        return _load_encoder(str(Path(checkpoint).expanduser()), device)
+    cached = _load_cached_encoder(checkpoint, device)
+    if cached is not None:
+        return cached
+    with hub_load(f"the encoder {checkpoint!r}"):
+        return _load_encoder(checkpoint, device)
+
+
+def _load_cached_encoder(checkpoint: str, device: str | None):
+    """``(processor, model)`` from the local Hugging Face cache with no network at all, or None if a
+    file is missing there (never downloaded, or a first download that was interrupted)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    if not isinstance(try_to_load_from_cache(checkpoint, "config.json"), str):
+        return None
     try:
-        return _load_encoder(str(Path(checkpoint).expanduser()) if local else checkpoint, device)
-    except Exception as error:
-        if local or Path(checkpoint).is_dir() or not is_network_error(error):
-            raise
-        raise hub_load_error(f"the encoder {checkpoint!r}", error) from error
+        with local_cache_only():  # not even huggingface_hub's telemetry request
+            return _load_encoder(checkpoint, device, local_files_only=True)
+    except OSError:  # transformers' "not found in the cache": the caller downloads what is missing
+        return None
 
 
 def checkpoint_signature(checkpoint: str | Path) -> str | None:
@@ -109,12 +126,12 @@ def checkpoint_signature(checkpoint: str | Path) -> str | None:
     return digest.hexdigest()
 
 
-def _load_encoder(checkpoint: str, device: str | None):
+def _load_encoder(checkpoint: str, device: str | None, local_files_only: bool = False):
     import transformers
     from transformers import AutoImageProcessor, AutoModel
 
     # The PIL backend needs no torchvision and gives the same pixels on every machine.
-    processor = AutoImageProcessor.from_pretrained(checkpoint, backend="pil")
+    processor = AutoImageProcessor.from_pretrained(checkpoint, backend="pil", local_files_only=local_files_only)
     # Loading a classifier checkpoint into the bare AutoModel drops its classification head;
     # transformers reports that at length. It is expected here, so hush it for this call only.
     verbosity = transformers.logging.get_verbosity()
@@ -122,7 +139,7 @@ def _load_encoder(checkpoint: str, device: str | None):
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()  # a bar for loading 1 file is noise
     try:
-        model = AutoModel.from_pretrained(checkpoint, trust_remote_code=False)
+        model = AutoModel.from_pretrained(checkpoint, trust_remote_code=False, local_files_only=local_files_only)
     finally:
         transformers.logging.set_verbosity(verbosity)
         if bars_were_on:

@@ -17,6 +17,15 @@ import time
 
 import numpy as np
 
+from .index_base import ShortResultWarning
+
+
+def _refuse_empty(values, name: str, expected: str) -> None:
+    """A ValueError for an empty input: the mean of nothing would be NaN, not a score."""
+    if np.size(values) == 0:
+        raise ValueError(f"{name} is empty (shape {np.shape(values)}); expected {expected}. A mean over "
+                         "nothing is NaN, not a score")
+
 
 def precision_at_k(result_labels, query_labels) -> float:
     """Mean fraction of results sharing the query's label: (nq, k) and (nq,) -> float.
@@ -24,6 +33,8 @@ def precision_at_k(result_labels, query_labels) -> float:
     >>> precision_at_k([[0, 0, 1], [2, 2, 2]], [0, 2])
     0.8333333333333334
     """
+    _refuse_empty(result_labels, "result_labels", "(nq, k) labels, at least one query with at least one result")
+    _refuse_empty(query_labels, "query_labels", "(nq,) labels, one per query, for at least one query")
     result_labels = np.atleast_2d(np.asarray(result_labels))
     query_labels = np.asarray(query_labels).reshape(-1, 1)
     if len(result_labels) != len(query_labels):
@@ -42,6 +53,8 @@ def recall_at_k(found_ids, true_ids) -> float:
     """
     from .index_base import found_mask
 
+    _refuse_empty(found_ids, "found_ids", "(nq, k) ids, at least one query with at least one result")
+    _refuse_empty(true_ids, "true_ids", "(nq, k) ids, at least one query with at least one result")
     found_ids, true_ids = np.atleast_2d(found_ids), np.atleast_2d(true_ids)
     if len(found_ids) != len(true_ids):
         raise ValueError(f"found_ids has {len(found_ids)} rows but true_ids has {len(true_ids)}; pass one row "
@@ -67,6 +80,7 @@ def average_precision(result_labels, query_label, n_relevant: int) -> float:
     >>> average_precision([0] + [1] * 9, 0, n_relevant=10)
     0.1
     """
+    _refuse_empty(result_labels, "result_labels", "the (k,) labels of one ranked list, k >= 1")
     relevant = np.asarray(result_labels).reshape(-1) == query_label
     n_relevant = int(n_relevant)
     if n_relevant < relevant.sum():
@@ -85,6 +99,9 @@ def mean_average_precision(result_labels, query_labels, candidate_labels) -> flo
     >>> mean_average_precision([[0, 1], [1, 1]], [0, 1], candidate_labels=[0, 0, 1, 1])
     0.75
     """
+    _refuse_empty(result_labels, "result_labels", "(nq, k) labels, at least one query with at least one result")
+    _refuse_empty(query_labels, "query_labels", "(nq,) labels, one per query, for at least one query")
+    _refuse_empty(candidate_labels, "candidate_labels", "(n,) labels of the searchable candidates, n >= 1")
     result_labels = np.atleast_2d(np.asarray(result_labels))
     query_labels, candidate_labels = np.asarray(query_labels).reshape(-1), np.asarray(candidate_labels).reshape(-1)
     if len(result_labels) != len(query_labels):
@@ -181,7 +198,7 @@ def compare_indexes(builders: dict, candidates, queries, k: int = 10, n_single: 
         index = build().add(candidates)
         build_s = time.perf_counter() - started
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a short result list shows up as lower recall
+            warnings.simplefilter("ignore", ShortResultWarning)  # a short result list shows up as lower recall
             if hasattr(index, "search_with_stats"):
                 _, ids, stats = index.search_with_stats(queries, k)
                 scanned = float(stats["n_candidates"].mean() / len(index))
@@ -202,6 +219,7 @@ def rerank_shortlists(queries, candidates, shortlists, k: int = 10) -> np.ndarra
     The step that turns a cheap, approximate shortlist (codes, PQ, buckets) into a trustworthy
     ranking. Ids of -1 in a shortlist are empty slots.
     """
-    from .cosine_search import normalize, rerank
+    from .cosine_search import rerank
+    from .vectors import normalize
 
     return rerank(normalize(queries, "queries"), normalize(candidates, "candidates"), shortlists, k)[1]

@@ -5,7 +5,7 @@ systems combine them, and FAISS names a combination with a *factory string*:
 
 - ``"IVF256,PQ16"``: 256 k-means cells (``ivf.py``), and inside them every vector stored as
   16 one-byte PQ codes (``pq.py``): both fewer vectors touched *and* smaller vectors;
-- ``"IVF256,PQ16x8,RFlat"`` would add an exact re-rank (we re-rank ourselves: ``rerank=``);
+- ``"IVF256,PQ16x8,RFlat"`` would add an exact re-rank (we re-rank ourselves: ``n_rerank=``);
 - ``"HNSW32,Flat"``: the layered graph that ``graph.py`` builds with one layer.
 
 ``FactoryIndex`` wraps any factory string under the course's index contract, always with the
@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cosine_search import as_matrix, rerank
-from .index_base import IndexBase, check_int
+from .cosine_search import rerank
+from .index_base import IndexBase
+from .vectors import as_matrix, check_int
 
 
 def _faiss():
@@ -50,26 +51,26 @@ def check_factory(factory, dim: int | None = None) -> str:
 class FactoryIndex(IndexBase):
     """Any FAISS factory string, inner product on unit vectors, under the course's contract.
 
-    ``n_probes`` sets the IVF cells a query scans (ignored without IVF); ``rerank=R`` re-scores
+    ``n_probes`` sets the IVF cells a query scans (ignored without IVF); ``n_rerank=R`` re-scores
     the best R by exact cosine (keeps the float vectors in memory, as FAISS's ``RFlat`` does).
 
     >>> rng = np.random.default_rng(0); data = rng.standard_normal((2000, 32)).astype("float32")
-    >>> index = FactoryIndex(factory="IVF16,PQ8", n_probes=16, rerank=100).add(data)
+    >>> index = FactoryIndex(factory="IVF16,PQ8", n_probes=16, n_rerank=100).add(data)
     >>> index.search(data[:2], k=1)[1].ravel()
     array([0, 1])
     """
 
-    def __init__(self, *, factory: str = "IVF256,PQ16", n_probes: int = 16, rerank: int = 0):
+    def __init__(self, *, factory: str = "IVF256,PQ16", n_probes: int = 16, n_rerank: int = 0):
         self.factory = check_factory(factory)
         self.n_probes = check_int(n_probes, "n_probes", low=1, sensible=16)
-        self.rerank = check_int(rerank, "rerank", low=0, sensible=100)
+        self.n_rerank = check_int(n_rerank, "n_rerank", low=0, sensible=100)
 
-    def add(self, embeddings, ids=None) -> "FactoryIndex":
+    def add(self, embeddings, ids=None) -> FactoryIndex:
         """Train on the first batch (IVF centroids, PQ codebooks), then append every batch."""
         faiss = _faiss()
         if hasattr(self, "dim_"):
             as_matrix(embeddings, "embeddings", self.dim_)
-        vectors = self._append(embeddings, ids, keep_vectors=self.rerank > 0)
+        vectors = self._append(embeddings, ids, keep_vectors=self.n_rerank > 0)
         if not hasattr(self, "index_"):
             self.index_ = faiss.index_factory(vectors.shape[1], check_factory(self.factory, vectors.shape[1]),
                                               faiss.METRIC_INNER_PRODUCT)
@@ -94,9 +95,9 @@ class FactoryIndex(IndexBase):
         return parameters
 
     def _search(self, queries, k):
-        width = max(k, min(self.rerank, len(self))) if self.rerank else k
+        width = max(k, min(self.n_rerank, len(self))) if self.n_rerank else k
         scores, rows = self.index_.search(queries, width, params=self._parameters())
-        if self.rerank:
+        if self.n_rerank:
             scores, rows = rerank(queries, self.vectors_, rows, k)
         return scores, rows, self.scanned(queries)
 
@@ -109,7 +110,7 @@ class FactoryIndex(IndexBase):
             return np.full(len(queries), len(self))
         _, lists = ivf.quantizer.search(np.ascontiguousarray(queries, dtype=np.float32), min(self.n_probes, ivf.nlist))
         sizes = np.array([ivf.invlists.list_size(j) for j in range(ivf.nlist)])
-        return sizes[lists].sum(axis=1) + (min(self.rerank, len(self)) if self.rerank else 0)
+        return sizes[lists].sum(axis=1) + (min(self.n_rerank, len(self)) if self.n_rerank else 0)
 
     def _memory_extra(self) -> dict:
         return {"faiss_index": int(_faiss().serialize_index(self.index_).nbytes)}

@@ -27,9 +27,10 @@ import threading
 
 import numpy as np
 
-from .cosine_search import check_k, normalize, rerank
-from .index_base import IndexBase, check_int
+from .cosine_search import rerank
+from .index_base import IndexBase
 from .random_projection import RandomHyperplanes
+from .vectors import check_int, check_k, normalize
 
 
 def _faiss():
@@ -90,7 +91,7 @@ class FaissIndexBase(IndexBase):
     @classmethod
     def _expected_shapes(cls, params, n, dim):
         shapes = {"ids": (n,)}
-        if cls.keeps_vectors is True or (cls is FaissLSHIndex and params.get("rerank", 0) > 0):
+        if cls.keeps_vectors is True or (cls is FaissLSHIndex and params.get("n_rerank", 0) > 0):
             shapes["vectors"] = (n, dim)
         return shapes
 
@@ -159,17 +160,17 @@ class FaissLSHIndex(FaissIndexBase):
     """``IndexLSH``: ``n_bits`` sign bits per vector, every code scanned by Hamming distance.
 
     Without re-ranking the score is the cosine *estimated* from the Hamming distance h,
-    ``cos(pi * h / n_bits)``. With ``rerank=m`` the ``m`` nearest codes are re-ranked by exact
+    ``cos(pi * h / n_bits)``. With ``n_rerank=m`` the ``m`` nearest codes are re-ranked by exact
     cosine (this keeps the float vectors in memory too).
     """
 
-    def __init__(self, *, n_bits: int = 256, rerank: int = 0):
+    def __init__(self, *, n_bits: int = 256, n_rerank: int = 0):
         self.n_bits = check_int(n_bits, "n_bits", low=1, high=8192, sensible=256)  # 0 crashes FAISS
-        self.rerank = check_int(rerank, "rerank", low=0, sensible=100)
+        self.n_rerank = check_int(n_rerank, "n_rerank", low=0, sensible=100)
 
     @property
     def keeps_vectors(self):
-        return self.rerank > 0
+        return self.n_rerank > 0
 
     def _build(self, dim):
         return _faiss().IndexLSH(dim, self.n_bits, True, False)  # random rotation, zero thresholds
@@ -181,8 +182,8 @@ class FaissLSHIndex(FaissIndexBase):
 
     def _search(self, queries, k):
         n_all = np.full(len(queries), len(self))  # every code is compared by Hamming distance
-        if self.rerank:
-            _, rows = self.index_.search(queries, max(k, min(self.rerank, len(self))))
+        if self.n_rerank:
+            _, rows = self.index_.search(queries, max(k, min(self.n_rerank, len(self))))
             return (*rerank(queries, self.vectors_, rows, k), n_all)
         hamming, rows = self.index_.search(queries, k)
         return np.cos(np.pi * hamming / self.n_bits), rows, n_all
@@ -191,13 +192,13 @@ class FaissLSHIndex(FaissIndexBase):
 class MultiHashIndex(FaissIndexBase):
     """``IndexBinaryMultiHash``: ``n_tables`` hash tables of ``n_bits`` bits each, over codes from
     our own random hyperplanes; ``n_flips`` also visits buckets up to that many bits away.
-    The bucket hits (at most ``shortlist`` of them, nearest by Hamming; 0 = all) are re-ranked
+    The bucket hits (at most ``n_rerank`` of them, nearest by Hamming; 0 = all) are re-ranked
     by exact cosine, as in ``LSHIndex``."""
 
     keeps_vectors = True
     MAX_PROBES = 100_000  # buckets visited per table per query; beyond it FAISS spins for minutes
 
-    def __init__(self, *, n_bits: int = 8, n_tables: int = 10, n_flips: int = 0, seed: int = 0, shortlist: int = 0):
+    def __init__(self, *, n_bits: int = 8, n_tables: int = 10, n_flips: int = 0, seed: int = 0, n_rerank: int = 0):
         self.n_bits = check_int(n_bits, "n_bits", low=1, high=63, sensible=8)  # FAISS hashes in 64 bits
         self.n_tables = check_int(n_tables, "n_tables", low=1, high=1024, sensible=10)
         self.n_flips = check_int(n_flips, "n_flips", low=0, high=self.n_bits, sensible=min(1, self.n_bits))
@@ -206,7 +207,7 @@ class MultiHashIndex(FaissIndexBase):
             raise ValueError(f"n_flips={n_flips} with n_bits={n_bits} visits {probes} buckets per table per query "
                              f"(at most {self.MAX_PROBES} allowed); use n_flips=1 or 2, or fewer n_bits")
         self.seed = check_int(seed, "seed", low=0, sensible=0)
-        self.shortlist = check_int(shortlist, "shortlist", low=0, sensible=100)
+        self.n_rerank = check_int(n_rerank, "n_rerank", low=0, sensible=100)
 
     def _codes(self, vectors):
         bits = vectors @ self.normals_.T > 0  # the sign bits, as RandomHyperplanes.bits computes them
@@ -241,7 +242,7 @@ class MultiHashIndex(FaissIndexBase):
         return {**super()._expected_shapes(params, n, dim), "normals": (params["n_bits"] * params["n_tables"], dim)}
 
     def _search(self, queries, k):
-        shortlist = self.shortlist or len(self)  # how many bucket hits (nearest by Hamming) to re-rank
+        shortlist = self.n_rerank or len(self)  # how many bucket hits (nearest by Hamming) to re-rank
         _, rows = self.index_.search(self._codes(queries), max(k, min(shortlist, len(self))))
         return (*rerank(queries, self.vectors_, rows, k), (rows >= 0).sum(axis=1))
 

@@ -1,15 +1,20 @@
 """A navigable neighbour graph: walk from neighbour to neighbour towards the query.
 
-Builds on ``cosine_search.py``; a different idea from the buckets of ``hash_tables.py`` and
-``ivf.py``. Link every embedding to a few of its nearest neighbours. To search, start at an
-*entry point* and keep stepping to whichever neighbour is closer to the query; a *beam* of the
-``ef_search`` best nodes seen so far keeps the walk from stopping at the first dead end. Each
-step scores only a handful of vectors, so a query scores a few hundred instead of all of them.
+Builds on ``cosine_search.py`` and ``ivf.py``; a different idea from buckets. Link every
+embedding to a few of its nearest neighbours. To search, start at an *entry point* and keep
+stepping to whichever neighbour is closer to the query; a *beam* of the ``ef_search`` best nodes
+seen so far keeps the walk from stopping at the first dead end. Each step scores only a handful
+of vectors, so a query scores a few hundred or thousand instead of all of them.
 
-How the graph is built here (one layer, readable, exact at build time):
+How the graph is built (one layer):
 
-1. **nearest neighbours**: the exact top ``2 * n_neighbors`` of every node, by blocks of
-   matrix products (``CosineIndex``'s trick);
+1. **candidate neighbours, cell by cell**: the exact top ``2 * n_neighbors`` of every node would
+   score all n^2 pairs (a minute of matrix products at 50,000). Instead k-means (``ivf.py``)
+   cuts the data into cells of about ``CELL_SIZE`` points, and the candidates of the points of
+   a cell are the points of the ``PROBE_CELLS`` cells nearest to it, scored with one matrix
+   product. Close neighbours nearly always sit in nearby cells: at 50,000 this finds about 95%
+   of the exact lists for a twelfth of the work (with at most ``PROBE_CELLS`` cells, i.e. below
+   about 4,350 points, it is exact);
 2. **pruning for diversity** (the HNSW heuristic): keep neighbour c only if c is closer to the
    node than to every neighbour kept before it. Ten links into one tight clump become one
    link into it and links *out* towards other clumps, which is what makes the graph navigable;
@@ -22,12 +27,21 @@ How the graph is built here (one layer, readable, exact at build time):
 5. **every node reachable** from the entry point (the node nearest the mean direction): an
    unreachable group gets one bridge link from its nearest reachable node.
 
-With ``ef_search >= len(index)`` the beam never fills, the walk visits every reachable node,
-and the search is exact. Left out: the *layers* of HNSW (sparse upper graphs that make long
-jumps first, the job our random long links do here; notebook 05 measures what they add with
-FAISS's ``IndexHNSWFlat``) and inserting
-one node at a time (``add`` here updates the neighbour lists and re-prunes: same graph as one
-``add`` of everything, but each ``add`` costs a pass over all stored vectors).
+With ``n_entry_points > 1`` (about n / 100 works well) a query first scores a seeded sample of
+that many nodes in one product and starts at the nearest: a flat stand-in for the upper layers
+of HNSW, which exist to start the walk near the query.
+
+**Fast in NumPy.** A NumPy call costs about a microsecond before it does any work, so the walk
+makes few calls: the links sit in a table with one row per node (a node with fewer links
+repeats its own number, which is always visited already), the visited marks are one array of
+query numbers that every query of a batch reuses, and each step expands the
+``EXPAND_PER_STEP`` best waiting nodes at once, so one gather and one product score all their
+links. Only links better than the worst result so far reach the Python heaps.
+
+With ``ef_search >= len(index)`` (and one entry point) the beam never fills, the walk visits
+every node, and the search is exact. Left out: the *layers* of HNSW (notebook 05 measures what
+they add with FAISS's ``IndexHNSWFlat``) and inserting one node at a time (``add`` rebuilds the
+graph from all stored vectors: the same graph as one ``add`` of everything).
 """
 
 from __future__ import annotations
@@ -36,27 +50,45 @@ import heapq
 
 import numpy as np
 
-from .cosine_search import as_matrix, top_k
-from .index_base import IndexBase, check_int
+from .cosine_search import top_k
+from .index_base import IndexBase
+from .ivf import nearest_centroids, spherical_kmeans
+from .vectors import as_matrix, check_int
+
+CELL_SIZE = 256  # points per k-means cell when looking for candidate neighbours
+PROBE_CELLS = 16  # a cell's candidates are the points of its 16 nearest cells (itself included)
+EXPAND_PER_STEP = 6  # waiting nodes expanded together by one step of the search
 
 
-def nearest_neighbor_lists(vectors, new_rows, n_nearest: int, batch_size: int = 1024):
-    """Exact top ``n_nearest`` other rows of each row in ``new_rows`` among all ``vectors``.
+def candidate_neighbors(vectors, n_nearest: int, seed: int = 0, batch_size: int = 512):
+    """The top ``n_nearest`` other rows of every row, searched cell by cell (step 1 above).
 
-    Returns ``(rows (m, n_nearest), scores (m, n_nearest))``, best first.
+    Returns ``(rows (n, n_nearest), scores (n, n_nearest))``, best first.
 
-    >>> nearest_neighbor_lists(np.eye(3)[[0, 0, 1]], np.arange(3), 1)[0].ravel().tolist()
+    >>> candidate_neighbors(np.eye(3)[[0, 0, 1]], 1)[0].ravel().tolist()
     [1, 0, 0]
     """
-    found_rows, found_scores = [], []
-    for start in range(0, len(new_rows), batch_size):
-        block = new_rows[start:start + batch_size]
-        scores = vectors[block] @ vectors.T
-        scores[np.arange(len(block)), block] = -np.inf  # a node is not its own neighbour
-        best, rows = top_k(scores, n_nearest)
-        found_rows.append(rows)
-        found_scores.append(best)
-    return np.vstack(found_rows), np.vstack(found_scores)
+    n = len(vectors)
+    n_cells = max(1, n // CELL_SIZE)
+    sample = np.random.default_rng(seed).permutation(n)[:32 * n_cells]  # rough cells are enough here
+    centroids = spherical_kmeans(vectors[np.sort(sample)], n_cells, n_iter=10, seed=seed)
+    near_cells = nearest_centroids(centroids, centroids, min(PROBE_CELLS, n_cells))
+    cell_of = nearest_centroids(vectors, centroids)[:, 0]
+    order = np.argsort(cell_of, kind="stable")
+    bounds = np.searchsorted(cell_of[order], np.arange(n_cells + 1))
+    rows, scores = np.empty((n, n_nearest), dtype=np.int64), np.empty((n, n_nearest), dtype=vectors.dtype)
+    for cell in range(n_cells):
+        pool = np.concatenate([order[bounds[near]:bounds[near + 1]] for near in near_cells[cell]])
+        if len(pool) <= n_nearest:  # too few candidates around a tiny cell: use everything
+            pool = np.arange(n)
+        pool_vectors = vectors[pool]
+        for start in range(bounds[cell], bounds[cell + 1], batch_size):
+            members = order[start:min(start + batch_size, bounds[cell + 1])]
+            block = vectors[members] @ pool_vectors.T
+            block[members[:, None] == pool] = -np.inf  # a node is not its own neighbour
+            best, columns = top_k(block, n_nearest)
+            rows[members], scores[members] = pool[columns], best
+    return rows, scores
 
 
 def row_scores(vectors, lists, batch_size: int = 256) -> np.ndarray:
@@ -71,7 +103,7 @@ def row_scores(vectors, lists, batch_size: int = 256) -> np.ndarray:
     scores = np.empty(lists.shape, dtype=np.result_type(vectors.dtype, np.float32))
     for start in range(0, len(lists), batch_size):
         block = lists[start:start + batch_size]
-        scores[start:start + len(block)] = np.einsum("nd,nmd->nm", vectors[start:start + len(block)], vectors[block])
+        scores[start:start + len(block)] = (vectors[block] @ vectors[start:start + len(block), :, None])[:, :, 0]
     return scores
 
 
@@ -92,14 +124,24 @@ def diverse_neighbors(vectors, lists, n_keep: int, nodes=None, batch_size: int =
     for start in range(0, len(lists), batch_size):
         rows = lists[start:start + batch_size]
         candidates = vectors[rows]                                   # (b, m, d)
-        to_node = np.einsum("bmd,bd->bm", candidates, vectors[nodes[start:start + len(rows)]])
-        between = np.einsum("bmd,bnd->bmn", candidates, candidates)  # (b, m, m)
+        to_node = (candidates @ vectors[nodes[start:start + len(rows)], :, None])[:, :, 0]  # (b, m)
+        between = candidates @ candidates.transpose(0, 2, 1)         # (b, m, m), one small product per node
         kept, count = keep[start:start + len(rows)], np.zeros(len(rows), dtype=int)
         for j in range(rows.shape[1]):
             hidden = (kept[:, :j] & (between[:, j, :j] > to_node[:, j, None])).any(axis=1)
             kept[:, j] = ~hidden & (count < n_keep)
             count += kept[:, j]
     return keep
+
+
+def spread(table, start, reached) -> None:
+    """Mark in ``reached`` every node that links lead to from the nodes ``start`` (in place)."""
+    frontier = np.unique(start)
+    reached[frontier] = True
+    while len(frontier):
+        frontier = np.unique(table[frontier])
+        frontier = frontier[~reached[frontier]]
+        reached[frontier] = True
 
 
 class GraphIndex(IndexBase):
@@ -111,33 +153,28 @@ class GraphIndex(IndexBase):
     array([0, 1])
     """
 
-    def __init__(self, *, n_neighbors: int = 16, ef_search: int = 64, n_long_links: int = 4, seed: int = 0):
+    def __init__(self, *, n_neighbors: int = 16, ef_search: int = 64, n_long_links: int = 4, seed: int = 0,
+                 n_entry_points: int = 1):
         self.n_neighbors = check_int(n_neighbors, "n_neighbors", low=2, high=256, sensible=16)
         self.ef_search = check_int(ef_search, "ef_search", low=1, sensible=64)
         self.n_long_links = check_int(n_long_links, "n_long_links", low=0, high=256, sensible=4)
         self.seed = check_int(seed, "seed", low=0, sensible=0)
+        self.n_entry_points = check_int(n_entry_points, "n_entry_points", low=1, sensible="1, or about n / 100")
+
+    # The search's copies of the links and of the entry points' vectors count with what they copy.
+    _memory_groups = {"_table": "neighbors", "_entries": "entry_points", "_entry_vectors": "entry_points"}
 
     # -- building -------------------------------------------------------------------------
-    def add(self, embeddings, ids=None) -> "GraphIndex":
-        """Add ``embeddings`` (n, d): update everyone's neighbour lists, then rebuild the links."""
+    def add(self, embeddings, ids=None) -> GraphIndex:
+        """Add ``embeddings`` (n, d), then rebuild the graph from every stored vector."""
         if hasattr(self, "dim_"):
             as_matrix(embeddings, "embeddings", self.dim_)  # the dimension message, before anything changes
-        n_old = len(self)
-        self._append(embeddings, ids)
-        n, m = len(self), min(2 * self.n_neighbors, len(self) - 1)
-        if m < 1:
+        if len(self) + len(embeddings) < 2:
             raise ValueError("a graph needs at least 2 embeddings; add more")
-        new_rows, new_scores = nearest_neighbor_lists(self.vectors_, np.arange(n_old, n), m)
-        if n_old:  # old nodes: merge their lists with the newcomers (exact, as if built at once)
-            old = self.knn_[:, :m].astype(np.int64)
-            old_scores = row_scores(self.vectors_, old)
-            to_new = self.vectors_[:n_old] @ self.vectors_[n_old:].T
-            best, columns = top_k(np.hstack([old_scores, to_new]), m)
-            merged = np.where(columns < old.shape[1], np.take_along_axis(old, np.minimum(columns, old.shape[1] - 1), 1),
-                              n_old + columns - old.shape[1])
-            new_rows, new_scores = np.vstack([merged, new_rows]), np.vstack([best, new_scores])
-        self.knn_ = new_rows.astype(np.int32)
-        self._link(new_scores)
+        self._append(embeddings, ids)
+        knn, knn_scores = candidate_neighbors(self.vectors_, min(2 * self.n_neighbors, len(self) - 1), self.seed)
+        self.knn_ = knn.astype(np.int32)
+        self._link(knn_scores)
         return self
 
     def _link(self, knn_scores=None):
@@ -162,33 +199,40 @@ class GraphIndex(IndexBase):
             _, first = np.unique(source * n + target, return_index=True)
             source, target = source[first], target[first]
             source, target = source[source != target], target[source != target]
-        self.entry_point = int(np.argmax(self.vectors_ @ self.vectors_.mean(axis=0)))
+        self._choose_entry_points()
+        self._store_links(source, target)
         source, target = self._bridge(source, target, knn)
+        self._store_links(source, target)
+
+    def _store_links(self, source, target):
+        """Links as CSR (``neighbors_``, ``neighbor_offsets_``) and as the search's table."""
         order = np.argsort(source, kind="stable")
         self.neighbors_ = target[order].astype(np.int32)
-        self.neighbor_offsets_ = np.searchsorted(source[order], np.arange(n + 1))
+        self.neighbor_offsets_ = np.searchsorted(source[order], np.arange(len(self) + 1))
+        self._build_table()
+
+    def _build_table(self):
+        # One row per node, as wide as the most links any node has; the rest of a row repeats the node.
+        degrees = np.diff(self.neighbor_offsets_)
+        self._table = np.repeat(np.arange(len(self)), max(1, degrees.max())).reshape(len(self), -1)
+        sources = np.repeat(np.arange(len(self)), degrees)
+        self._table[sources, np.arange(len(sources)) - self.neighbor_offsets_[sources]] = self.neighbors_
 
     def _bridge(self, source, target, knn):
         """Add one link into every group of nodes the entry point cannot reach."""
-        n = len(self)
-        while True:
-            offsets = np.searchsorted(np.sort(source), np.arange(n + 1))
-            targets_by_source = target[np.argsort(source, kind="stable")]
-            reached = np.zeros(n, dtype=bool)
-            frontier = np.array([self.entry_point])
-            reached[frontier] = True
-            while len(frontier):
-                nxt = np.concatenate([targets_by_source[offsets[v]:offsets[v + 1]] for v in frontier])
-                frontier = np.unique(nxt[~reached[nxt]])
-                reached[frontier] = True
-            if reached.all():
-                return source, target
-            lost = int(np.flatnonzero(~reached)[0])
+        reached = np.zeros(len(self), dtype=bool)
+        spread(self._table, [self.entry_point], reached)
+        bridges = []
+        while not reached.all():
+            lost = int(np.argmin(reached))  # the first unreached node
             helpers = knn[lost][reached[knn[lost]]]
-            helper = int(helpers[0]) if len(helpers) else self.entry_point
-            source, target = np.r_[source, helper], np.r_[target, lost]
+            bridges.append((int(helpers[0]) if len(helpers) else self.entry_point, lost))
+            spread(self._table, [lost], reached)
+        if not bridges:
+            return source, target
+        return np.r_[source, [a for a, _ in bridges]], np.r_[target, [b for _, b in bridges]]
 
-    def relink(self) -> "GraphIndex":
+    def relink(self) -> GraphIndex:
         """Rebuild the links from the stored neighbour lists (cheap: no cosines between all pairs),
         e.g. after changing ``n_neighbors`` (up to the lists' length) or ``n_long_links``."""
         self._check_fitted()
@@ -196,9 +240,14 @@ class GraphIndex(IndexBase):
         return self
 
     def _restore(self):
-        if self.knn_.size and not 0 <= self.knn_.min() <= self.knn_.max() < len(self):
+        n, offsets = len(self), self.neighbor_offsets_
+        if self.knn_.size and not 0 <= self.knn_.min() <= self.knn_.max() < n:
             raise ValueError("the neighbour lists in this file point outside it; the file is damaged")
-        self._link()
+        if (len(offsets) != n + 1 or offsets[0] != 0 or offsets[-1] != len(self.neighbors_) or (np.diff(offsets) < 0).any()
+                or (len(self.neighbors_) and not 0 <= self.neighbors_.min() <= self.neighbors_.max() < n)):
+            raise ValueError("the links in this file do not match its vectors; the file is damaged")
+        self._choose_entry_points()
+        self._build_table()
 
     def degrees(self) -> np.ndarray:
         """Links out of each node: (n,)."""
@@ -206,41 +255,62 @@ class GraphIndex(IndexBase):
         return np.diff(self.neighbor_offsets_)
 
     # -- searching ------------------------------------------------------------------------
+    def _choose_entry_points(self):
+        # The node nearest the mean direction, then a seeded sample of others (``n_entry_points`` in all).
+        n = len(self)
+        self.entry_point = int(np.argmax(self.vectors_ @ self.vectors_.mean(axis=0)))
+        others = np.random.default_rng(self.seed).choice(n, min(n, self.n_entry_points), replace=False)
+        self._entries = np.r_[self.entry_point, others[others != self.entry_point]][:min(n, self.n_entry_points)]
+        self._entry_vectors = self.vectors_[self._entries]
+
     def walk(self, query, k: int = 5, ef_search: int | None = None) -> dict:
-        """One search, traced: ``expanded`` nodes in order, ``path`` (entry -> best result through
-        the links that found it), ``scored`` (every node whose cosine was computed), results."""
+        """One search, traced: ``expanded`` nodes in order, ``path`` (entry point -> best result
+        through the links that found it), ``scored`` (every node whose cosine the walk computed), results."""
         self._check_fitted()
         ef = max(ef_search or self.ef_search, k)
-        scores, rows, parent, order = self._beam(self._queries(query)[0], k, ef, trace=True)
+        scores, rows, parent, order = self._beam(self._queries(query)[0], k, ef, self._scratch(), 1, trace=True)
         path = [int(rows[0])]
-        while path[-1] != self.entry_point:
+        while parent[path[-1]] != path[-1]:  # the walk's start is its own parent
             path.append(parent[path[-1]])
         return {"scores": scores, "rows": rows, "ids": self.ids_[rows], "expanded": order, "path": path[::-1],
-                "scored": np.array(list(parent), dtype=np.int64), "entry_point": self.entry_point}
+                "scored": np.array(list(parent), dtype=np.int64), "entry_point": path[-1]}
 
-    def _beam(self, query, k, ef, trace=False):
-        vectors, neighbors, offsets = self.vectors_, self.neighbors_, self.neighbor_offsets_
-        visited = np.zeros(len(vectors), dtype=bool)
-        entry = self.entry_point
-        visited[entry] = True
-        first = float(vectors[entry] @ query)
-        frontier, best = [(-first, entry)], [(first, entry)]  # max-heap of nodes to expand, min-heap of the ef best
-        parent, expanded, n_scored = {entry: entry}, [], 1
+    def _beam(self, query, k, ef, scratch, stamp, trace=False):
+        """Best-first search from the entry point nearest ``query``. ``scratch`` holds arrays that every
+        query of a batch reuses: ``visited[node] == stamp`` marks the nodes this query has scored
+        (``stamp`` is new for every query, so ``visited`` is never cleared)."""
+        vectors, table = self.vectors_, self._table
+        visited, slot, positions = scratch
+        start = self.entry_point if len(self._entries) == 1 else int(self._entries[np.argmax(self._entry_vectors @ query)])
+        visited[start] = stamp
+        first = float(vectors[start] @ query)
+        frontier, best = [(-first, start)], [(first, start)]  # max-heap of nodes to expand, min-heap of the ef best
+        parent, expanded, n_scored = {start: start}, [], len(self._entries)
         while frontier:
-            negative, node = heapq.heappop(frontier)
-            if len(best) >= ef and -negative < best[0][0]:
+            nodes = []  # the best few waiting nodes, while they can still improve the results
+            while frontier and len(nodes) < EXPAND_PER_STEP and (len(best) < ef or -frontier[0][0] >= best[0][0]):
+                nodes.append(heapq.heappop(frontier)[1])
+            if not nodes:
                 break  # the nearest unexpanded node is worse than all ef results: stop
-            if trace:
-                expanded.append(node)
-            links = neighbors[offsets[node]:offsets[node + 1]]
-            links = links[~visited[links]]
+            links = table[nodes].ravel()
+            links = links[visited[links] != stamp]
+            # Each link once: write every link's position into ``slot``; a node listed twice keeps
+            # only its last position, so exactly one of its copies finds its own position there.
+            slot[links] = positions[:len(links)]
+            links = links[slot[links] == positions[:len(links)]]
+            if trace:  # remember which expanded node found each link
+                expanded.extend(nodes)
+                for node in nodes:
+                    parent.update({link: node for link in table[node].tolist() if link not in parent})
             if not len(links):
                 continue
-            visited[links] = True
+            visited[links] = stamp
+            scores = vectors[links] @ query
             n_scored += len(links)
-            for score, link in zip((vectors[links] @ query).tolist(), links.tolist()):
-                if trace:
-                    parent[link] = node
+            if len(best) >= ef:  # only a link better than the worst result can change anything
+                better = scores > best[0][0]
+                links, scores = links[better], scores[better]
+            for score, link in zip(scores.tolist(), links.tolist()):
                 if len(best) < ef or score > best[0][0]:
                     heapq.heappush(frontier, (-score, link))
                     heapq.heappush(best, (score, link))
@@ -250,12 +320,18 @@ class GraphIndex(IndexBase):
         scores, rows = np.array([s for s, _ in top]), np.array([r for _, r in top], dtype=np.int64)
         return (scores, rows, parent, expanded) if trace else (scores, rows, n_scored)
 
+    def _scratch(self):
+        """(visited marks, slots, positions) for ``_beam``: two arrays as long as the index, and 0, 1, 2, ..."""
+        return (np.zeros(len(self), dtype=np.int32), np.empty(len(self), dtype=np.int64),
+                np.arange(EXPAND_PER_STEP * self._table.shape[1]))
+
     def _search(self, queries, k):
         ef = max(self.ef_search, k)
         scores = np.full((len(queries), k), np.nan, dtype=np.float32)
         rows = np.full((len(queries), k), -1, dtype=np.int64)
         n_scored = np.zeros(len(queries), dtype=np.int64)
+        scratch = self._scratch()  # this call's own: threads searching at once never share it
         for q, query in enumerate(queries):
-            found, found_rows, n_scored[q] = self._beam(query, k, ef)
+            found, found_rows, n_scored[q] = self._beam(query, k, ef, scratch, q + 1)
             scores[q, :len(found)], rows[q, :len(found)] = found, found_rows
         return scores, rows, n_scored

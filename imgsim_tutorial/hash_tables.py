@@ -7,8 +7,9 @@ missed. Two remedies, both here:
 
 - ``n_tables`` tables, **each with its own hyperplanes** (the original tutorial shared one set,
   so its ten tables were ten identical copies and added no recall);
-- ``n_probes``: also visit the buckets one bit away, then two bits away, nearest first
-  (multi-probe LSH), which finds more with fewer tables.
+- ``n_probes``: the buckets visited per table, the query's own included (at least 1, like
+  FAISS's ``nprobe``): after its own, the buckets one bit away, then two bits away, nearest
+  first (multi-probe LSH), which finds more with fewer tables.
 
 Many tables and probes find the neighbours but also a long tail of items that landed in the
 query's bucket by luck in one table. ``min_collisions`` keeps only items found in at least
@@ -29,10 +30,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .cosine_search import as_matrix, available_cores, check_k, normalize, rerank
-from .index_base import IndexBase, check_bool, check_int
+from .cosine_search import rerank
+from .index_base import IndexBase
 from .lsh_lookup import BucketLookup, probe_flips, probe_masks, union_of_buckets
 from .random_projection import RandomHyperplanes, pack_bits
+from .vectors import available_cores, check_bool, check_int
+
 
 class HashTable:
     """Bucket code -> member ids, stored as codes sorted once (no Python loop over items).
@@ -49,7 +52,7 @@ class HashTable:
         self.codes, self.ids = codes[order], ids[order]
 
     @classmethod
-    def presorted(cls, codes, ids) -> "HashTable":
+    def presorted(cls, codes, ids) -> HashTable:
         """A table over ``codes`` that are already sorted (``ids`` in the same order): no copy, no sort."""
         table = cls.__new__(cls)
         table.codes, table.ids = codes, ids
@@ -79,7 +82,8 @@ class HashTable:
 
 
 def probe_sequence(margins: np.ndarray, n_probes: int) -> list[tuple[int, ...]]:
-    """Which bits to flip for each extra probe: Hamming distance 1 first, then 2, ...
+    """Which bits to flip for the ``n_probes - 1`` probes after the query's own bucket:
+    Hamming distance 1 first, then 2, ...
 
     Within one distance, flips of the bits whose hyperplanes pass closest to the query (the
     smallest ``|margin|``) come first, because those bits are the likeliest to be wrong.
@@ -87,11 +91,15 @@ def probe_sequence(margins: np.ndarray, n_probes: int) -> list[tuple[int, ...]]:
     Ties go to the flip set met first. This is the one-table view; the search computes the
     same sequence for all tables and queries at once (``lsh_lookup.probe_flips``).
 
-    >>> probe_sequence(np.array([0.9, -0.1, 0.5]), 4)
+    >>> probe_sequence(np.array([0.9, -0.1, 0.5]), 5)   # its own bucket, then 4 more
     [(1,), (2,), (0,), (1, 2)]
     """
     margins = np.asarray(margins)
-    return [tuple(flip) for bits in probe_flips(margins, n_probes) for flip in bits.tolist()]
+    n_probes = check_int(n_probes, "n_probes", low=1, sensible=1)
+    return [tuple(flip) for bits in probe_flips(margins, n_probes - 1) for flip in bits.tolist()]
+
+
+MAX_PROBES = 4096  # buckets visited per table and query, the query's own included
 
 
 class LSHIndex(IndexBase):
@@ -103,18 +111,21 @@ class LSHIndex(IndexBase):
     array([0, 1])
     """
 
-    def __init__(self, *, n_bits: int = 8, n_tables: int = 10, n_probes: int = 0, seed: int = 0,
+    def __init__(self, *, n_bits: int = 8, n_tables: int = 10, n_probes: int = 1, seed: int = 0,
                  center: bool = False, min_collisions: int = 1):
         # Checked here, before any array is built: a typo fails now, not minutes later.
         self.n_bits = check_int(n_bits, "n_bits", low=1, high=64, sensible=8)
         self.n_tables = check_int(n_tables, "n_tables", low=1, sensible=10)
-        self.n_probes = check_int(n_probes, "n_probes", low=0, high=2 ** min(self.n_bits, 62) - 1, sensible=0)
+        # n_probes counts the query's own bucket. Bounded by the codes that exist and by what a
+        # query can afford: each probe costs a lookup in every table, and MAX_PROBES probes of
+        # n_tables tables already cost more than scanning a large collection exactly.
+        self.n_probes = check_int(n_probes, "n_probes", low=1, high=min(2 ** self.n_bits, MAX_PROBES), sensible=1)
         self.seed = check_int(seed, "seed", low=0, sensible=0)
         self.center = check_bool(center, "center")
         self.min_collisions = check_int(min_collisions, "min_collisions", low=1, high=self.n_tables, sensible=1)
 
     # -- building -------------------------------------------------------------------------
-    def add(self, embeddings, ids=None) -> "LSHIndex":
+    def add(self, embeddings, ids=None) -> LSHIndex:
         """Append ``embeddings`` (n, d) to every table; default ids continue from ``len(self)``.
 
         Adding in two batches builds the same index as adding everything at once.
@@ -161,29 +172,25 @@ class LSHIndex(IndexBase):
         with ThreadPoolExecutor(available_cores()) as pool:  # einsum releases the GIL
             return np.concatenate(list(pool.map(chunk_codes, starts)), axis=1)
 
-    def __len__(self) -> int:
-        return len(getattr(self, "ids_", ()))
-
-    def _check_fitted(self):
-        if not hasattr(self, "tables_"):
-            raise ValueError("this LSHIndex is empty; call .add(embeddings) before querying it")
-
     # -- querying -------------------------------------------------------------------------
+    def _margins(self, unit_queries) -> np.ndarray:
+        """Signed distances of unit queries (nq, d) to every hyperplane: (n_tables, nq, n_bits)."""
+        return np.einsum("tbd,nd->tnb", self.hyperplanes_, unit_queries - self.mean_)
+
     def _prepare(self, queries):
         self._check_fitted()
-        queries = normalize(as_matrix(queries, "queries", self.dim_), "queries")
-        margins = np.einsum("tbd,nd->tnb", self.hyperplanes_, queries - self.mean_)
-        return queries, margins
+        queries = self._queries(queries)
+        return queries, self._margins(queries)
 
     def probed_codes(self, margins: np.ndarray) -> np.ndarray:
-        """Codes a query visits: its own code, then its ``n_probes`` nearest neighbouring codes.
+        """Codes a query visits: its own code, then its ``n_probes - 1`` nearest neighbouring codes.
 
-        ``margins`` (..., n_bits) -> uint64 (..., 1 + n_probes), for one table or for all
-        tables and queries at once (e.g. margins (n_tables, nq, n_bits) -> (n_tables, nq, 1 + n_probes)).
+        ``margins`` (..., n_bits) -> uint64 (..., n_probes), for one table or for all tables and
+        queries at once (e.g. margins (n_tables, nq, n_bits) -> (n_tables, nq, n_probes)).
         """
         margins = np.asarray(margins)
         own = pack_bits(margins.reshape(-1, margins.shape[-1]) > 0).reshape(margins.shape[:-1])
-        return np.concatenate([own[..., None], own[..., None] ^ probe_masks(margins, self.n_probes)], axis=-1)
+        return np.concatenate([own[..., None], own[..., None] ^ probe_masks(margins, self.n_probes - 1)], axis=-1)
 
     def _shortlists(self, margins) -> list[np.ndarray]:
         """Sorted candidate rows per query, from margins (n_tables, nq, n_bits)."""
@@ -212,15 +219,17 @@ class LSHIndex(IndexBase):
         order = np.argsort(-counts, kind="stable")
         return self.ids_[rows[order]], counts[order] / self.n_tables
 
-    def search_with_stats(self, queries, k: int = 5):
-        """Like :meth:`search`, plus stats: ``n_candidates`` (nq,), how many items each query
-        scanned, and where the time went, in seconds for the whole call: ``hash_s`` (codes and
-        probes), ``lookup_s`` (finding buckets, merging them) and ``rerank_s`` (exact cosine)."""
+    def _search(self, queries, k):
+        """Unit ``queries`` -> scores, rows, ``n_candidates`` and where the time went, in seconds
+        for the whole call: ``hash_s`` (codes and probes), ``lookup_s`` (finding buckets, merging
+        them) and ``rerank_s`` (exact cosine); ``search_with_stats`` reports all of them."""
+        # Query-time settings may be changed on a built index (index.n_probes = 9): checked here.
+        check_int(self.n_probes, "n_probes", low=1, high=min(2 ** self.n_bits, MAX_PROBES), sensible=1)
+        check_int(self.min_collisions, "min_collisions", low=1, high=self.n_tables, sensible=1)
         started = time.perf_counter()
         # 1. hash: all tables and queries in one product, O(nq * n_tables * n_bits * d)
-        queries, margins = self._prepare(queries)
-        k = check_k(k, len(self))
-        codes = self.probed_codes(margins).transpose(1, 0, 2)  # (nq, n_tables, 1 + n_probes)
+        margins = self._margins(queries)
+        codes = self.probed_codes(margins).transpose(1, 0, 2)  # (nq, n_tables, n_probes)
         hashed = time.perf_counter()
         # 2. lookup: one searchsorted for all buckets, then one merge, O(members found + nq * n)
         shortlists = union_of_buckets(self._lookup, codes, len(self), min_count=self.min_collisions)
@@ -228,9 +237,9 @@ class LSHIndex(IndexBase):
         # 3. re-rank: per query one gather + one product over its own candidates, O(candidates * d)
         scores, rows = rerank(queries, self.vectors_, shortlists, k)
         done = time.perf_counter()
-        return scores, self._ids_at(rows), {"n_candidates": np.array([len(rows_) for rows_ in shortlists]),
-                                             "hash_s": hashed - started, "lookup_s": looked_up - hashed,
-                                             "rerank_s": done - looked_up}
+        n_candidates = np.array([len(rows_) for rows_ in shortlists])
+        return scores, rows, n_candidates, {"hash_s": hashed - started, "lookup_s": looked_up - hashed,
+                                            "rerank_s": done - looked_up}
 
     # search() is IndexBase's: search_with_stats, plus a warning when a query comes up short.
     _widen_hint = "Use more n_tables, more n_probes, fewer n_bits or a lower min_collisions."

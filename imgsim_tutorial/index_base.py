@@ -1,9 +1,9 @@
 """One contract for every index: what ``CosineIndex``, ``LSHIndex``, the FAISS wrappers and
 every index written later share, written once.
 
-Builds on ``cosine_search.py`` (unit vectors, ``check_k``) and ``index_file.py`` (one
-checked ``.npz`` per index, written atomically). A subclass only says how to store a batch and how to find a shortlist; this module
-does the rest, the same way everywhere:
+Builds on ``vectors.py`` (unit vectors, ``check_k``) and ``_support/index_file.py`` (one
+checked ``.npz`` per index, written atomically). A subclass only says how to store a batch and
+how to find a shortlist; this module does the rest, the same way everywhere:
 
 - ``Index(**settings)`` only stores and checks its settings (``check_int`` and friends raise a
   ``ValueError`` naming the setting, its range and a sensible value, *before* any C++ sees it);
@@ -17,7 +17,7 @@ does the rest, the same way everywhere:
   (a JSON header + named arrays, no pickle); ``IndexBase.load(path)`` loads any index.
 
 A subclass implements ``add`` (calling ``self._append``) and ``_search(queries, k) -> (scores,
-rows, n_candidates)`` where ``rows`` are row numbers into ``ids_``; ``_restore()`` rebuilds
+rows, n_candidates[, more_stats])`` where ``rows`` are row numbers into ``ids_``; ``_restore()`` rebuilds
 derived structures (hash tables, FAISS objects) after ``load``.
 """
 
@@ -30,36 +30,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .index_file import WrongIndexClass, read_index_file, refusal, write_index_file
+from ._support.index_file import WrongIndexClass, open_files_beside, read_index_file, refusal, write_index_file
+from .vectors import as_matrix, check_k, normalize
 
 
-def _cosine():
-    # Imported on use, not at the top: cosine_search.CosineIndex itself subclasses IndexBase.
-    from . import cosine_search
-
-    return cosine_search
-
-
-def check_int(value, name: str, *, low: int, high: int | None = None, sensible=None) -> int:
-    """``value`` as an int if ``low <= value <= high``, else a ValueError naming the setting.
-
-    >>> check_int(8, "n_bits", low=1, high=63)
-    8
-    """
-    allowed = f"between {low} and {high}" if high is not None else f"at least {low}"
-    hint = f"; a sensible value is {name}={sensible}" if sensible is not None else ""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be a whole number {allowed}, got {value!r} ({type(value).__name__}){hint}")
-    if value < low or (high is not None and value > high):
-        raise ValueError(f"{name} must be {allowed}, got {value}{hint}")
-    return int(value)
-
-
-def check_bool(value, name: str) -> bool:
-    """``value`` if it is True or False, else a ValueError naming the setting."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
-    return bool(value)
+class ShortResultWarning(UserWarning):
+    """A search found fewer than ``k`` results for some queries (their missing places are id -1
+    or ``""`` with score NaN). Expected at extreme settings and counted as misses by recall, so
+    measuring code may silence exactly this warning, and nothing else:
+    ``warnings.simplefilter("ignore", ShortResultWarning)``."""
 
 
 def found_mask(ids: np.ndarray) -> np.ndarray:
@@ -81,7 +60,15 @@ def _as_ids(ids, n: int) -> np.ndarray:
                          "or a list of file names")
     if ids.shape != (n,):
         raise ValueError(f"ids must have shape ({n},), one per embedding, got shape {ids.shape}")
-    return ids.astype(np.int64) if ids.dtype.kind in "iu" else ids
+    if ids.dtype.kind == "U":
+        return ids
+    if ids.dtype.kind == "u" and n and ids.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"ids must fit in a signed 64-bit integer, got {ids.max()}; use strings for such ids")
+    if n and ids.min() < 0:
+        position = int(np.argmin(ids))
+        raise ValueError(f"ids must be >= 0 because -1 marks a missing result, got {ids[position]} at position "
+                         f"{position}; use string ids, or shift them (ids - ids.min())")
+    return ids.astype(np.int64, copy=False)
 
 
 class IndexBase:
@@ -104,13 +91,12 @@ class IndexBase:
 
         Returns the batch's unit vectors (m, d). Nothing changes if a check fails.
         """
-        cosine = _cosine()
-        vectors = cosine.normalize(cosine.as_matrix(embeddings, "embeddings", getattr(self, "dim_", None)),
-                                   "embeddings")
+        vectors = normalize(as_matrix(embeddings, "embeddings", getattr(self, "dim_", None)), "embeddings")
         old = getattr(self, "ids_", None)
         if ids is None:
             if old is not None and old.dtype.kind == "U":
-                raise ValueError("this index has string ids, so new embeddings need ids too: add(embeddings, ids=[...])")
+                raise ValueError("this index has string ids, so new embeddings need ids too: "
+                                 "add(embeddings, ids=[...])")
             ids = np.arange(len(self), len(self) + len(vectors))
         new = _as_ids(ids, len(vectors))
         if old is not None and (old.dtype.kind == "U") != (new.dtype.kind == "U"):
@@ -132,8 +118,7 @@ class IndexBase:
 
     # -- searching --------------------------------------------------------------------------
     def _queries(self, queries) -> np.ndarray:
-        cosine = _cosine()
-        return cosine.normalize(cosine.as_matrix(queries, "queries", self.dim_), "queries")
+        return normalize(as_matrix(queries, "queries", self.dim_), "queries")
 
     def _ids_at(self, rows: np.ndarray) -> np.ndarray:
         """Row numbers (-1 = missing) -> our ids (-1 or ``""`` where missing)."""
@@ -141,12 +126,13 @@ class IndexBase:
         return np.where(rows >= 0, self.ids_[np.clip(rows, 0, None)], missing)
 
     def search_with_stats(self, queries, k: int = 5):
-        """Like :meth:`search`, plus ``stats["n_candidates"]`` (nq,): items scored per query."""
+        """Like :meth:`search`, plus ``stats["n_candidates"]`` (nq,): items scored per query, and
+        whatever else the index measures (e.g. ``LSHIndex``: where the time went)."""
         self._check_fitted()
-        k = _cosine().check_k(k, len(self))
-        scores, rows, n_candidates = self._search(self._queries(queries), k)
-        return (np.asarray(scores, dtype=np.float32), self._ids_at(np.asarray(rows)),
-                {"n_candidates": np.asarray(n_candidates, dtype=np.int64)})
+        k = check_k(k, len(self))
+        scores, rows, n_candidates, *extra = self._search(self._queries(queries), k)
+        stats = {"n_candidates": np.asarray(n_candidates, dtype=np.int64), **(extra[0] if extra else {})}
+        return np.asarray(scores, dtype=np.float32), self._ids_at(np.asarray(rows)), stats
 
     def search(self, queries, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` per query: ``(scores, ids)``, each (nq, k), best first, scores = true cosine.
@@ -159,7 +145,7 @@ class IndexBase:
         if short:
             warnings.warn(f"{short} of {len(ids)} queries found fewer than k={k} results; the missing ones are "
                           f"id {'-1' if ids.dtype.kind != 'U' else repr('')} with score NaN. {self._widen_hint}",
-                          stacklevel=2)
+                          ShortResultWarning, stacklevel=2)
         return scores, ids
 
     # What the warning above suggests; an index names its own settings.
@@ -209,22 +195,40 @@ class IndexBase:
         and every array's shape and SHA-256, then the arrays. Atomic: a failed save leaves an
         older file intact. Returns the path."""
         self._check_fitted()
-        header = {"class": type(self).__name__, "params": self.get_params(), "n": len(self), "dim": int(self.dim_)}
-        return write_index_file(path, header, self._state_arrays())
+        header = {"class": type(self).__name__, "module": type(self).__module__, "params": self.get_params(),
+                  "n": len(self), "dim": int(self.dim_)}
+        return write_index_file(path, header, self._state_arrays(), self._files_to_save())
 
-    @classmethod
-    def _registry(cls, name: str | None = None) -> dict:
-        """Every index class by name; ``name`` first imports its module if it is not loaded yet."""
-        from . import _LAZY  # the package's public names -> their modules
+    def _files_to_save(self) -> dict:
+        """Hook: files saved beside the ``.npz``, ``{suffix: write(handle)}`` (``PQIndex``'s vectors)."""
+        return {}
 
-        if name in _LAZY:
-            importlib.import_module(f".{_LAZY[name]}", __package__)
-        found, stack = {}, [IndexBase]
-        while stack:
-            for sub in stack.pop().__subclasses__():
-                found[sub.__name__] = sub
-                stack.append(sub)
-        return found
+    def _restore_files(self, files: dict) -> None:
+        """Hook: take the files saved beside the ``.npz``, ``{suffix: open file}``, checked by :meth:`load`."""
+        if files:
+            raise ValueError(f"its header lists files beside it ({', '.join(files)}) that a {type(self).__name__} "
+                             "does not use")
+
+    @staticmethod
+    def _class_in_file(header: dict):
+        """The index class a file's header names: its ``module`` (inside this package only, so a
+        crafted file cannot make ``load`` import arbitrary code) and its ``class``."""
+        package = __name__.split(".")[0]
+        module = header.get("module")
+        if module is None:  # a file saved before headers named the module: a class already imported
+            loaded, stack = {}, [IndexBase]
+            while stack:
+                for sub in stack.pop().__subclasses__():
+                    loaded[sub.__name__] = sub
+                    stack.append(sub)
+            return loaded.get(header["class"])
+        if not isinstance(module, str) or not module.startswith(package + "."):
+            return None
+        try:
+            found = getattr(importlib.import_module(module), str(header["class"]), None)
+        except ImportError:
+            return None
+        return found if isinstance(found, type) and issubclass(found, IndexBase) else None
 
     @classmethod
     def _expected_shapes(cls, params: dict, n: int, dim: int) -> dict:
@@ -242,20 +246,25 @@ class IndexBase:
 
         def expected_shapes(header):
             nonlocal target
-            target = cls._registry(header["class"]).get(header["class"])
+            target = cls._class_in_file(header)
             if target is None or not issubclass(target, cls):
                 raise WrongIndexClass(f"{Path(path).name} holds a {header['class']!r}, not a {cls.__name__}; "
                                       f"load it with {header['class']}.load(path)")
             return target._expected_shapes(header["params"], header["n"], header["dim"])
 
         header, arrays = read_index_file(path, f"{cls.__name__}.save", expected_shapes)
+        files = open_files_beside(path, header["files"])  # checked, opened read-only
         try:
             index = target(**header["params"])
             for name, array in arrays.items():
                 setattr(index, f"{name}_", array)
+            index.ids_ = _as_ids(index.ids_, header["n"])  # a crafted file gets no negative ids either
             index.dim_ = header["dim"]
             index._restore()
+            index._restore_files(files)
         except (ValueError, KeyError, TypeError, AttributeError, RuntimeError) as error:
+            for file in files.values():
+                file.close()
             raise refusal(path, f"{cls.__name__}.save", error) from None
         return index
 

@@ -6,11 +6,16 @@ few are huge. IVF learns its buckets from the data instead:
 
 1. **train**: k-means finds ``n_lists`` centroids (here *spherical* k-means, because we compare
    by cosine: assign each unit vector to the centroid with the largest dot product, move every
-   centroid to the normalised mean of its members, repeat);
+   centroid to the normalised mean of its members, repeat). Like FAISS, it learns from a
+   *sample* of at most ``TRAIN_POINTS_PER_LIST`` (256) points per centroid: more points barely
+   move the centroids, but every extra point costs a dot product with every centroid, each step;
 2. **add**: every embedding goes into the *inverted list* of its nearest centroid. The lists are
    stored as one array in list order plus ``list_offsets_`` (list j holds rows
    ``offsets[j]:offsets[j + 1]``), the "CSR" layout FAISS uses too;
 3. **search**: a query scans only its ``n_probes`` nearest lists and re-ranks them exactly.
+   Because each list is one contiguous slice of ``vectors_``, scanning it is one
+   matrix-vector product on that slice, with no copy. That matters in NumPy: every call costs
+   about a microsecond before it does any work, so a fast query makes few, large calls.
 
 ``n_probes == n_lists`` scans everything, so it is exact. Adding after training assigns new
 vectors to the existing centroids (as ``faiss.IndexIVFFlat`` does); it does not re-train.
@@ -22,8 +27,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cosine_search import as_matrix, normalize, rerank
-from .index_base import IndexBase, check_int
+from .cosine_search import rerank, top_k
+from .index_base import IndexBase
+from .vectors import as_matrix, check_int, normalize
+
+TRAIN_POINTS_PER_LIST = 256  # FAISS's ``max_points_per_centroid``: the training sample's size per list
 
 
 def nearest_centroids(vectors, centroids, n_nearest: int = 1, batch_size: int = 4096) -> np.ndarray:
@@ -32,10 +40,11 @@ def nearest_centroids(vectors, centroids, n_nearest: int = 1, batch_size: int = 
     >>> nearest_centroids(np.array([[1.0, 0.1]]), np.array([[0.0, 1.0], [1.0, 0.0]]), 2)
     array([[1, 0]])
     """
-    from .cosine_search import top_k
-
-    found = [top_k(vectors[start:start + batch_size] @ centroids.T, n_nearest)[1]
-             for start in range(0, len(vectors), batch_size)]
+    found = []
+    for start in range(0, len(vectors), batch_size):
+        scores = vectors[start:start + batch_size] @ centroids.T
+        # The single nearest is an argmax, far cheaper than a partial sort of every row.
+        found.append(scores.argmax(axis=1)[:, None] if n_nearest == 1 else top_k(scores, n_nearest)[1])
     return np.vstack(found)
 
 
@@ -62,15 +71,31 @@ def spherical_kmeans(vectors, n_clusters: int, *, n_iter: int = 20, seed: int = 
         if assignment is not None and np.array_equal(new_assignment, assignment):
             break  # converged: nothing moved
         assignment = new_assignment
+        # Sorted by cluster, the members of cluster j are one slice: sum each slice.
+        order = np.argsort(assignment, kind="stable")
+        bounds = np.searchsorted(assignment[order], np.arange(n_clusters + 1))
         sums = np.zeros_like(centroids)
-        np.add.at(sums, assignment, vectors)
-        counts = np.bincount(assignment, minlength=n_clusters)
-        for empty in np.flatnonzero(counts == 0):
+        for j in np.flatnonzero(np.diff(bounds)):
+            sums[j] = vectors[order[bounds[j]:bounds[j + 1]]].sum(axis=0)
+        empty = np.flatnonzero(np.diff(bounds) == 0)
+        if len(empty):
             fit = np.einsum("nd,nd->n", vectors, centroids[assignment])
-            worst = int(np.argmin(fit))
-            sums[empty], fit[worst] = vectors[worst], np.inf
+            for j, worst in zip(empty, np.argsort(fit)):
+                sums[j] = vectors[worst]
         centroids = sums / np.linalg.norm(sums, axis=1, keepdims=True)
     return centroids.astype(np.float32)
+
+
+def training_sample(n: int, n_lists: int, seed: int = 0) -> np.ndarray:
+    """Rows k-means learns from: all ``n`` if few, else ``TRAIN_POINTS_PER_LIST * n_lists`` of them.
+
+    >>> len(training_sample(100_000, 100)), len(training_sample(1_000, 100))
+    (25600, 1000)
+    """
+    size = TRAIN_POINTS_PER_LIST * n_lists
+    if n <= size:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))  # sorted: reads memory in order
 
 
 class IVFIndex(IndexBase):
@@ -89,16 +114,18 @@ class IVFIndex(IndexBase):
         self.n_iter = check_int(n_iter, "n_iter", low=1, sensible=20)
 
     # -- building -------------------------------------------------------------------------
-    def train(self, embeddings) -> "IVFIndex":
-        """Learn ``centroids_`` (n_lists, d) from ``embeddings`` with seeded spherical k-means."""
+    def train(self, embeddings) -> IVFIndex:
+        """Learn ``centroids_`` (n_lists, d) with seeded spherical k-means on a sample of
+        ``embeddings`` (at most ``TRAIN_POINTS_PER_LIST`` per list, as FAISS does)."""
         vectors = normalize(embeddings, "embeddings")
         if len(vectors) < self.n_lists:
             raise ValueError(f"n_lists={self.n_lists} cells need at least {self.n_lists} vectors to learn from, got "
                              f"{len(vectors)}; add more embeddings or use n_lists <= {len(vectors)}")
-        self.centroids_ = spherical_kmeans(vectors, self.n_lists, n_iter=self.n_iter, seed=self.seed)
+        sample = vectors[training_sample(len(vectors), self.n_lists, self.seed)]
+        self.centroids_ = spherical_kmeans(sample, self.n_lists, n_iter=self.n_iter, seed=self.seed)
         return self
 
-    def add(self, embeddings, ids=None) -> "IVFIndex":
+    def add(self, embeddings, ids=None) -> IVFIndex:
         """Put ``embeddings`` (n, d) into the list of their nearest centroid (training first if needed)."""
         if not hasattr(self, "centroids_"):
             self.train(embeddings)
@@ -115,6 +142,8 @@ class IVFIndex(IndexBase):
         order = np.argsort(lists, kind="stable")
         self.vectors_, self.ids_, self.lists_ = self.vectors_[order], self.ids_[order], lists[order].astype(np.int64)
         self.list_offsets_ = np.concatenate([[0], np.cumsum(np.bincount(self.lists_, minlength=self.n_lists))])
+        # The same bounds as Python ints, (start, end) per list: a query reads them without NumPy calls.
+        self._list_bounds = list(zip(self.list_offsets_[:-1].tolist(), self.list_offsets_[1:].tolist()))
 
     def list_sizes(self) -> np.ndarray:
         """How many embeddings each inverted list holds: (n_lists,)."""
@@ -134,10 +163,41 @@ class IVFIndex(IndexBase):
         """Ids in the lists ``query`` scans (nearest list first)."""
         return self.ids_[self._rows_of(self.probed_lists(query)[0])]
 
-    def _search(self, queries, k):
+    def _search_by_rerank(self, queries, k):
+        """The readable version of ``_search``: gather the rows of the probed lists into one
+        shortlist per query and ``rerank`` it. Same results; slower, because it copies every row."""
         shortlists = [self._rows_of(lists) for lists in nearest_centroids(queries, self.centroids_, self.n_probes)]
         scores, rows = rerank(queries, self.vectors_, shortlists, k)
         return scores, rows, [len(shortlist) for shortlist in shortlists]
+
+    def _search(self, queries, k):
+        longest = np.sort(np.diff(self.list_offsets_))[-self.n_probes:].sum()
+        buffer = np.empty(longest, dtype=self.vectors_.dtype)  # one query's scores, reused by every query
+        scores = np.full((len(queries), k), np.nan, dtype=np.float32)
+        rows = np.full((len(queries), k), -1, dtype=np.int64)
+        n_scanned = np.zeros(len(queries), dtype=np.int64)
+        for q, query in enumerate(queries):
+            found, found_rows, n_scanned[q] = self._scan(query, k, buffer)
+            scores[q, :len(found)], rows[q, :len(found)] = found, found_rows
+        return scores, rows, n_scanned
+
+    def _scan(self, query, k, buffer):
+        """One query: its ``n_probes`` nearest lists, each scored with one matrix-vector product on
+        its slice of ``vectors_`` (no copy), written one after another into ``buffer``; the best k."""
+        closeness = self.centroids_ @ query
+        lists = np.argpartition(closeness, -self.n_probes)[-self.n_probes:] if self.n_probes < self.n_lists \
+            else np.arange(self.n_lists)
+        filled, shifts, lengths = 0, [], []
+        for j in lists.tolist():
+            start, end = self._list_bounds[j]
+            np.dot(self.vectors_[start:end], query, out=buffer[filled:filled + end - start])
+            shifts.append(start - filled)  # buffer position p of this list holds row p + (start - filled)
+            lengths.append(end - start)
+            filled += end - start
+        found = buffer[:filled]
+        best = np.argpartition(found, filled - k)[filled - k:] if k < filled else np.arange(filled)
+        best = best[np.argsort(-found[best], kind="stable")]  # the k largest, best first
+        return found[best], best + np.repeat(shifts, lengths)[best], filled
 
     def _restore(self):
         lists = self.lists_

@@ -1,7 +1,7 @@
 """The query path of LSH at the speed its scan allows: all tables, probes and queries at once.
 
 Builds on ``hash_tables.py``, which explains *what* a query looks at: its own bucket in every
-table, plus the ``n_probes`` nearest buckets, then an exact re-rank of the union. Written one
+table, plus its ``n_probes - 1`` nearest buckets, then an exact re-rank of the union. Written one
 table, one probe and one query at a time in Python, that is correct but slow: on 100,000
 embeddings nearly all of the time went into Python overhead, not into scanning candidates.
 This module does the same work in a handful of array operations, so that a query costs about
@@ -28,19 +28,19 @@ import numpy as np
 
 
 @functools.lru_cache(maxsize=128)
-def probe_plan(n_bits: int, n_probes: int) -> tuple[tuple[np.ndarray, int], ...]:
+def probe_plan(n_bits: int, n_extra: int) -> tuple[tuple[np.ndarray, int], ...]:
     """Which flip sets to consider, per Hamming radius: ``((positions (C, radius), n_keep), ...)``.
 
     Positions count bits in the order "closest hyperplane first". The best ``n_keep`` sets of
     one radius only use the ``n_keep + radius - 1`` closest bits, so only those are combined.
-    The plan depends on ``(n_bits, n_probes)`` alone, never on the query: it is shared by all.
+    The plan depends on ``(n_bits, n_extra)`` alone, never on the query: it is shared by all.
 
     >>> [(positions.tolist(), n_keep) for positions, n_keep in probe_plan(3, 4)]
     [([[0], [1], [2]], 3), ([[0, 1]], 1)]
     """
     plan, found = [], 0
     for radius in range(1, n_bits + 1):
-        needed = n_probes - found
+        needed = n_extra - found
         if needed <= 0:
             break
         pool = min(n_bits, needed + radius - 1)
@@ -51,8 +51,8 @@ def probe_plan(n_bits: int, n_probes: int) -> tuple[tuple[np.ndarray, int], ...]
     return tuple(plan)
 
 
-def probe_flips(margins: np.ndarray, n_probes: int) -> list[np.ndarray]:
-    """Bits to flip for the extra probes of every row of ``margins`` (..., n_bits), all at once.
+def probe_flips(margins: np.ndarray, n_extra: int) -> list[np.ndarray]:
+    """Bits to flip for the ``n_extra`` probes after the query's own bucket, for every row of ``margins`` (..., n_bits), all at once.
 
     Returns one int array per Hamming radius r, shaped (..., n_keep_r, r): bit numbers, the
     likeliest wrong bits (smallest ``|margin|``) first; within a radius, sets with the smallest
@@ -65,7 +65,7 @@ def probe_flips(margins: np.ndarray, n_probes: int) -> list[np.ndarray]:
     order = np.argsort(closeness, axis=-1, kind="stable")  # per row: closest hyperplane first
     closeness = np.take_along_axis(closeness, order, axis=-1)
     flips = []
-    for positions, n_keep in probe_plan(margins.shape[-1], n_probes):
+    for positions, n_keep in probe_plan(margins.shape[-1], n_extra):
         # Summed along a contiguous last axis: the same float32 rounding as summing one set alone.
         costs = np.ascontiguousarray(closeness[..., positions]).sum(axis=-1)  # (..., C)
         best = positions[np.argsort(costs, axis=-1, kind="stable")[..., :n_keep]]  # (..., n_keep, r)
@@ -74,17 +74,17 @@ def probe_flips(margins: np.ndarray, n_probes: int) -> list[np.ndarray]:
     return flips
 
 
-def probe_masks(margins: np.ndarray, n_probes: int) -> np.ndarray:
+def probe_masks(margins: np.ndarray, n_extra: int) -> np.ndarray:
     """XOR masks of the extra probes: margins (..., n_bits) -> uint64 (..., n_extra_probes).
 
-    ``code ^ mask`` is a probed bucket. ``n_extra_probes`` is ``n_probes``, or fewer when
+    ``code ^ mask`` is a probed bucket. ``n_extra_probes`` is ``n_extra``, or fewer when
     ``n_bits`` is so small that fewer other codes exist.
 
     >>> probe_masks(np.array([0.9, -0.1, 0.5]), 4).tolist()   # bits 1, 2, 0, then 1 and 2
     [2, 4, 1, 6]
     """
     masks = [np.bitwise_or.reduce(np.left_shift(np.uint64(1), bits.astype(np.uint64)), axis=-1)
-             for bits in probe_flips(margins, n_probes)]
+             for bits in probe_flips(margins, n_extra)]
     return np.concatenate(masks, axis=-1) if masks else np.zeros(margins.shape[:-1] + (0,), dtype=np.uint64)
 
 

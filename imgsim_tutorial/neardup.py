@@ -15,6 +15,10 @@ would be quadratic again. Buckets above ``max_bucket_size`` are therefore compar
 (blocked, bounded memory) and counted in ``stats``, or, with ``oversized="skip"``, left out
 with a warning that says how many pairs went unexamined. Nothing is dropped silently.
 
+Float32 rounding can score an exact copy 0.9999996 or 1.0000004, so thresholds are applied with
+a tolerance (:data:`COSINE_TOLERANCE`) and cosines are clipped to [-1, 1]: ``threshold=1.0``
+finds every exact copy, and no score exceeds 1.
+
 :func:`brute_force_pairs` is the oracle: every pair, by blocked matrix products.
 """
 
@@ -26,11 +30,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .cosine_search import normalize
-from .index_base import check_int
 from .random_projection import RandomHyperplanes, pack_bits
+from .vectors import check_int, normalize
 
 MAX_CANDIDATE_PAIRS = 50_000_000  # per table; beyond this the settings are not LSH any more
+# A pair counts when cosine >= threshold - COSINE_TOLERANCE: in float32 a unit vector times itself
+# gives 0.9999994 to 1.0000007 (measured, d = 64 to 2048), so 1e-5 keeps every exact copy.
+COSINE_TOLERANCE = 1e-5
 
 
 @dataclass
@@ -59,13 +65,16 @@ class Pairs:
 
 
 def _sorted_pairs(i, j, cosine, stats) -> Pairs:
+    cosine = np.clip(cosine, -1.0, 1.0)  # rounding can put an exact copy at 1.0000004
     order = np.lexsort((j, i, -cosine))  # cosine descending, ties by (i, j)
     return Pairs(i[order].astype(np.int64), j[order].astype(np.int64), cosine[order].astype(np.float32), stats)
 
 
-def _check_threshold(threshold):
+def _check_threshold(threshold) -> float:
+    """The cosine a pair must reach after rounding: ``threshold - COSINE_TOLERANCE``."""
     if not -1.0 <= float(threshold) <= 1.0:
         raise ValueError(f"threshold is a cosine similarity, so it must lie in [-1, 1], got {threshold}")
+    return float(threshold) - COSINE_TOLERANCE
 
 
 def brute_force_pairs(embeddings, threshold: float, *, memory_mb: float = 64) -> Pairs:
@@ -76,7 +85,7 @@ def brute_force_pairs(embeddings, threshold: float, *, memory_mb: float = 64) ->
     >>> brute_force_pairs(np.eye(3), threshold=0.5).stats["n_compared"]
     3
     """
-    _check_threshold(threshold)
+    lowest = _check_threshold(threshold)
     vectors = normalize(embeddings, "embeddings")
     n = len(vectors)
     block = max(1, int(memory_mb * 2**20 // (4 * max(n, 1))))
@@ -84,7 +93,7 @@ def brute_force_pairs(embeddings, threshold: float, *, memory_mb: float = 64) ->
     started = time.perf_counter()
     for start in range(0, n, block):
         scores = vectors[start:start + block] @ vectors[start:].T  # only columns j >= start
-        rows, columns = np.nonzero(scores >= threshold)
+        rows, columns = np.nonzero(scores >= lowest)
         keep = columns > rows  # j > i: each pair once, no self pairs
         rows, columns = rows[keep], columns[keep]
         found_i.append(start + rows)
@@ -125,13 +134,13 @@ def pairs_in_buckets(codes, max_bucket_size: int | None = None):
     return np.minimum(a, b), np.maximum(a, b), oversized
 
 
-def _verify(vectors, i, j, threshold, chunk: int):
-    """Exact cosines of candidate pairs, keeping those >= threshold (chunked gathers)."""
+def _verify(vectors, i, j, lowest, chunk: int):
+    """Exact cosines of candidate pairs, keeping those >= ``lowest`` (chunked gathers)."""
     keep_i, keep_j, keep_cos = [], [], []
     for start in range(0, len(i), chunk):
         a, b = i[start:start + chunk], j[start:start + chunk]
         cosine = np.einsum("nd,nd->n", vectors[a], vectors[b])
-        mask = cosine >= threshold
+        mask = cosine >= lowest
         keep_i.append(a[mask])
         keep_j.append(b[mask])
         keep_cos.append(cosine[mask])
@@ -159,7 +168,7 @@ def near_duplicate_pairs(embeddings, threshold: float, *, n_bits: int = 16, n_ta
     >>> [(i, j) for i, j, cosine in pairs]
     [(0, 1)]
     """
-    _check_threshold(threshold)
+    lowest = _check_threshold(threshold)
     n_bits = check_int(n_bits, "n_bits", low=1, high=64, sensible=16)
     n_tables = check_int(n_tables, "n_tables", low=1, sensible=8)
     max_bucket_size = check_int(max_bucket_size, "max_bucket_size", low=2, sensible=2000)
@@ -185,7 +194,7 @@ def near_duplicate_pairs(embeddings, threshold: float, *, n_bits: int = 16, n_ta
             inside = brute_force_pairs(vectors[rows], threshold)
             scanned.append((rows[inside.i], rows[inside.j], inside.cosine))
     keys = np.unique(np.concatenate(keys))
-    found_i, found_j, found_cos = _verify(vectors, keys // n, keys % n, threshold, chunk=max(1, 2**22 // dim))
+    found_i, found_j, found_cos = _verify(vectors, keys // n, keys % n, lowest, chunk=max(1, 2**22 // dim))
     for rows_i, rows_j, cosine in scanned:
         found_i, found_j = np.r_[found_i, rows_i], np.r_[found_j, rows_j]
         found_cos = np.r_[found_cos, cosine]

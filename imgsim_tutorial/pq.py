@@ -11,26 +11,31 @@ makes every vector *smaller*, so that millions fit in memory:
    product with all 256 centroids once: ``table[m, c]``. The approximate score of every
    embedding is then a sum of ``n_subvectors`` look-ups, ``sum_m table[m, code[m]]``.
 
-The approximation costs recall, so ``rerank=R`` re-scores the best R by *exact* cosine. The
-float vectors for that live **on disk** (``np.memmap`` in ``vectors_folder``): codes in memory,
-full vectors read only for each query's shortlist. That is the honest version of the lesson: a
-PQ index that kept the floats in memory to re-rank would save nothing.
+The approximation costs recall, so ``n_rerank=R`` re-scores the best R by *exact* cosine. The
+float vectors for that live **on disk** (``np.memmap`` of a scratch file in ``vectors_folder``):
+codes in memory, full vectors read only for each query's shortlist. That is the honest version of
+the lesson: a PQ index that kept the floats in memory to re-rank would save nothing. ``save``
+copies them to ``NAME.vectors.f32`` beside ``NAME.npz``; a loaded index reads that file and
+never writes it (its first ``add`` copies it to a scratch file of its own).
 Left out: combining PQ with IVF cells (IVF-PQ; see ``faiss_factory.py``) and optimised
 rotations (OPQ).
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from .cosine_search import as_matrix, rerank, top_k
-from .index_base import IndexBase, check_int
-from .persistence import atomic_path
+from ._support.persistence import WorkingFile
+from .cosine_search import rerank, top_k
+from .index_base import IndexBase
+from .vectors import as_matrix, check_int
 
+# Encoding scores every piece against every centroid: (rows, n_subvectors, 2 ** n_bits) float32.
+# Done for all rows at once, 10,000 x 96 pieces took 1 GB twice over; in chunks of this size, the
+# codes are the same and the working memory stays small.
+ENCODE_CHUNK_BYTES = 32 << 20
 
 def kmeans(points, n_clusters: int, *, n_iter: int = 20, seed: int = 0) -> np.ndarray:
     """Lloyd's k-means with squared Euclidean distance: centroids (n_clusters, d).
@@ -55,17 +60,20 @@ def kmeans(points, n_clusters: int, *, n_iter: int = 20, seed: int = 0) -> np.nd
 class PQIndex(IndexBase):
     """Product-quantised codes in memory, scored with a per-query distance table.
 
+    With ``n_rerank``, the float vectors wait in a scratch file in ``vectors_folder`` (default:
+    the system's temporary folder), deleted when the index is garbage-collected or Python exits.
+
     >>> rng = np.random.default_rng(0); data = rng.standard_normal((600, 16))
-    >>> index = PQIndex(n_subvectors=4, n_bits=4, rerank=50).add(data)
+    >>> index = PQIndex(n_subvectors=4, n_bits=4, n_rerank=50).add(data)
     >>> scores, ids = index.search(data[:2], k=3); ids[:, 0], index.codes_.shape
     (array([0, 1]), (600, 4))
     """
 
-    def __init__(self, *, n_subvectors: int = 16, n_bits: int = 8, rerank: int = 0, seed: int = 0,
+    def __init__(self, *, n_subvectors: int = 16, n_bits: int = 8, n_rerank: int = 0, seed: int = 0,
                  n_iter: int = 20, vectors_folder: str | None = None):
         self.n_subvectors = check_int(n_subvectors, "n_subvectors", low=1, sensible=16)
         self.n_bits = check_int(n_bits, "n_bits", low=1, high=8, sensible=8)
-        self.rerank = check_int(rerank, "rerank", low=0, sensible=100)
+        self.n_rerank = check_int(n_rerank, "n_rerank", low=0, sensible=100)
         self.seed = check_int(seed, "seed", low=0, sensible=0)
         self.n_iter = check_int(n_iter, "n_iter", low=1, sensible=20)
         if vectors_folder is not None and not isinstance(vectors_folder, (str, Path)):
@@ -73,7 +81,7 @@ class PQIndex(IndexBase):
         self.vectors_folder = None if vectors_folder is None else str(vectors_folder)
 
     # -- building -------------------------------------------------------------------------
-    def train(self, embeddings) -> "PQIndex":
+    def train(self, embeddings) -> PQIndex:
         """Learn ``codebooks_`` (n_subvectors, 2 ** n_bits, d / n_subvectors), one k-means per piece."""
         vectors = as_matrix(embeddings, "embeddings")
         vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -94,51 +102,78 @@ class PQIndex(IndexBase):
         m, n_centroids, sub = self.codebooks_.shape
         pieces = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), m, sub)
         halves = 0.5 * (self.codebooks_ ** 2).sum(2)  # (m, n_centroids)
-        scores = np.einsum("nms,mcs->nmc", pieces, self.codebooks_) - halves
-        return np.argmax(scores, axis=2).astype(np.uint8)
+        codes = np.empty((len(pieces), m), dtype=np.uint8)
+        rows = max(1, ENCODE_CHUNK_BYTES // (m * n_centroids * 4))
+        for start in range(0, len(pieces), rows):
+            scores = np.einsum("nms,mcs->nmc", pieces[start:start + rows], self.codebooks_)
+            scores -= halves
+            codes[start:start + rows] = np.argmax(scores, axis=2)
+        return codes
 
     def decode(self, codes) -> np.ndarray:
         """The approximate vectors the codes stand for: (n, d)."""
         pieces = self.codebooks_[np.arange(self.n_subvectors), np.asarray(codes, dtype=np.int64)]
         return pieces.reshape(len(pieces), -1)
 
-    def add(self, embeddings, ids=None) -> "PQIndex":
+    def add(self, embeddings, ids=None) -> PQIndex:
         """Encode ``embeddings`` (n, d) (training the codebooks first if needed) and append them."""
         if not hasattr(self, "codebooks_"):
             self.train(embeddings)
         else:
             as_matrix(embeddings, "embeddings", self.codebooks_.shape[0] * self.codebooks_.shape[2])
-        old_codes = getattr(self, "codes_", None)
+        old_ids, old_codes = getattr(self, "ids_", None), getattr(self, "codes_", None)
         vectors = self._append(embeddings, ids, keep_vectors=False)
-        codes = self.encode(vectors)
+        try:
+            codes = self.encode(vectors)
+            if self.n_rerank:
+                self._write_vectors(vectors)
+        except BaseException:  # a full disk, say: the index stays as it was
+            if old_ids is None:
+                del self.ids_, self.dim_
+            else:
+                self.ids_ = old_ids
+            raise
         self.codes_ = codes if old_codes is None else np.vstack([old_codes, codes])
-        if self.rerank:
-            self._write_vectors(vectors)
         return self
 
-    def _write_vectors(self, vectors):
-        if getattr(self, "_vectors_file", None) is None:
-            folder = Path(self.vectors_folder or tempfile.mkdtemp(prefix="imgsim-pq-vectors-"))
-            folder.mkdir(parents=True, exist_ok=True)
-            self._vectors_file = folder / "vectors.f32"
-            self._vectors_file.write_bytes(b"")
-        with open(self._vectors_file, "ab") as handle:  # appending never rewrites what is there
-            handle.write(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
-        self._check_vectors_file()
+    def _write_vectors(self, vectors, start: int | None = None):
+        """Write ``vectors`` as rows ``start...`` (default: the last rows) of the vectors on disk.
+
+        Only ever into a private scratch file: the first batch creates one, and an index loaded
+        from a file first copies that file's rows (copy-on-write), so a saved index never changes.
+        """
+        start = len(self) - len(vectors) if start is None else start
+        row_bytes = vectors.shape[1] * 4
+        store = getattr(self, "_vectors_file", None)
+        if store is None or not store.private:
+            scratch = WorkingFile.scratch(self.vectors_folder, prefix="imgsim-pq-vectors-", suffix=".f32")
+            if store is not None and start:
+                self._copy_vectors(scratch.file, start)
+            store = scratch
+        store.file.seek(start * row_bytes)
+        store.file.write(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
+        store.file.truncate()
+        store.file.flush()
+        self._vectors_file = store
+
+    def _copy_vectors(self, handle, n_rows: int, chunk_rows: int = 1 << 14):
+        """Write the first ``n_rows`` float vectors to the open binary file ``handle``, a chunk at a time."""
+        on_disk = np.memmap(self._vectors_file.file, dtype=np.float32, mode="r", shape=(n_rows, self.dim_))
+        for begin in range(0, n_rows, chunk_rows):
+            handle.write(on_disk[begin:begin + chunk_rows].tobytes())
 
     def _check_vectors_file(self):
-        expected = len(self) * self.dim_ * 4
-        size = self._vectors_file.stat().st_size if self._vectors_file.exists() else None
+        expected, size = len(self) * self.dim_ * 4, self._vectors_file.size()
         if size != expected:
-            raise ValueError(f"{self._vectors_file} should hold {len(self)} x {self.dim_} float32 vectors "
-                             f"({expected} bytes) for re-ranking, but it has {size} bytes; save the index again")
+            raise ValueError(f"{self._vectors_file.path.name} should hold {len(self)} x {self.dim_} float32 "
+                             f"vectors ({expected} bytes) for re-ranking, but it has {size} bytes")
 
     @property
     def vectors_on_disk(self) -> np.memmap:
         """The float vectors, mapped from disk (read only; pages are loaded when rows are read).
 
-        Opened on each use rather than kept: nothing of it counts as memory the index holds."""
-        return np.memmap(self._vectors_file, dtype=np.float32, mode="r", shape=(len(self), self.dim_))
+        Mapped on each use rather than kept: nothing of it counts as memory the index holds."""
+        return np.memmap(self._vectors_file.file, dtype=np.float32, mode="r", shape=(len(self), self.dim_))
 
     # -- searching ------------------------------------------------------------------------
     def distance_table(self, query) -> np.ndarray:
@@ -152,13 +187,13 @@ class PQIndex(IndexBase):
         return table[np.arange(self.n_subvectors), self.codes_.astype(np.intp)].sum(axis=1)
 
     def _search(self, queries, k):
-        width = max(k, min(self.rerank, len(self))) if self.rerank else k
+        width = max(k, min(self.n_rerank, len(self))) if self.n_rerank else k
         shortlists, estimates = [], []
         for query in queries:
             best, rows = top_k(self.approximate_scores(query)[None], width)
             shortlists.append(rows[0])
             estimates.append(best[0])
-        if not self.rerank:
+        if not self.n_rerank:
             return np.array(estimates), np.array(shortlists), np.full(len(queries), len(self))
         scores = np.full((len(queries), k), np.nan, dtype=np.float32)
         rows = np.full((len(queries), k), -1, dtype=np.int64)
@@ -171,25 +206,20 @@ class PQIndex(IndexBase):
 
     # -- memory and files -----------------------------------------------------------------
     def disk_bytes(self) -> int:
-        """Bytes of float vectors kept on disk for re-ranking (0 without ``rerank``)."""
-        return int(self._vectors_file.stat().st_size) if getattr(self, "_vectors_file", None) else 0
+        """Bytes of float vectors kept on disk for re-ranking (0 without ``n_rerank``)."""
+        return len(self) * self.dim_ * 4 if getattr(self, "_vectors_file", None) else 0
 
-    def _vectors_beside(self, path) -> Path:
-        return Path(path).with_name(Path(path).stem + ".vectors.f32")
+    def _files_to_save(self) -> dict:
+        """With ``n_rerank``, ``save`` also writes ``NAME.vectors.f32`` beside ``NAME.npz`` (in one swap)."""
+        if not self.n_rerank:
+            return {}
+        return {".vectors.f32": lambda handle: self._copy_vectors(handle, len(self))}
 
-    def save(self, path) -> Path:
-        """The ``.npz`` of every index, plus (with ``rerank``) ``NAME.vectors.f32`` beside it."""
-        path = Path(path)
-        if self.rerank and self._vectors_beside(path) != self._vectors_file:
-            with atomic_path(self._vectors_beside(path)) as temporary:
-                shutil.copyfile(self._vectors_file, temporary)
-        return super().save(path)
-
-    @classmethod
-    def load(cls, path) -> "PQIndex":
-        """Read an index written by :meth:`save`; a re-ranking index maps its vectors file from disk."""
-        index = super().load(path)
-        if index.rerank:
-            index._vectors_file = index._vectors_beside(path)
-            index._check_vectors_file()
-        return index
+    def _restore_files(self, files: dict) -> None:
+        if not self.n_rerank:
+            return super()._restore_files(files)
+        if set(files) != {".vectors.f32"}:
+            raise ValueError(f"it re-ranks (n_rerank={self.n_rerank}) but lists no vectors file beside it "
+                             "(saved by an older version?); build the index again and save it")
+        self._vectors_file = WorkingFile.reading(files[".vectors.f32"])
+        self._check_vectors_file()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cosine_search import as_matrix
+from .vectors import as_matrix
 
 MAX_BITS = 64  # codes are packed into one uint64
 

@@ -32,10 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .cosine_search import normalize
-from .index_base import IndexBase, check_int
+from ._support.persistence import atomic_path
+from .index_base import IndexBase
 from .neardup import Pairs, _check_threshold, _sorted_pairs
-from .persistence import atomic_path
+from .vectors import check_int, normalize
 
 MAX_DISTANCE = 2.0 + 1e-6  # unit vectors are at most 2 apart: a join threshold that keeps every candidate
 JAVA_HELP = ("Spark needs Java 17 or newer, and {found}. Install it with one of:\n"
@@ -111,13 +111,17 @@ def _quiet_log_config() -> Path:
 
 
 def _active_session():
+    """The running SparkSession, from whichever thread asks."""
+    from pyspark.errors import PySparkRuntimeError
     from pyspark.sql import SparkSession
 
-    session = SparkSession.getActiveSession()
-    if session is None:
+    # getActiveSession() is per thread, so a search from a widget callback or a thread pool saw
+    # None while a session ran; active() falls back to the session this process started.
+    try:
+        return SparkSession.active()
+    except PySparkRuntimeError:
         raise ValueError("no Spark session is running; build and search the index inside "
-                         "`with t.spark_session() as spark:`")
-    return session
+                         "`with t.spark_session() as spark:`") from None
 
 
 def vectors_frame(spark, vectors: np.ndarray, ids: np.ndarray):
@@ -161,13 +165,16 @@ class SparkLSHIndex(IndexBase):
         self.n_tables = check_int(n_tables, "n_tables", low=1, high=1000, sensible=8)
         self.seed = check_int(seed, "seed", low=0, high=2**31 - 1)
 
-    def add(self, embeddings, ids=None) -> "SparkLSHIndex":
+    def add(self, embeddings, ids=None) -> SparkLSHIndex:
         """Append ``embeddings`` (n, d) and hash them on Spark; ``ids`` continue from ``len(self)``."""
         spark = _active_session()
         first_row = len(self)
         vectors = self._append(embeddings, ids)
-        batch = self._model().transform(vectors_frame(spark, vectors, first_row + np.arange(len(vectors))))
-        self._frame = batch if getattr(self, "_frame", None) is None else self._frame.union(batch)
+        if getattr(self, "_frame", None) is None:  # the first add, or the first after load(): hash every row
+            self._data()
+        else:
+            batch = self._model().transform(vectors_frame(spark, vectors, first_row + np.arange(len(vectors))))
+            self._frame = self._frame.union(batch)
         return self
 
     def _model(self):
@@ -194,7 +201,8 @@ class SparkLSHIndex(IndexBase):
         """One Spark job for all queries: approxSimilarityJoin with a threshold that keeps every
         pair sharing a bucket, so each query's candidates are exactly approxNearestNeighbors'
         (single probe); then the k nearest per query by a window over the distance."""
-        from pyspark.sql import Window, functions as F
+        from pyspark.sql import Window
+        from pyspark.sql import functions as F
 
         model = self._model()
         batch = model.transform(vectors_frame(_active_session(), queries, np.arange(len(queries))))
@@ -209,7 +217,8 @@ class SparkLSHIndex(IndexBase):
         rows = np.full((len(queries), k), -1, dtype=np.int64)
         n_candidates = np.zeros(len(queries), dtype=np.int64)
         q, r = found["query"].to_numpy(), found["rank"].to_numpy() - 1
-        scores[q, r] = 1.0 - found["distance"].to_numpy() ** 2 / 2  # |a-b|^2 = 2 - 2 cos for unit vectors
+        # |a-b|^2 = 2 - 2 cos for unit vectors; the clip keeps rounding from leaving [-1, 1]
+        scores[q, r] = np.clip(1.0 - found["distance"].to_numpy() ** 2 / 2, -1.0, 1.0)
         rows[q, r] = found["row"].to_numpy()
         n_candidates[q] = found["n_candidates"].to_numpy()
         return scores, rows, n_candidates
@@ -233,14 +242,14 @@ def spark_near_duplicates(embeddings, threshold: float, *, bucket_length: float 
     >>> with spark_session():                                     # doctest: +SKIP
     ...     pairs = spark_near_duplicates(embeddings, threshold=0.9, bucket_length=0.15)
     """
-    _check_threshold(threshold)
+    lowest = _check_threshold(threshold)  # threshold - COSINE_TOLERANCE: float32 rounding
     index = SparkLSHIndex(bucket_length=bucket_length, n_tables=n_tables, seed=seed)
     vectors = normalize(embeddings, "embeddings")
     index.add(vectors)
     from pyspark.sql import functions as F
 
     # A hair above the threshold distance; the exact boundary is applied on the cosines below.
-    distance = math.sqrt(max(0.0, 2 - 2 * float(threshold))) + 1e-6
+    distance = math.sqrt(max(0.0, 2 - 2 * lowest)) + 1e-6
     data = index._data()
     joined = index._model().approxSimilarityJoin(data, data, distance, distCol="distance").select(
         F.col("datasetA.id").alias("i"), F.col("datasetB.id").alias("j"), "distance").filter("i < j")
@@ -248,5 +257,5 @@ def spark_near_duplicates(embeddings, threshold: float, *, bucket_length: float 
         found = joined.toPandas()
     i, j = found["i"].to_numpy(np.int64), found["j"].to_numpy(np.int64)
     cosine = np.einsum("nd,nd->n", vectors[i], vectors[j]) if len(i) else np.array([], dtype=np.float32)
-    keep = cosine >= threshold
+    keep = cosine >= lowest
     return _sorted_pairs(i[keep], j[keep], cosine[keep], {"n_pairs_joined": int(len(i))})

@@ -19,16 +19,24 @@ so it finds at least as much: treat the prediction as a lower bound, and **measu
 :func:`predict_lsh` applies the formulas to one setting and :func:`suggest_lsh_settings`
 searches all settings for the cheapest one predicted to reach the target. What it leaves out:
 the speed of your machine (the cost is counted in "candidate equivalents", see
-:func:`predict_lsh`) and the memory limit, which you set with ``max_tables``.
+:func:`predict_lsh`) and the memory limit, which you set with ``max_tables``. Then the same
+settings are measured: :func:`tradeoff_point` builds one index and measures recall, the share
+scanned and the time per query against exact search; :func:`measured_s_curve` measures the
+share of pairs that become candidates, by similarity, over several seeds.
 """
 
 from __future__ import annotations
 
+import warnings
 from math import comb
 
 import numpy as np
 
-from .random_projection import bit_agreement_probability
+from .evaluation import recall_at_k, time_per_query
+from .hash_tables import LSHIndex
+from .index_base import ShortResultWarning
+from .random_projection import any_table_collision_probability, bit_agreement_probability
+from .vectors import normalize
 
 LOOKUP_COST = 20.0  # one bucket lookup costs about as much as re-ranking this many candidates
 ID_BYTES, CODE_BYTES = 8, 8  # int64 ids and uint64 codes, per item and per table
@@ -47,7 +55,8 @@ def similarity_profile(embeddings, queries=None, k: int = 10, n_sample_queries: 
     >>> profile["neighbour_similarity"].shape, profile["pair_similarity"].shape
     ((10, 5), (100,))
     """
-    from .cosine_search import CosineIndex, normalize
+    from .cosine_search import CosineIndex
+    from .vectors import normalize
 
     embeddings = normalize(embeddings, "embeddings")
     rng = np.random.default_rng(seed)
@@ -68,12 +77,12 @@ def similarity_profile(embeddings, queries=None, k: int = 10, n_sample_queries: 
 
 
 def probes_per_radius(n_bits: int, n_probes: int) -> list[int]:
-    """How many of ``n_probes`` extra buckets lie 1, 2, ... bits away (nearest first).
+    """How many of the ``n_probes`` buckets visited lie 0, 1, 2, ... bits away (nearest first).
 
-    >>> probes_per_radius(4, 6)      # 4 buckets one bit away, then 2 of the 6 two bits away
+    >>> probes_per_radius(4, 7)      # its own, 4 buckets one bit away, then 2 of the 6 two bits away
     [1, 4, 2]
     """
-    counts, left = [1], n_probes
+    counts, left = [1], n_probes - 1
     for radius in range(1, n_bits + 1):
         if left <= 0:
             break
@@ -83,7 +92,7 @@ def probes_per_radius(n_bits: int, n_probes: int) -> list[int]:
     return counts
 
 
-def table_hit_probability(similarity, n_bits: int, n_probes: int = 0) -> np.ndarray:
+def table_hit_probability(similarity, n_bits: int, n_probes: int = 1) -> np.ndarray:
     """P(a pair at cosine ``similarity`` meets in one table, own bucket or a probed one).
 
     >>> float(table_hit_probability(1.0, 8)), round(float(table_hit_probability(0.5, 2)), 4)
@@ -128,12 +137,12 @@ def lsh_memory_bytes(n: int, n_tables: int, dim: int, n_bits: int = 0) -> dict:
             "codes": n * n_tables * CODE_BYTES, "tables": n * n_tables * (CODE_BYTES + ID_BYTES)}
 
 
-def predict_lsh(profile: dict, n: int, n_bits: int, n_tables: int, n_probes: int = 0,
+def predict_lsh(profile: dict, n: int, n_bits: int, n_tables: int, n_probes: int = 1,
                 lookup_cost: float = LOOKUP_COST, min_collisions: int = 1) -> dict:
     """The formulas applied to one setting: predicted recall, candidates, bucket size, cost.
 
     ``cost`` is in candidate equivalents: ``candidates + n_bits * n_tables`` (hashing the query
-    is one dot product per hyperplane) ``+ lookup_cost * n_tables * (1 + n_probes)``.
+    is one dot product per hyperplane) ``+ lookup_cost * n_tables * n_probes``.
     ``uniform_bucket_size`` is ``n / 2**n_bits``, what buckets would hold if codes were spread
     evenly; ``candidates`` is usually larger, because similar items crowd the same buckets.
     ``min_collisions`` > 1 keeps only items found in that many tables (``LSHIndex(min_collisions=)``);
@@ -145,7 +154,7 @@ def predict_lsh(profile: dict, n: int, n_bits: int, n_tables: int, n_probes: int
                                table_hit_probability(profile["neighbour_similarity"], n_bits, n_probes))
     caught = found_in_at_least(min_collisions, n_tables, table_hit_probability(profile["pair_similarity"], n_bits, n_probes))
     candidates = float(n * caught.mean())
-    cost = candidates + n_bits * n_tables + lookup_cost * n_tables * (1 + n_probes)
+    cost = candidates + n_bits * n_tables + lookup_cost * n_tables * n_probes
     return {"n_bits": n_bits, "n_tables": n_tables, "n_probes": n_probes, "min_collisions": min_collisions,
             "predicted_recall": float(recall.mean()),
             "candidates": candidates, "fraction_scanned": candidates / n, "uniform_bucket_size": n / 2 ** n_bits,
@@ -153,7 +162,7 @@ def predict_lsh(profile: dict, n: int, n_bits: int, n_tables: int, n_probes: int
 
 
 def suggest_lsh_settings(n: int, recall_target: float, profile: dict, *, max_tables: int = 32,
-                         probe_choices=(0, 1, 2, 4, 8, 16), bit_choices=range(4, 25),
+                         probe_choices=(1, 2, 3, 5, 9, 17), bit_choices=range(4, 25),
                          lookup_cost: float = LOOKUP_COST, top: int = 5) -> list[dict]:
     """The cheapest settings predicted to reach ``recall_target``, best first.
 
@@ -174,7 +183,7 @@ def suggest_lsh_settings(n: int, recall_target: float, profile: dict, *, max_tab
     found, tables = [], np.arange(1, max_tables + 1)[:, None]
     for n_bits in bit_choices:
         for n_probes in probe_choices:
-            if n_probes > comb(n_bits, 1) + comb(n_bits, 2):
+            if n_probes > 1 + comb(n_bits, 1) + comb(n_bits, 2):
                 continue
             # predicted recall for every table count at once; keep the fewest tables that reach the target
             hit = table_hit_probability(np.ravel(profile["neighbour_similarity"]), n_bits, n_probes)
@@ -186,3 +195,50 @@ def suggest_lsh_settings(n: int, recall_target: float, profile: dict, *, max_tab
                          f"{recall_target}; allow more tables (max_tables), more probes, or lower the target")
     found.sort(key=lambda point: point["cost"])
     return found[:top]
+
+
+# -- measuring a setting (what the formulas above predict) ------------------------------------
+def tradeoff_point(embeddings, queries, exact, n_bits: int, n_tables: int, n_probes: int, k: int = 10,
+                   seed: int = 0, timing_queries: int = 20) -> dict:
+    """recall@k against ``exact`` (its ``(scores, ids)``), fraction scanned, median query time."""
+    index = LSHIndex(n_bits=n_bits, n_tables=n_tables, n_probes=n_probes, seed=seed).add(embeddings)
+    with warnings.catch_warnings():  # a short result list is expected at extreme settings; recall shows it
+        warnings.simplefilter("ignore", ShortResultWarning)
+        _, ids, stats = index.search_with_stats(queries, k)
+        seconds = time_per_query(lambda query: index.search(query, k), queries[:timing_queries])
+    exact_scores, exact_ids = exact
+    return {"n_bits": n_bits, "n_tables": n_tables, "n_probes": n_probes, "k": k,
+            "recall": recall_at_k(ids, exact_ids), "fraction_scanned": float(stats["n_candidates"].mean() / len(index)),
+            "median_query_ms": seconds * 1e3,
+            "neighbour_similarity": float(np.median(exact_scores)), "index": index}
+
+
+def measured_s_curve(embeddings, queries, n_bits: int, n_tables: int, edges, seeds=(0, 1, 2),
+                     min_pairs: int = 20) -> dict:
+    """Share of query-candidate pairs that become candidates, per similarity bin, per seed.
+
+    ``edges`` are the bin edges of cosine similarity; bins with fewer than ``min_pairs`` pairs
+    are dropped (their share would be noise). Returns ``centres`` (b,), ``mean`` and ``std``
+    (b,) over ``seeds`` (each seed draws other hyperplanes) and ``theory`` (b,): the formula
+    averaged over the same pairs, which is what the measured share should match (the formula at
+    the bin centre differs where the curve bends within a bin).
+    """
+    embeddings, queries = normalize(embeddings, "embeddings"), normalize(queries, "queries")
+    if queries.shape[1] != embeddings.shape[1]:
+        raise ValueError(f"queries have dimension {queries.shape[1]} but embeddings {embeddings.shape[1]}; "
+                         "embed both with the same model")
+    similarity = queries @ embeddings.T
+    which = np.digitize(similarity, edges)
+    bins = [b for b in np.unique(which) if (which == b).sum() >= min_pairs]
+    shares = []
+    for seed in seeds:
+        index = LSHIndex(n_bits=n_bits, n_tables=n_tables, seed=seed).add(embeddings)
+        caught = np.zeros(similarity.shape, dtype=bool)
+        for row, query in enumerate(queries):
+            caught[row, index.candidates(query)] = True
+        shares.append([caught[which == b].mean() for b in bins])
+    centres = np.array([similarity[which == b].mean() for b in bins])
+    expected = any_table_collision_probability(similarity, n_bits, n_tables)
+    return {"n_bits": n_bits, "n_tables": n_tables, "centres": centres, "mean": np.mean(shares, axis=0),
+            "std": np.std(shares, axis=0), "n_seeds": len(seeds),
+            "theory": np.array([expected[which == b].mean() for b in bins])}

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 import sys  # noqa: E402  (the script runs from a checkout, before the package is installed)
 
 sys.path.insert(0, str(ROOT))
-from imgsim_tutorial.leaves import generate_split  # noqa: E402
+from imgsim_tutorial.data.leaves import generate_split  # noqa: E402
 
 IMAGE_SIZE, PATCH = 64, 8
 GRID = IMAGE_SIZE // PATCH
@@ -49,7 +49,8 @@ def make_model():
 
     config = ViTConfig(image_size=IMAGE_SIZE, patch_size=PATCH, hidden_size=192, num_hidden_layers=4,
                        num_attention_heads=3, intermediate_size=384, hidden_dropout_prob=0.0,
-                       attention_probs_dropout_prob=0.0, id2label={0: "angular_leaf_spot", 1: "bean_rust", 2: "healthy"},
+                       attention_probs_dropout_prob=0.0,
+                       id2label={0: "angular_leaf_spot", 1: "bean_rust", 2: "healthy"},
                        label2id={"angular_leaf_spot": 0, "bean_rust": 1, "healthy": 2})
     return ViTModel(config)
 
@@ -80,31 +81,28 @@ def evaluate(model, processor, train_pixels, train_labels, test_pixels, test_lab
     return float((train_labels[top5] == test_labels[:, None]).mean())
 
 
-def main():
+def parse_args():
+    """The command line: how many images, how many steps, batch size, seed, output folder."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-train", type=int, default=4000)
     parser.add_argument("--steps", type=int, default=2500)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "imgsim_tutorial" / "assets" / "leaf-vit-tiny")
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    started = time.time()
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
-    processor = make_processor()
-    images, labels, masks = generate_split(args.n_train, seed=1, split="train", with_masks=True)
-    x = pixels_of(images, processor)
-    y = torch.from_numpy(labels.astype(np.int64))
-    patches = torch.from_numpy(patch_targets(masks))
-    # The course's own splits (seed 0) are used only to report quality, never to train.
+
+def course_splits(processor) -> tuple:
+    """The course's own splits (seed 0) as ``evaluate``'s arguments: used only to report quality, never to train."""
     course_train, course_train_labels = generate_split(600, seed=0, split="train")
     course_test, course_test_labels = generate_split(100, seed=0, split="test")
-    eval_args = (pixels_of(course_train, processor), course_train_labels,
-                 pixels_of(course_test, processor), course_test_labels)
-    print(f"data ready in {time.time() - started:.0f} s: {tuple(x.shape)}")
+    return (pixels_of(course_train, processor), course_train_labels,
+            pixels_of(course_test, processor), course_test_labels)
 
-    model = make_model()
+
+def train(model, processor, x, y, patches, eval_args, args, started) -> list[dict]:
+    """Train on both losses (image class from CLS, lesion type per patch); returns the evaluations."""
+    rng = np.random.default_rng(args.seed)
     image_head = nn.Linear(192, 3)
     patch_head = nn.Linear(192, 3)
     parameters = [*model.parameters(), *image_head.parameters(), *patch_head.parameters()]
@@ -134,7 +132,11 @@ def main():
             history.append({"step": step, "loss_image": round(loss_image.item(), 4),
                             "loss_patch": round(loss_patch.item(), 4), "precision_at_5": round(precision, 4)})
             print(history[-1], f"{time.time() - started:.0f} s", flush=True)
+    return history
 
+
+def save(model, processor, history, args, started):
+    """The ViTModel (no heads) and its processor in Hugging Face format, plus training_report.json."""
     args.out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.out, safe_serialization=True)
     processor.save_pretrained(args.out)
@@ -145,6 +147,22 @@ def main():
     for path in args.out.iterdir():
         path.chmod(0o644)  # world-readable, whatever the umask of the training machine
     print(json.dumps({k: v for k, v in report.items() if k != "history"}))
+
+
+def main():
+    args = parse_args()
+    started = time.time()
+    torch.manual_seed(args.seed)
+    processor = make_processor()
+    images, labels, masks = generate_split(args.n_train, seed=1, split="train", with_masks=True)
+    x = pixels_of(images, processor)
+    y = torch.from_numpy(labels.astype(np.int64))
+    patches = torch.from_numpy(patch_targets(masks))
+    eval_args = course_splits(processor)
+    print(f"data ready in {time.time() - started:.0f} s: {tuple(x.shape)}")
+    model = make_model()
+    history = train(model, processor, x, y, patches, eval_args, args, started)
+    save(model, processor, history, args, started)
 
 
 if __name__ == "__main__":

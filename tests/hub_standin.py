@@ -53,8 +53,8 @@ def beans_split(split: str, counts, seed: int = STANDIN_SEED, side: int = IMAGE_
     from datasets import Dataset
     from PIL import Image
 
-    from imgsim_tutorial.data import beans_features
-    from imgsim_tutorial.leaves import LABEL_NAMES, draw_leaf, leaf_rng
+    from imgsim_tutorial.data.beans import beans_features
+    from imgsim_tutorial.data.leaves import LABEL_NAMES, draw_leaf, leaf_rng
 
     records = {"image_file_path": [], "image": [], "labels": []}
     for index, label in enumerate(class_grouped_labels(counts)):
@@ -103,8 +103,8 @@ def vit_base_checkpoint(folder: Path) -> Path:
     import torch
     from transformers import ViTConfig, ViTForImageClassification
 
+    from imgsim_tutorial.data.leaves import LABEL_NAMES
     from imgsim_tutorial.embeddings import OFFLINE_CHECKPOINT
-    from imgsim_tutorial.leaves import LABEL_NAMES
 
     labels = dict(enumerate(LABEL_NAMES))
     config = ViTConfig(architectures=["ViTForImageClassification"], id2label=labels,

@@ -5,24 +5,30 @@ import io
 
 import numpy as np
 import pytest
+from conftest import clustered
 from PIL import Image
 
-from conftest import clustered
 from imgsim_tutorial import CosineIndex, LSHIndex
 from imgsim_tutorial.widgets.app import METHODS, SearchApp, build_index, search_view
+from imgsim_tutorial.widgets.common import ERROR_COLOUR
 
 
 @pytest.fixture(scope="module")
 def parts():
     data = clustered(400, 16, n_clusters=3, spread=0.3, seed=5)
     labels = np.argmax(data @ np.random.default_rng(1).standard_normal((16, 3)), axis=1)
-    images = [Image.new("RGB", (12, 12), (int(40 * l), 100, 30)) for l in labels]
+    images = [Image.new("RGB", (12, 12), (int(40 * label), 100, 30)) for label in labels]
     return data[40:], images[40:], labels[40:], data[:40], images[:40], labels[:40]
 
 
+def upload_value(content, name="x.png"):
+    """What ``FileUpload.value`` holds after one file was picked (ipywidgets 8)."""
+    return ({"name": name, "type": "image/png", "size": len(content), "content": memoryview(content),
+             "last_modified": datetime.datetime(2026, 1, 1)},)
+
+
 def upload(app, content, name="x.png"):
-    app.upload.value = ({"name": name, "type": "image/png", "size": len(content), "content": memoryview(content),
-                         "last_modified": datetime.datetime(2026, 1, 1)},)
+    app.upload.value = upload_value(content, name)
 
 
 def png(colour=(10, 120, 30)):
@@ -34,7 +40,7 @@ def png(colour=(10, 120, 30)):
 @pytest.mark.parametrize("method", METHODS)
 def test_every_method_finds_the_exact_top_result(parts, method):
     candidates, images, labels, queries, *_ = parts
-    index = build_index(method, candidates, n_bits=4, n_tables=8, n_probes=4)
+    index = build_index(method, candidates, n_bits=4, n_tables=8, n_probes=5)
     view = search_view(index, queries[0], images[0], int(labels[0]), images, labels, k=5)
     _, exact = CosineIndex().add(candidates).search(queries[0], 5)
     assert view["results"][0]["id"] == exact[0, 0] and view["time_ms"] > 0
@@ -116,3 +122,37 @@ def test_an_upload_the_encoder_fails_on_keeps_the_app_working(parts):
     assert app.view["results"] == before and app.uploaded is None
     upload(app, png((200, 10, 10)))
     assert "searching with your image" in app.message.value and app.view["precision"] is None
+
+
+@pytest.mark.parametrize("embedding, message", [
+    (np.ones(8, dtype=np.float32), "dimension 8, but the index was built with dimension 16"),
+    (np.zeros(16, dtype=np.float32), "zero length"),
+])
+def test_the_view_refuses_an_embedding_the_index_cannot_search(parts, embedding, message):
+    candidates, images, labels, *_ = parts
+    for method in METHODS:
+        with pytest.raises(ValueError, match=message):
+            search_view(build_index(method, candidates), embedding, images[0], None, images, labels, k=3)
+
+
+@pytest.mark.parametrize("embedding, message", [
+    (np.ones(8, dtype=np.float32), "dimension 8, but the index was built with dimension 16"),
+    (np.zeros(16, dtype=np.float32), "zero length"),
+])
+def test_an_upload_the_index_refuses_shows_why_and_the_app_keeps_working(parts, embedding, message):
+    # Before: the ValueError escaped the upload handler and every control raised it until a test
+    # image was picked. The handlers are called directly: ipywidgets would swallow the error.
+    returned = iter([np.ones(16, dtype=np.float32), embedding])
+    app = SearchApp(*parts, embed=lambda image: next(returned))
+    app._on_upload({"new": upload_value(png(), "good.png")})
+    good, shown = app.uploaded, app.view["results"]
+    app._on_upload({"new": upload_value(png(), "bad.png")})
+    assert "bad.png cannot be searched" in app.message.value and message in app.message.value
+    assert ERROR_COLOUR in app.message.value  # styled as the other errors
+    assert app.uploaded is good and app.view["results"] == shown  # the good upload is still searched
+    app.k.value = 3
+    assert len(app.cards.children) == 4 and "it has no label" in app.summary.value
+    app.method.value = METHODS[1]
+    assert "scanned" in app.lsh_info.value
+    app._on_query({"new": 2})
+    assert app.message.value == "" and app.uploaded is None and app.view["precision"] is not None

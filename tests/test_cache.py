@@ -16,9 +16,10 @@ import warnings
 import numpy as np
 import pytest
 
-from imgsim_tutorial import cache, embed_dataset
-from imgsim_tutorial.cache import CacheWarning, check_manifest, read_embeddings, sweep_leftovers
-from imgsim_tutorial.data import offline_beans
+from imgsim_tutorial import embed_dataset
+from imgsim_tutorial._support import cache
+from imgsim_tutorial._support.cache import CacheWarning, check_manifest, read_embeddings, sweep_leftovers
+from imgsim_tutorial.data.beans import offline_beans
 from imgsim_tutorial.embeddings import cache_key
 
 SIZES = {"train": 6, "validation": 3, "test": 4}
@@ -202,7 +203,7 @@ def test_leftovers_of_dead_processes_are_swept(fresh_cache):
 
 KERNEL = """
 import hashlib, imgsim_tutorial as t
-from imgsim_tutorial.data import offline_beans
+from imgsim_tutorial.data.beans import offline_beans
 beans = offline_beans(seed=7, sizes={"train": 6, "validation": 3, "test": 24})
 processor, model = t.load_encoder(mode="offline", device="cpu")
 vectors = t.embed_dataset(beans["test"], processor, model, batch_size=4)
@@ -217,7 +218,7 @@ def test_three_processes_on_one_empty_cache(tmp_path):
     kernels = [subprocess.Popen([sys.executable, "-c", KERNEL], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True) for _ in range(3)]
     outputs = [kernel.communicate(timeout=300) for kernel in kernels]
-    for kernel, (out, err) in zip(kernels, outputs):
+    for kernel, (_, err) in zip(kernels, outputs):
         assert kernel.returncode == 0, err[-2000:]
     digests = {line for out, _ in outputs for line in out.splitlines() if line.startswith("DIGEST")}
     assert len(digests) == 1, digests  # identical results

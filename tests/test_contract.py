@@ -14,20 +14,20 @@ import numpy as np
 import pytest
 
 import imgsim_tutorial as t
+from imgsim_tutorial.data.synthetic import realistic_embeddings
 from imgsim_tutorial.index_base import IndexBase
-from imgsim_tutorial.synthetic import realistic_embeddings
 
 N = 200  # candidates; small enough that the "exact" settings below visit everything
 INDEX_FACTORIES = {  # names resolve lazily, so a missing class fails only its own tests
     "CosineIndex": (lambda: t.CosineIndex(), lambda: t.CosineIndex()),
-    "LSHIndex": (lambda: t.LSHIndex(n_bits=3, n_tables=2, n_probes=7), lambda: t.LSHIndex()),  # all 8 buckets
+    "LSHIndex": (lambda: t.LSHIndex(n_bits=3, n_tables=2, n_probes=8), lambda: t.LSHIndex()),  # all 8 buckets
     "FlatIPIndex": (lambda: t.FlatIPIndex(), lambda: t.FlatIPIndex()),
     "HNSWIndex": (lambda: t.HNSWIndex(M=16, ef_search=N), lambda: t.HNSWIndex()),
-    "FaissLSHIndex": (lambda: t.FaissLSHIndex(n_bits=64, rerank=10 * N), lambda: t.FaissLSHIndex()),
+    "FaissLSHIndex": (lambda: t.FaissLSHIndex(n_bits=64, n_rerank=10 * N), lambda: t.FaissLSHIndex()),
     "MultiHashIndex": (lambda: t.MultiHashIndex(n_bits=2, n_tables=2, n_flips=2), lambda: t.MultiHashIndex()),
     "IVFIndex": (lambda: t.ivf.IVFIndex(n_lists=4, n_probes=4), lambda: t.ivf.IVFIndex(n_lists=8, n_probes=2)),
     "GraphIndex": (lambda: t.graph.GraphIndex(n_neighbors=16, ef_search=N), lambda: t.graph.GraphIndex()),
-    "PQIndex": (lambda: t.pq.PQIndex(n_subvectors=4, n_bits=4, rerank=N),  # re-ranks everything
+    "PQIndex": (lambda: t.pq.PQIndex(n_subvectors=4, n_bits=4, n_rerank=N),  # re-ranks everything
                 lambda: t.pq.PQIndex(n_subvectors=4, n_bits=6)),
     "FactoryIndex": (lambda: t.faiss_factory.FactoryIndex(factory="IVF4,Flat", n_probes=4),
                      lambda: t.faiss_factory.FactoryIndex(factory="IVF8,PQ8x4", n_probes=2)),
@@ -53,7 +53,7 @@ def exact(data):
 def quiet():
     """Short result lists warn; these tests compare results, so the warning is noise here."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", t.ShortResultWarning)
         yield
 
 
@@ -103,10 +103,14 @@ print('ok')
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
 
 
+def all_subclasses(cls) -> list:
+    return [sub for direct in cls.__subclasses__() for sub in (direct, *all_subclasses(direct))]
+
+
 def test_every_index_is_in_the_contract():
     for module in set(t._LAZY.values()) - {"spark"}:
         importlib.import_module(f"imgsim_tutorial.{module}")
-    found = {cls.__name__ for cls in IndexBase._registry().values() if cls.__name__.endswith("Index")
+    found = {cls.__name__ for cls in all_subclasses(IndexBase) if cls.__name__.endswith("Index")
              and cls.__module__.startswith("imgsim_tutorial") and cls.__name__ != "FaissIndexBase"}
     missing = found - set(INDEX_FACTORIES) - set(NOT_IN_CONTRACT)
     assert not missing, f"add these to INDEX_FACTORIES in tests/test_contract.py: {sorted(missing)}"
@@ -276,3 +280,64 @@ def test_threads_with_different_k_match_one_thread(name, data):
     assert not errors, errors
     for slot, k in enumerate(ks):
         np.testing.assert_array_equal(results[slot][1], expected[k][1], err_msg=f"k={k}")
+
+
+# -- ids and files: the rules every index keeps ----------------------------------------------------
+@pytest.mark.parametrize("name", NAMES)
+def test_negative_integer_ids_are_refused(name, data):
+    """-1 marks a missing result, so a negative id would make its item look missing in every search."""
+    candidates, _ = data
+    index = _exact(name).add(candidates[:20])
+    for ids in (np.arange(-1, 4), [3, 2, -7, 1, 0]):
+        with pytest.raises(ValueError, match=r"ids must be >= 0 .*-1 marks a missing result.*strings"):
+            index.add(candidates[20:25], ids=ids)
+    with pytest.raises(ValueError, match=r"ids must be >= 0"):
+        _exact(name).add(candidates[:5], ids=np.arange(5) - 3)
+    with pytest.raises(ValueError, match=r"ids must fit in a signed 64-bit integer"):  # would wrap to negative
+        _exact(name).add(candidates[:2], ids=np.array([0, 2**63], dtype=np.uint64))
+    assert len(index) == 20 and index.search(candidates[:3], 1)[1][:, 0].tolist() == [0, 1, 2]
+
+
+def _files_in(folder) -> dict:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir()) if path.is_file()}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_add_after_load_keeps_every_item_and_never_changes_the_saved_files(name, data, tmp_path):
+    candidates, _ = data
+    folder = tmp_path / "saved"
+    path = _exact(name).add(candidates[:150], ids=np.arange(150) * 2).save(folder / "index.npz")
+    saved = _files_in(folder)
+    loaded = IndexBase.load(path)  # through the base class: each class's own files come along
+    loaded.add(candidates[150:], ids=np.arange(150, N) * 2)
+    assert len(loaded) == N
+    assert loaded.search(candidates[[3, 140, 160, 199]], 1)[1][:, 0].tolist() == [6, 280, 320, 398]
+    assert _files_in(folder) == saved, "add() after load() changed the saved files"
+    again = type(loaded).load(path)
+    assert len(again) == 150 and again.search(candidates[[3, 149]], 1)[1][:, 0].tolist() == [6, 298]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_save_that_fails_part_way_keeps_the_previous_files(name, data, tmp_path, monkeypatch):
+    candidates, queries = data
+    path = tmp_path / "index.npz"
+    first = _exact(name).add(candidates[:120])
+    first.save(path)
+    saved = _files_in(tmp_path)
+    with quiet():
+        expected = first.search(queries, 5)
+    real_savez = np.savez
+
+    def dies_midway(handle, **arrays):
+        real_savez(handle, **dict(list(arrays.items())[:1]))  # part of the archive is written ...
+        raise OSError("No space left on device")  # ... then the disk is full
+
+    monkeypatch.setattr(np, "savez", dies_midway)
+    with pytest.raises(OSError, match="No space left"):
+        _exact(name).add(candidates[60:]).save(path)
+    monkeypatch.undo()
+    assert _files_in(tmp_path) == saved  # the old files, byte for byte, and no temporary file left
+    with quiet():
+        scores, ids = IndexBase.load(path).search(queries, 5)
+    np.testing.assert_array_equal(ids, expected[1])
+    np.testing.assert_array_equal(scores, expected[0])

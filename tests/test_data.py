@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from imgsim_tutorial import LABEL_NAMES, draw_leaf, generate_beans, load_beans, seeded_subset
-from imgsim_tutorial.leaves import leaf_rng
+from imgsim_tutorial.data.leaves import leaf_rng
 
 
 def test_schema_matches_the_hub_beans(beans):
@@ -75,7 +75,7 @@ def test_label_names_are_the_beans_names():
 
 
 def test_split_images_decode_on_demand_the_same_pixels(beans):
-    from imgsim_tutorial.data import SplitImages
+    from imgsim_tutorial.data.beans import SplitImages
 
     subset = seeded_subset(beans["test"], 9, seed=4)
     images = SplitImages(subset)

@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from imgsim_tutorial import diagrams
+from imgsim_tutorial.teaching import diagrams
 
 
 def _texts(figure):

@@ -189,7 +189,7 @@ def test_course_frees_its_encoder_and_loads_it_again_when_needed(leaf_embeddings
 
 
 def test_embed_images_takes_split_images_batch_by_batch(encoder, beans):
-    from imgsim_tutorial.data import SplitImages
+    from imgsim_tutorial.data.beans import SplitImages
 
     processor, model = encoder
     subset = beans["test"].select(range(5))

@@ -3,8 +3,15 @@
 import numpy as np
 import pytest
 
-from imgsim_tutorial import (CosineIndex, average_precision, mean_average_precision, naive_search,
-                             precision_at_k, recall_at_k, time_call)
+from imgsim_tutorial import (
+    CosineIndex,
+    average_precision,
+    mean_average_precision,
+    naive_search,
+    precision_at_k,
+    recall_at_k,
+    time_call,
+)
 
 
 def test_precision_by_hand():
@@ -44,6 +51,22 @@ def test_average_precision_by_hand():
 def test_mean_average_precision_refuses_mismatched_lengths():
     with pytest.raises(ValueError, match="2 queries but 3 query labels"):
         mean_average_precision([[0, 0], [1, 0]], [0, 0, 1], candidate_labels=[0, 1])
+
+
+@pytest.mark.parametrize("call, name", [
+    pytest.param(lambda: precision_at_k([], []), "result_labels", id="precision, empty lists"),
+    pytest.param(lambda: precision_at_k(np.zeros((0, 5)), np.zeros(0)), "result_labels", id="precision, 0 queries"),
+    pytest.param(lambda: precision_at_k(np.zeros((3, 0)), [0, 1, 2]), "result_labels", id="precision, k=0"),
+    pytest.param(lambda: recall_at_k(np.zeros((0, 10)), np.zeros((0, 10))), "found_ids", id="recall, 0 queries"),
+    pytest.param(lambda: recall_at_k([[1, 2]], np.zeros((1, 0))), "true_ids", id="recall, no true ids"),
+    pytest.param(lambda: average_precision([], 0, n_relevant=3), "result_labels", id="AP, empty list"),
+    pytest.param(lambda: mean_average_precision(np.zeros((0, 5)), [], [0, 1]), "result_labels", id="mAP, 0 queries"),
+    pytest.param(lambda: mean_average_precision([[0, 1]], [0], []), "candidate_labels", id="mAP, no candidates"),
+])
+def test_empty_inputs_are_refused_not_nan(call, name):
+    # Before: NaN (with a RuntimeWarning at best), or a misleading "1 queries but 0 query labels".
+    with pytest.raises(ValueError, match=rf"{name} is empty \(shape .*\); expected .*not a score"):
+        call()
 
 
 def test_time_call_reports_median_and_spread():

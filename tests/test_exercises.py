@@ -1,9 +1,13 @@
 """The exercise checkers say right and wrong correctly, and every notebook from 01 follows the convention.
 
-The convention is written at the top of ``imgsim_tutorial/exercises.py``: "Your turn" cells tagged
-``exercise`` that call a checker, solutions tagged ``solution``, collapsed, under "## Solutions" at the end.
+The convention is written at the top of ``imgsim_tutorial/teaching/exercise_book.py``: "Your turn" cells
+tagged ``exercise`` end in ``ex.check(N, answer, objects...)``; the reference is computed in the package
+(``teaching/exercise_sets/nNN.py``), never in the notebook; solutions are files in
+``notebooks/solutions/``. That every solution passes and every listed wrong answer fails is proven by
+running the notebooks (``tests/exercise_proof.py``, in ``make test-notebooks`` and the hub rehearsal).
 """
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -11,11 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imgsim_tutorial.exercises import Check, check_array, check_ids, check_true, check_value
+from imgsim_tutorial.teaching.exercise_book import Exercise
+from imgsim_tutorial.teaching.exercise_book import notebook as exercise_notebook
+from imgsim_tutorial.teaching.exercises import Check, check_array, check_ids, check_true, check_value
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = [p for p in sorted((ROOT / "notebooks").glob("*.ipynb")) if p.stem[:2].isdigit() and int(p.stem[:2]) >= 1]
-CHECK_CALL = re.compile(r"\bcheck_(array|ids|value|true)\s*\(")
+CHECK_CALL = re.compile(r"^ex\.check\((\d+)\b", re.M)
+SOLUTIONS = ROOT / "notebooks" / "solutions"
 
 
 # --- the checkers ---------------------------------------------------------------------------
@@ -32,7 +39,7 @@ def test_check_array_names_the_rows_that_differ_and_the_tolerance():
     result = check_array(answer, expected, name="m", atol=1e-3)
     assert not result and result.status == "wrong"
     assert "2 of 12 values differ" in result.message and "rows 1, 3" in result.message
-    assert "largest difference 0.5" in result.message and "atol=0.001" in result.message
+    assert "some of yours are too large, some too small" in result.message and "atol=0.001" in result.message and "0.5" not in result.message
 
 
 def test_check_array_reports_shape_transpose_and_dtype():
@@ -59,11 +66,11 @@ def test_an_unanswered_stub_says_so_without_raising(checker, args):
 def test_check_ids_ordered_and_unordered():
     assert check_ids([[4, 2, 9]], [[4, 2, 9]])
     unordered = check_ids([9, 4, 2], [4, 2, 9])
-    assert not unordered and "same ids, wrong order" in unordered.message
+    assert not unordered and "the right ids in the wrong order" in unordered.message
     assert check_ids([9, 4, 2], [4, 2, 9], ordered=False)
     result = check_ids([[1, 2], [5, 6], [7, 8]], [[1, 2], [5, 7], [7, 8]], ordered=False)
     assert not result and "1 of 3 rows differ (rows 1)" in result.message
-    assert "missing [7], not expected [6]" in result.message
+    assert "1 of your ids should not be there" in result.message and "7" not in result.message
 
 
 def test_check_ids_catches_scores_passed_as_ids_and_wrong_k():
@@ -139,48 +146,82 @@ def test_there_are_notebooks_to_check():
     assert len(NOTEBOOKS) >= 2
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
-def test_at_least_three_exercises_each_with_a_check_one_needing_code(notebook):
-    exercises = [cell for cell in _cells(notebook) if cell["cell_type"] == "code" and "exercise" in _tags(cell)]
-    assert len(exercises) >= 3, f"{notebook.name}: {len(exercises)} cells tagged 'exercise', expected >= 3"
-    without = [_text(cell)[:60] for cell in exercises if not CHECK_CALL.search(_text(cell))]
-    assert not without, f"{notebook.name}: exercise cells without a check_* call: {without}"
-    assert any("your code" in _text(cell).lower() for cell in exercises), \
-        f"{notebook.name}: no exercise needs code (mark the stub with '# your code here')"
+def _exercise_cells(notebook):
+    return [cell for cell in _cells(notebook) if cell["cell_type"] == "code" and "exercise" in _tags(cell)]
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
-def test_solutions_are_tagged_hidden_and_after_the_solutions_heading(notebook):
+def test_graded_exercises_with_hints_one_hard_one_predicting(notebook):
+    book = exercise_notebook(notebook.stem[:2])
+    assert len(book) >= 3, f"{notebook.name}: {len(book)} exercises, expected at least 3"
+    assert any(exercise.stars == 3 for exercise in book), f"{notebook.name}: no ★★★ exercise"
+    assert any(exercise.predict for exercise in book), f"{notebook.name}: no predict-then-measure exercise"
+    for exercise in book:
+        assert len(exercise.wrong) >= 2, f"{notebook.name} exercise {exercise.number}: list >= 2 wrong answers"
+        assert str(book.hint(exercise.number, 1)) != str(book.hint(exercise.number, 2))
+    numbers = [int(CHECK_CALL.search(_text(cell)).group(1)) for cell in _exercise_cells(notebook)
+               if CHECK_CALL.search(_text(cell))]
+    assert sorted(numbers) == sorted(exercise.number for exercise in book), \
+        f"{notebook.name}: exercise cells check {sorted(numbers)}, the book has {[e.number for e in book]}"
+    assert all("your code" in _text(cell).lower() for cell in _exercise_cells(notebook)), \
+        f"{notebook.name}: mark every stub with '# your code here'"
+    marks = [cell for cell in _cells(notebook) if cell["cell_type"] == "markdown"
+             and re.search(r"\*\*Exercise \d+ ★", _text(cell))]
+    assert len(marks) >= len(book), f"{notebook.name}: every question shows its difficulty (★)"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_answer_in_sight(notebook):
+    """No solutions and no reference in the notebook; a check call passes names, never arithmetic."""
     cells = _cells(notebook)
-    headings = _solutions_heading(cells)
-    assert len(headings) == 1, f"{notebook.name}: expected one '## Solutions' heading, found {len(headings)}"
-    start = headings[0]
-    solutions = [i for i, cell in enumerate(cells) if "solution" in _tags(cell)]
-    assert solutions, f"{notebook.name}: no cell tagged 'solution'"
-    early = [i for i in solutions if i < start]
-    assert not early, f"{notebook.name}: solution cells {early} come before the Solutions heading (cell {start})"
-    for i in solutions:
-        hidden = cells[i].get("metadata", {}).get("jupyter", {})
-        assert hidden.get("source_hidden") is True and hidden.get("outputs_hidden") is True, \
-            f"{notebook.name}: solution cell {i} is not collapsed (jupyter.source_hidden/outputs_hidden)"
-    # Among the solutions every code cell is one (an untagged one would show its answer); after the
-    # last solution a clean-up cell (stop Spark, free memory) may follow.
-    untagged = [i for i, cell in enumerate(cells[start:solutions[-1]], start) if cell["cell_type"] == "code"
-                and "solution" not in _tags(cell)]
-    assert not untagged, f"{notebook.name}: code cells {untagged} among the solutions are not tagged 'solution'"
-    exercises = [i for i, cell in enumerate(cells) if "exercise" in _tags(cell)]
-    assert all(i < start for i in exercises), f"{notebook.name}: an exercise cell sits among the solutions"
+    assert not [i for i, cell in enumerate(cells) if "solution" in _tags(cell)], f"{notebook.name}: solution cells"
+    assert not _solutions_heading(cells), f"{notebook.name}: a '## Solutions' section: solutions are files now"
+    for cell in cells:
+        if cell["cell_type"] == "code":
+            assigned = re.findall(r"^(reference_\w+|expected_\w+)\s*=", _text(cell), re.M)
+            assert not assigned, f"{notebook.name}: a visible cell computes {assigned}"
+    for cell in _exercise_cells(notebook):
+        source = _text(cell)
+        call = ast.parse(source[CHECK_CALL.search(source).start():]).body[0].value
+        values = call.args[1:] + [keyword.value for keyword in call.keywords]
+        plain = (ast.Name, ast.Attribute, ast.Subscript)
+        assert all(isinstance(value, plain) for value in values), \
+            f"{notebook.name}: pass only names to ex.check, no arithmetic or literals: {ast.unparse(call)}"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
-def test_stored_outputs_show_stubs_unanswered_and_solutions_right(notebook):
+def test_every_exercise_has_a_solution_file_that_runs_its_check(notebook):
+    for cell in _exercise_cells(notebook):
+        source = _text(cell)
+        match = CHECK_CALL.search(source)
+        solution = SOLUTIONS / f"{notebook.stem[:2]}_ex{match.group(1)}.py"
+        assert solution.exists(), f"{notebook.name}: no {solution.relative_to(ROOT)}"
+        assert source[match.start():].strip() in solution.read_text(), \
+            f"{solution.name} must end with the exercise's own check call"
+
+
+def test_an_exercise_needs_stars_and_two_hints():
+    with pytest.raises(ValueError, match="stars"):
+        Exercise(1, 4, "x", ("a", "b"), lambda answer: Check("right", "x", "right"))
+    with pytest.raises(ValueError, match="two hints"):
+        Exercise(1, 2, "x", ("a",), lambda answer: Check("right", "x", "right"))
+
+
+def test_the_book_records_verdicts_and_never_calls_a_checker_on_a_blank():
+    book = exercise_notebook("03")
+    assert "not answered yet" in str(book.check(2, None)) and book.last[2].status == "unanswered"
+    assert book.check(2, 0.8 ** 16).status == "wrong" and "0.028" in book.last[2].message
+    with pytest.raises(KeyError, match="not 99"):
+        book.check(99, 1.0)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_stored_outputs_show_stubs_unanswered(notebook):
     cells = _cells(notebook)
     if not any(cell.get("execution_count") for cell in cells if cell["cell_type"] == "code"):
         pytest.skip(f"{notebook.name} has no stored outputs")
     for i, cell in enumerate(cells):
-        shown = _output_text(cell)
         if "exercise" in _tags(cell):
-            assert "✓" not in shown, f"{notebook.name}: exercise cell {i} is already right: the stub gives it away"
-        if "solution" in _tags(cell) and CHECK_CALL.search(_text(cell)):
-            assert "✓" in shown and "✗" not in shown and "not answered" not in shown, \
-                f"{notebook.name}: solution cell {i} does not pass its own check: {shown[-200:]!r}"
+            shown = _output_text(cell)
+            assert "not answered yet" in shown and "✓" not in shown, \
+                f"{notebook.name}: exercise cell {i} should show 'not answered yet': {shown[-200:]!r}"

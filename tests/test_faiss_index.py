@@ -2,11 +2,18 @@
 
 import numpy as np
 import pytest
-
 from conftest import clustered
+
 from imgsim_tutorial import CosineIndex, recall_at_k
-from imgsim_tutorial.faiss_index import (FaissIndexBase, FaissLSHIndex, FlatIPIndex, HNSWIndex, MultiHashIndex,
-                                         add_cosine_index, dataset_search)
+from imgsim_tutorial.faiss_index import (
+    FaissIndexBase,
+    FaissLSHIndex,
+    FlatIPIndex,
+    HNSWIndex,
+    MultiHashIndex,
+    add_cosine_index,
+    dataset_search,
+)
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +28,7 @@ def exact(data):
 
 EXACT_CONFIGS = [
     lambda: FlatIPIndex(),
-    lambda: FaissLSHIndex(n_bits=64, rerank=10_000),                  # shortlist = everything
+    lambda: FaissLSHIndex(n_bits=64, n_rerank=10_000),                  # shortlist = everything
     lambda: MultiHashIndex(n_bits=2, n_tables=2, n_flips=2),          # every bucket probed
     lambda: HNSWIndex(M=16, ef_search=600),                           # graph search visits all
 ]
@@ -43,7 +50,7 @@ def test_custom_ids_and_single_query(data):
 def test_approximate_configurations_trade_recall(data, exact):
     queries = data[:40] + 0.01
     _, lsh_ids = FaissLSHIndex(n_bits=32).add(data).search(queries, 10)
-    _, reranked = FaissLSHIndex(n_bits=32, rerank=100).add(data).search(queries, 10)
+    _, reranked = FaissLSHIndex(n_bits=32, n_rerank=100).add(data).search(queries, 10)
     assert recall_at_k(lsh_ids, exact[1]) < recall_at_k(reranked, exact[1])
     with pytest.warns(UserWarning, match="fewer than k=10 results"):  # one narrow table: many queries come up short
         _, narrow = MultiHashIndex(n_bits=12, n_tables=1).add(data).search(queries, 10)
@@ -141,7 +148,8 @@ def test_datasets_route_checks_every_row_and_k(data):
 
 def test_add_cosine_index_reads_only_the_vector_column():
     """An image column that cannot even be decoded is never touched; a missing column is named."""
-    from datasets import Dataset, Features, Image as ImageFeature, Sequence, Value
+    from datasets import Dataset, Features, Sequence, Value
+    from datasets import Image as ImageFeature
 
     vectors = clustered(20, 8, n_clusters=2, seed=0)
     features = Features({"image": ImageFeature(), "embeddings": Sequence(Value("float32"))})

@@ -18,15 +18,15 @@ TIMEOUT_S = 60  # generous: two cores shared by a classroom's worth of processes
 # (class, settings, the setting the message must name)
 DANGEROUS = {
     "FaissLSHIndex": [({"n_bits": 0}, "n_bits"), ({"n_bits": -3}, "n_bits"), ({"n_bits": 2.5}, "n_bits"),
-                      ({"n_bits": "8"}, "n_bits"), ({"rerank": -1}, "rerank")],
+                      ({"n_bits": "8"}, "n_bits"), ({"n_rerank": -1}, "n_rerank")],
     "HNSWIndex": [({"M": 1}, "M"), ({"M": 0}, "M"), ({"M": -1}, "M"), ({"M": True}, "M"), ({"M": 10_000}, "M"),
                   ({"ef_search": 0}, "ef_search"), ({"ef_search": -5}, "ef_search"),
                   ({"ef_construction": 0}, "ef_construction")],
     "MultiHashIndex": [({"n_bits": 8, "n_flips": 9}, "n_flips"), ({"n_flips": -1}, "n_flips"),
                        ({"n_bits": 64}, "n_bits"), ({"n_bits": 70}, "n_bits"), ({"n_bits": 40, "n_flips": 20}, "n_flips"),
-                       ({"shortlist": -1}, "shortlist"), ({"n_tables": 0}, "n_tables"), ({"seed": -1}, "seed")],
+                       ({"n_rerank": -1}, "n_rerank"), ({"n_tables": 0}, "n_tables"), ({"seed": -1}, "seed")],
     "LSHIndex": [({"n_bits": 0}, "n_bits"), ({"n_bits": 65}, "n_bits"), ({"n_tables": 0}, "n_tables"),
-                 ({"n_probes": -1}, "n_probes"), ({"center": "yes"}, "center"), ({"seed": 1.5}, "seed")],
+                 ({"n_probes": 0}, "n_probes"), ({"n_probes": 10**7}, "n_probes"), ({"center": "yes"}, "center"), ({"seed": 1.5}, "seed")],
     "CosineIndex": [({"batch_size": 0}, "batch_size"), ({"batch_size": -1}, "batch_size")],
 }
 
@@ -90,3 +90,97 @@ def test_messages_say_range_and_a_sensible_value():
         MultiHashIndex(n_bits=8, n_flips=9)
     with pytest.raises(ValueError, match=r"visits \d+ buckets per table per query"):
         MultiHashIndex(n_bits=40, n_flips=20)
+
+
+# -- factory strings (faiss_factory.FactoryIndex) ------------------------------------------------
+# Each of these killed or hung the kernel when handed to FAISS as it was: HNSW1 segfaults,
+# HNSW0 and IVF8_HNSW0 abort, NSG hangs and ignores Ctrl-C, a 0 in OPQ's output size or PQ's
+# bits divides by zero (SIGFPE). (factory, the component the message must name)
+CRASHING_FACTORIES = [
+    ("HNSW1,Flat", "HNSW1"), ("HNSW0,Flat", "HNSW0"), ("IVF8_HNSW0,Flat", "IVF8_HNSW0"),
+    ("IVF8_HNSW1,Flat", "IVF8_HNSW1"), ("NSG0,Flat", "NSG0"), ("NSG32,Flat", "NSG32"),
+    ("OPQ4_0,PQ4", "OPQ4_0"), ("IVF8,PQ4x0", "PQ4x0"), ("IVF0,Flat", "IVF0"), ("HNSW100000,Flat", "HNSW100000"),
+    ("IVF99999999999,Flat", "IVF99999999999"), ("PQ0", "PQ0"), ("PCA8,Flat", "PCA8"), ("IVF8,Flat,Flat", "Flat"),
+    ("Flat,IVF8", "IVF8"), ("IVF8", "IVF8"), ("IVF8,PQ4x20", "PQ4x20"), ("IVF8,PQ4x8fs", "PQ4x8fs"),
+    ("HNSW8,PQ4x4fs", "PQ4x4fs"), (" IVF8,Flat", " IVF8"), ("IVF8,,Flat", "''"),
+]
+
+FACTORY_SCRIPT = """
+import json, sys
+import numpy as np
+from imgsim_tutorial.faiss_factory import FactoryIndex
+data = np.random.default_rng(0).standard_normal((300, 16)).astype(np.float32)
+for factory in json.loads(sys.argv[1]):
+    print(json.dumps({"factory": factory}), flush=True)  # printed first: a crash names its case
+    try:
+        FactoryIndex(factory=factory, n_probes=1).add(data).search(data[:3], 5)
+        outcome = {"error": None}
+    except Exception as error:
+        outcome = {"error": type(error).__name__, "message": str(error)}
+    print(json.dumps(outcome), flush=True)
+"""
+
+
+def run_factories(factories: list) -> list:
+    """Build, train, fill and search each factory string in one subprocess; the outcomes in order."""
+    result = run_isolated(FACTORY_SCRIPT, json.dumps(factories))
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode != 0:
+        last = lines[-1].get("factory", "?") if lines else "?"
+        pytest.fail(f"process ended with code {result.returncode} (a signal if negative) while trying {last!r}; "
+                    f"stderr: {result.stderr[-500:]}")
+    outcomes = lines[1::2]
+    assert len(outcomes) == len(factories)
+    return outcomes
+
+
+def test_crashing_factory_strings_raise_value_error_before_faiss_sees_them():
+    outcomes = run_factories([factory for factory, _ in CRASHING_FACTORIES])
+    for (factory, component), outcome in zip(CRASHING_FACTORIES, outcomes):
+        assert outcome["error"] == "ValueError", (factory, outcome)
+        message = outcome["message"]
+        assert component in message and "e.g." in message, (factory, message)
+        assert "FAISS cannot build" not in message, (factory, message)  # refused by our grammar, not by FAISS
+
+
+def test_every_string_the_grammar_accepts_builds_or_fails_cleanly():
+    """Small instances of every shape the grammar admits: each one works or raises ValueError."""
+    accepted = [f"{rotation}{cells}{codes}{refine}" for rotation in ("", "OPQ4,", "OPQ2_8,")
+                for cells in ("", "IVF4,", "IVF4_HNSW2,", "HNSW2,") for codes in ("Flat", "PQ4x2", "PQ4x4fs", "SQ8")
+                for refine in ("", ",RFlat")]
+    accepted += ["HNSW512,Flat", "IVF1,SQfp16", "IVF300,SQ4", "PQ16x1", "PQ1x12", "HNSW2,PQ4x4", "HNSW2,SQ6"]
+    outcomes = run_factories(accepted)
+    for factory, outcome in zip(accepted, outcomes):
+        assert outcome["error"] in (None, "ValueError"), (factory, outcome)
+    assert sum(outcome["error"] is None for outcome in outcomes) >= len(accepted) - 20  # nearly all just work
+
+
+def test_factory_messages_name_the_component_the_range_and_an_example():
+    from imgsim_tutorial.faiss_factory import FactoryIndex, check_factory
+
+    with pytest.raises(ValueError, match=r"'HNSW1'.*M=1.*between 2 and 512.*e\.g\. 'HNSW32,Flat'"):
+        FactoryIndex(factory="HNSW1,Flat")
+    with pytest.raises(ValueError, match=r"'NSG32' is not a component the course supports.*allowed: .*IVF<n>"):
+        FactoryIndex(factory="NSG32,Flat")
+    with pytest.raises(ValueError, match=r"'PQ7' splits 64 dimensions into 7 pieces.*divide.*e\.g\. 'PQ8'"):
+        check_factory("IVF4,PQ7", 64)
+    with pytest.raises(ValueError, match=r"'OPQ8_20'.*divide"):
+        check_factory("OPQ8_20,PQ8", 64)
+    assert check_factory("OPQ16_64,IVF256_HNSW32,PQ16x4fs,RFlat", 128) == "OPQ16_64,IVF256_HNSW32,PQ16x4fs,RFlat"
+
+
+def test_factory_n_probes_is_bounded_by_the_ivf_lists():
+    import numpy as np
+
+    from imgsim_tutorial.faiss_factory import FactoryIndex
+
+    with pytest.raises(ValueError, match=r"n_probes must be between 1 and 8 .*'IVF8,Flat'.*got 9"):
+        FactoryIndex(factory="IVF8,Flat", n_probes=9)
+    with pytest.raises(ValueError, match=r"n_probes must be between 1 and 4 .*got 16"):
+        FactoryIndex(factory="IVF4,Flat")  # the default n_probes=16 is too many for 4 lists
+    assert FactoryIndex(factory="HNSW8,Flat", n_probes=50).n_probes == 50  # no IVF: nothing to bound
+    data = np.random.default_rng(0).standard_normal((300, 16)).astype(np.float32)
+    index = FactoryIndex(factory="IVF8,Flat", n_probes=8).add(data)
+    index.n_probes = 64  # set after construction, as the benchmarks do
+    with pytest.raises(ValueError, match=r"n_probes must be between 1 and 8"):
+        index.search(data[:2], 3)

@@ -41,6 +41,23 @@ def test_view_of_an_upload_has_no_label(toy):
     assert all(r["same_label"] is None for r in view["results"])
 
 
+def test_view_with_string_ids(toy):
+    # Before: TypeError ('<' not supported between instances of 'str_' and 'int').
+    _, queries, query_images, _, images, labels = toy
+    candidates = np.array([[1, 0.1], [1, -0.1], [0.1, 1], [-0.1, 1], [-1, 0.1], [-1, -0.1]], dtype=np.float32)
+    names = np.array([f"leaf_{i}.jpg" for i in range(6)])
+    by_name = CosineIndex().add(candidates, ids=names)
+    view = gallery_view(by_name, queries[0], query_images[0], 0, images, labels, k=3)
+    assert [r["id"] for r in view["results"]] == ["leaf_0.jpg", "leaf_1.jpg", "leaf_2.jpg"]
+    assert [r["image"] for r in view["results"]] == images[:3]  # each id's own image and label
+    assert view["precision"] == pytest.approx(2 / 3)
+    gallery = QueryGallery(by_name, queries, query_images, np.array([0, 2]), images, labels, k=2)
+    assert "precision@2 = 1.00" in gallery.summary.value
+    doubled = CosineIndex().add(candidates, ids=np.array(["same.jpg"] * 6))
+    with pytest.raises(ValueError, match="'same.jpg', found 6 times in its ids_.*one id of its own"):
+        gallery_view(doubled, queries[0], query_images[0], 0, images, labels, k=1)
+
+
 def captions(gallery):
     return [card.children[1].value for card in gallery.cards.children]
 
@@ -101,7 +118,7 @@ def test_bad_uploads_show_a_message_and_keep_working(toy, content, message):
 
 
 def test_huge_uploads_are_refused(monkeypatch):
-    from imgsim_tutorial import images
+    from imgsim_tutorial.data import images
     from imgsim_tutorial.widgets import common
 
     monkeypatch.setattr(images, "MAX_PIXELS", 100)
@@ -113,7 +130,7 @@ def test_huge_uploads_are_refused(monkeypatch):
 
 
 def test_static_gallery_draws_one_panel_per_image(toy):
-    from imgsim_tutorial import plotting
+    from imgsim_tutorial.teaching import plotting
 
     index, queries, query_images, query_labels, images, labels = toy
     figure = plotting.plot_gallery(gallery_view(index, queries[0], query_images[0], 0, images, labels, k=4))

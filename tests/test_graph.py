@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from imgsim_tutorial import CosineIndex, recall_at_k
-from imgsim_tutorial.graph import GraphIndex, diverse_neighbors, nearest_neighbor_lists
-from imgsim_tutorial.synthetic import realistic_embeddings
+from imgsim_tutorial.data.synthetic import realistic_embeddings
+from imgsim_tutorial.graph import GraphIndex, candidate_neighbors, diverse_neighbors
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def index(data):
 
 def test_neighbor_lists_equal_brute_force(data):
     vectors = data[0][:300]
-    rows, scores = nearest_neighbor_lists(vectors, np.arange(300), 5, batch_size=64)
+    rows, scores = candidate_neighbors(vectors, 5, batch_size=64)
     similarities = vectors @ vectors.T
     np.fill_diagonal(similarities, -np.inf)
     assert np.array_equal(rows, np.argsort(-similarities, axis=1)[:, :5])

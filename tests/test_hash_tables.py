@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import clustered
-from imgsim_tutorial import CosineIndex, recall_at_k
+
+from imgsim_tutorial import CosineIndex, ShortResultWarning, recall_at_k
 from imgsim_tutorial.baselines import SharedPlanesLSH
 from imgsim_tutorial.hash_tables import HashTable, LSHIndex, probe_sequence
 from imgsim_tutorial.random_projection import hamming_distance
@@ -34,7 +34,7 @@ def test_four_vectors_worked_by_hand():
     assert index.codes_[0].tolist() == [3, 2, 0, 1]
     assert index.candidates([2.0, 0.5]).tolist() == [0]  # quadrant x>0, y>0 only
     assert sorted(index.candidates([2.0, 0.5]).tolist()) == [0]
-    index.n_probes = 2  # flip y first (0.5 is closer to its plane than 2.0), then x
+    index.n_probes = 3  # its own bucket, then flip y first (0.5 is closer to its plane than 2.0), then x
     assert index.candidates([2.0, 0.5]).tolist() == [0, 1, 3]
 
 
@@ -50,12 +50,12 @@ def test_the_tutorial_bug_makes_identical_tables(data):
     assert all(table == shared.tables_[0] for table in shared.tables_)
 
 
-@pytest.mark.parametrize("n_probes", [0, 8, 8 + 28])
+@pytest.mark.parametrize("n_probes", [1, 1 + 8, 1 + 8 + 28])
 @pytest.mark.parametrize("min_collisions", [1, 2, 3])
 def test_min_collisions_keeps_items_found_in_that_many_tables(data, n_probes, min_collisions):
     """Oracle: count, table by table, whether an item lies within the probed Hamming radius."""
     index = LSHIndex(n_bits=8, n_tables=4, n_probes=n_probes, seed=3, min_collisions=min_collisions).add(data)
-    radius = {0: 0, 8: 1, 36: 2}[n_probes]
+    radius = {1: 0, 9: 1, 37: 2}[n_probes]
     for query in data[:25] + 0.05:
         tables_found = (hamming_distance(index.codes_, index.query_codes(query)[:, None]) <= radius).sum(axis=0)
         expected = np.flatnonzero(tables_found >= min_collisions)
@@ -69,9 +69,9 @@ def test_min_collisions_trades_candidates_for_recall(data):
     exact_scores, _ = CosineIndex().add(data).search(data[:40] + 0.05, 5)
     scanned = []
     for min_collisions in (1, 2, 4):
-        index = LSHIndex(n_bits=10, n_tables=8, n_probes=4, seed=0, min_collisions=min_collisions).add(data)
+        index = LSHIndex(n_bits=10, n_tables=8, n_probes=5, seed=0, min_collisions=min_collisions).add(data)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore", ShortResultWarning)
             scores, ids, stats = index.search_with_stats(data[:40] + 0.05, 5)
         scanned.append(stats["n_candidates"].sum())
         found = ids >= 0
@@ -79,10 +79,10 @@ def test_min_collisions_trades_candidates_for_recall(data):
     assert scanned[0] > scanned[1] > scanned[2]
 
 
-@pytest.mark.parametrize("n_probes", [0, 8, 8 + 28])
+@pytest.mark.parametrize("n_probes", [1, 1 + 8, 1 + 8 + 28])
 def test_candidates_equal_brute_force_bucket_sets(data, n_probes):
     index = LSHIndex(n_bits=8, n_tables=4, n_probes=n_probes, seed=3).add(data)
-    radius = {0: 0, 8: 1, 36: 2}[n_probes]  # 8 probes = every code 1 bit away; 36 = up to 2 bits
+    radius = {1: 0, 9: 1, 37: 2}[n_probes]  # its own + 8 = every code 1 bit away; + 28 = up to 2 bits
     for query in data[:25] + 0.05:
         query_codes = index.query_codes(query)
         near = (hamming_distance(index.codes_, query_codes[:, None]) <= radius).any(axis=0)
@@ -90,13 +90,13 @@ def test_candidates_equal_brute_force_bucket_sets(data, n_probes):
 
 
 def test_probe_sequence_goes_by_distance_then_margin():
-    assert probe_sequence(np.array([0.9, -0.1, 0.5]), 4) == [(1,), (2,), (0,), (1, 2)]
-    assert len(probe_sequence(np.array([0.3, 0.2, 0.1]), 10)) == 7  # only 7 other codes exist
+    assert probe_sequence(np.array([0.9, -0.1, 0.5]), 5) == [(1,), (2,), (0,), (1, 2)]
+    assert len(probe_sequence(np.array([0.3, 0.2, 0.1]), 8)) == 7  # only 7 other codes exist
 
 
 def test_covering_everything_equals_exact_search(data):
     exact_scores, exact_ids = CosineIndex().add(data).search(data[:40] + 0.01, 10)
-    index = LSHIndex(n_bits=3, n_tables=2, n_probes=7, seed=0).add(data)  # 8 codes, all probed
+    index = LSHIndex(n_bits=3, n_tables=2, n_probes=8, seed=0).add(data)  # 8 codes, all probed
     scores, ids = index.search(data[:40] + 0.01, 10)
     np.testing.assert_array_equal(ids, exact_ids)
     np.testing.assert_allclose(scores, exact_scores, atol=1e-6)
@@ -108,7 +108,7 @@ def test_recall_grows_with_tables_unlike_the_shared_bug(data):
     recalls, shared_recalls = [], []
     for n_tables in (1, 4, 16):
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore", ShortResultWarning)
             _, ids = LSHIndex(n_bits=10, n_tables=n_tables, seed=0).add(data).search(queries, 10)
         recalls.append(recall_at_k(ids, true_ids))
         shared = SharedPlanesLSH(n_bits=10, n_tables=n_tables).add(data)
@@ -134,14 +134,14 @@ def test_collision_counts_are_fractions_of_tables(data):
 
 
 def test_search_does_not_change_fitted_state(data):
-    index = LSHIndex(n_bits=8, n_tables=3, n_probes=2).add(data)
+    index = LSHIndex(n_bits=8, n_tables=3, n_probes=3).add(data)
     before = index.codes_.copy()
     index.search(data[:5], 3)
     np.testing.assert_array_equal(before, index.codes_)
 
 
 @pytest.mark.parametrize("params, message", [({"n_bits": 0}, "n_bits"), ({"n_bits": 65}, "n_bits"),
-                                             ({"n_tables": 0}, "n_tables"), ({"n_probes": -1}, "n_probes"),
+                                             ({"n_tables": 0}, "n_tables"), ({"n_probes": 0}, "n_probes"),
                                              ({"min_collisions": 0}, "min_collisions"),
                                              ({"n_tables": 3, "min_collisions": 4}, "between 1 and 3")])
 def test_bad_parameters_are_refused(data, params, message):
@@ -157,11 +157,11 @@ def test_query_errors(data):
 
 
 def test_save_and_load_round_trip(data, tmp_path):
-    index = LSHIndex(n_bits=10, n_tables=4, n_probes=3, seed=5, center=True).add(data, ids=np.arange(2000) * 2)
+    index = LSHIndex(n_bits=10, n_tables=4, n_probes=4, seed=5, center=True).add(data, ids=np.arange(2000) * 2)
     loaded = LSHIndex.load(index.save(tmp_path / "index.npz"))
     for name in ("hyperplanes_", "mean_", "vectors_", "ids_", "codes_"):
         np.testing.assert_array_equal(getattr(index, name), getattr(loaded, name))
-    assert (loaded.n_bits, loaded.n_tables, loaded.n_probes, loaded.center) == (10, 4, 3, True)
+    assert (loaded.n_bits, loaded.n_tables, loaded.n_probes, loaded.center) == (10, 4, 4, True)
     assert loaded.min_collisions == 1
     a, b = index.search(data[:20], 5), loaded.search(data[:20], 5)
     np.testing.assert_array_equal(a[1], b[1])
@@ -205,7 +205,7 @@ def test_refuses_what_it_did_not_write(data, tmp_path):
 
 
 def test_64_bit_codes_and_probes_work(data):
-    index = LSHIndex(n_bits=64, n_tables=2, n_probes=3, seed=0).add(data)
+    index = LSHIndex(n_bits=64, n_tables=2, n_probes=4, seed=0).add(data)
     assert index.codes_.dtype == np.uint64 and (index.codes_ >= 2 ** 63).any()
     scores, ids = index.search(data[:3], 1)
     assert ids[:, 0].tolist() == [0, 1, 2]

@@ -8,8 +8,8 @@ through exactly the calls the hub mode makes: load_dataset(<repo>) and AutoModel
 
 import numpy as np
 import pytest
-
 from hub_standin import write_beans
+
 from imgsim_tutorial import embed_dataset, embed_images, load_beans, load_encoder
 
 

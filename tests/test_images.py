@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from imgsim_tutorial import embed_dataset, embed_images, to_rgb
-from imgsim_tutorial.images import open_image_bytes, upright
-from imgsim_tutorial.widgets.common import decode_upload
+from imgsim_tutorial.data.images import open_image_bytes, upright
+from imgsim_tutorial.widgets.common import MAX_UPLOAD_SIDE, decode_upload
 
 
 def jpeg_bytes(image, orientation=None, quality=95):
@@ -132,3 +132,77 @@ def test_embed_dataset_errors_name_the_dataset_row(encoder, beans):
                                  "labels": list(rows["labels"])}, features=beans["test"].features)
     with pytest.raises(ValueError, match=r"dataset row 7 is cut off or damaged"):
         embed_dataset(damaged, processor, model, batch_size=4, cache=False)
+
+
+# -- large photos, 16-bit scans ----------------------------------------------------------------
+PEAK_MEMORY_SCRIPT = """
+import resource, sys
+from imgsim_tutorial.widgets.common import decode_upload
+content = open(sys.argv[1], "rb").read()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+image = decode_upload(content, "phone.jpg")
+print(image.size[0], image.size[1], (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+
+
+def test_a_24_megapixel_upload_is_decoded_small(tmp_path):
+    # Before: decoded at 6000x4000, peak memory +185 MB for the decode alone (+414 MB with the
+    # encoder and the thumbnail), 92 MB kept; now 1024x683, +14 MB. PIL's buffers are invisible
+    # to tracemalloc, so a fresh process reports its peak resident memory (ru_maxrss).
+    import subprocess
+    import sys
+
+    path = tmp_path / "phone.jpg"
+    Image.new("RGB", (6000, 4000), (90, 140, 60)).save(path, quality=90)
+    done = subprocess.run([sys.executable, "-c", PEAK_MEMORY_SCRIPT, str(path)], capture_output=True, text=True,
+                          timeout=120, check=True)
+    width, height, added_mb = map(int, done.stdout.split())
+    assert (width, height) == (MAX_UPLOAD_SIDE, 683)
+    assert added_mb < 40, f"decoding a 24-megapixel upload added {added_mb} MB at its peak"
+
+
+def test_a_large_sideways_upload_is_shrunk_and_turned_upright():
+    photo = Image.linear_gradient("L").resize((3000, 2000)).convert("RGB")  # dark top, bright bottom
+    decoded = decode_upload(sideways(photo), "phone.jpg")
+    assert decoded.size == (MAX_UPLOAD_SIDE, 683)
+    pixels = np.asarray(decoded.convert("L"), dtype=float)
+    assert pixels[:50].mean() < pixels[-50:].mean() - 100  # upright: still dark at the top
+    png = io.BytesIO()
+    photo.save(png, format="PNG")  # formats without draft() are decoded whole, then shrunk
+    assert decode_upload(png.getvalue(), "scan.png").size == (MAX_UPLOAD_SIDE, 683)
+
+
+def test_images_in_memory_over_the_pixel_limit_are_refused(monkeypatch, tmp_path):
+    # Before: only uploads had a pixel limit; to_rgb decoded and converted any image.
+    from imgsim_tutorial.data import images
+
+    monkeypatch.setattr(images, "MAX_PIXELS", 1000)
+    with pytest.raises(ValueError, match=r"big is 50x40 pixels.*decompression bomb.*thumbnail"):
+        to_rgb(Image.new("RGB", (50, 40)), "big")
+    path = tmp_path / "lazy.png"
+    Image.new("RGB", (50, 40)).save(path)
+    with Image.open(path) as lazy, pytest.raises(ValueError, match="megapixels"):
+        to_rgb(lazy, "lazy.png")  # refused before its pixels are decoded
+    assert to_rgb(Image.new("RGB", (30, 30))).size == (30, 30)
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I"])
+def test_dark_16_bit_images_stay_dark(mode, tmp_path):
+    # Before: stretched from darkest to brightest pixel, so a dark scan (values 0-2000 of 65535)
+    # became 0-255, i.e. mid-grey on average.
+    pixels = np.tile(np.linspace(0, 2000, 64), (16, 1)).astype(np.uint16)
+    image = Image.fromarray(pixels if mode == "I;16" else pixels.astype(np.int32))
+    assert image.mode == mode
+    rgb = np.asarray(to_rgb(image), dtype=float)
+    np.testing.assert_allclose(rgb[..., 0], np.round(pixels.astype(float) * 255 / 65535), atol=0.5)
+    assert rgb.max() <= 8  # 2000 / 65535 of white
+    path = tmp_path / "scan.png"
+    Image.fromarray(pixels).save(path)  # a 16-bit PNG file, as a scanner writes it
+    assert np.asarray(to_rgb(Image.open(path))).max() <= 8
+    white = Image.fromarray(np.full((4, 4), 65535, dtype=np.uint16))
+    assert np.asarray(to_rgb(white)).min() == 255
+
+
+def test_integer_images_outside_16_bits_are_refused():
+    with pytest.raises(ValueError, match=r"values from -5 to 70000, outside the 16-bit range.*astype\(np.uint8\)"):
+        to_rgb(Image.fromarray(np.array([[-5, 70000]], dtype=np.int32)), "depth map")

@@ -5,9 +5,9 @@ import warnings
 import numpy as np
 import pytest
 
-from imgsim_tutorial import CosineIndex, recall_at_k
+from imgsim_tutorial import CosineIndex, ShortResultWarning, recall_at_k
+from imgsim_tutorial.data.synthetic import realistic_embeddings
 from imgsim_tutorial.ivf import IVFIndex, nearest_centroids, spherical_kmeans
-from imgsim_tutorial.synthetic import realistic_embeddings
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_recall_grows_with_probes_and_beats_chance(data):
     for n_probes in (1, 3, 10):
         index = IVFIndex(n_lists=30, n_probes=n_probes, seed=0).add(embeddings)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore", ShortResultWarning)
             _, ids, stats = index.search_with_stats(queries, 10)
         recalls.append(recall_at_k(ids, exact_ids))
         scanned.append(stats["n_candidates"].mean() / len(index))

@@ -28,7 +28,7 @@ def resident_mb_around_free_memory(setup: str, allocate: str, release: str) -> t
     ``release`` (memory freed but kept by its allocator), and after ``free_memory()``."""
     out = run(f"""
 import os
-from imgsim_tutorial.memory import free_memory
+from imgsim_tutorial._support.memory import free_memory
 {setup}
 def rss_mb():
     return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -64,6 +64,6 @@ survivors = blocks[1::50]""", "del blocks")
 
 
 def test_free_memory_never_imports_pyarrow():
-    out = run("import sys; from imgsim_tutorial.memory import free_memory; free_memory(); "
+    out = run("import sys; from imgsim_tutorial._support.memory import free_memory; free_memory(); "
               "print('pyarrow' in sys.modules)")
     assert out == "False"

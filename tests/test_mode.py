@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from imgsim_tutorial import mode as mode_module
+from imgsim_tutorial._support import mode as mode_module
 
 
 def run_python(code, **env):
@@ -125,7 +125,7 @@ def test_hub_mode_from_the_local_cache_never_touches_the_network(switch, tmp_pat
             "def refuse(*a, **k): raise AssertionError('network touched')\n"
             "socket.socket.connect = refuse\n"
             "import imgsim_tutorial as t\n"
-            "from imgsim_tutorial.mode import HubUnavailableError, from_local_cache\n"
+            "from imgsim_tutorial._support.mode import HubUnavailableError, from_local_cache\n"
             "print(t.resolve_mode()); assert from_local_cache()\n"
             "import torch, datasets  # imported first: the timing below is the load attempt alone\n"
             "from transformers import AutoImageProcessor, AutoModel\n"

@@ -5,10 +5,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imgsim_tutorial.augment import AUGMENTATIONS, augment, augmented_copies, known_duplicate_pairs
-from imgsim_tutorial.neardup import (brute_force_pairs, compare_pairs, near_duplicate_pairs, pairs_in_buckets,
-                                     plant_near_copies)
-from imgsim_tutorial.synthetic import realistic_embeddings
+from imgsim_tutorial.data.augment import AUGMENTATIONS, augment, augmented_copies, known_duplicate_pairs
+from imgsim_tutorial.data.synthetic import realistic_embeddings
+from imgsim_tutorial.neardup import (
+    COSINE_TOLERANCE,
+    brute_force_pairs,
+    compare_pairs,
+    near_duplicate_pairs,
+    pairs_in_buckets,
+    plant_near_copies,
+)
 
 RECALL_FLOOR = 0.9  # near_duplicate_pairs vs brute force on realistic data with planted copies
 
@@ -22,7 +28,7 @@ def planted():
 def numpy_all_pairs(vectors, threshold):
     vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     scores = vectors @ vectors.T
-    i, j = np.nonzero(np.triu(scores >= threshold, k=1))
+    i, j = np.nonzero(np.triu(scores >= threshold - COSINE_TOLERANCE, k=1))  # the documented rule
     return {(a, b) for a, b in zip(i.tolist(), j.tolist())}, scores
 
 
@@ -54,8 +60,35 @@ def test_lsh_pairs_are_verified_and_find_most_pairs(planted):
     assert quality["precision"] == 1.0  # every returned pair was checked by its exact cosine
     assert quality["recall"] >= RECALL_FLOOR, quality
     assert compare_pairs(found, truth)["recall"] >= RECALL_FLOOR
-    assert (found.cosine >= 0.9).all() and (np.diff(found.cosine) <= 0).all()
+    assert (found.cosine >= 0.9 - COSINE_TOLERANCE).all() and (np.diff(found.cosine) <= 0).all()
     assert found.stats["share_compared"] < 0.05  # far fewer pairs than brute force
+
+
+def test_threshold_one_finds_every_exact_copy():
+    # Before: near_duplicate_pairs found 858 of 1,000 exact copies, brute_force_pairs 693, and
+    # reported cosines up to 1.0000005 (float32 rounding of a unit vector times itself).
+    embeddings, _ = realistic_embeddings(4000, 128, seed=1)
+    sources = np.random.default_rng(0).choice(len(embeddings), 1000, replace=False)
+    collection = np.vstack([embeddings, embeddings[sources]])
+    truth = np.stack([sources, len(embeddings) + np.arange(1000)], axis=1)
+    for pairs in (brute_force_pairs(collection, 1.0), near_duplicate_pairs(collection, 1.0, n_bits=16, n_tables=8)):
+        assert compare_pairs(pairs, truth)["recall"] == 1.0
+        assert pairs.cosine.max() <= 1.0 and (pairs.cosine >= 1.0 - COSINE_TOLERANCE).all()
+
+
+@pytest.mark.parametrize("scale", [1e30, 1e-25])
+def test_huge_and_tiny_values_give_the_same_pairs(planted, scale):
+    # Before: at 1e30 the float32 squares overflowed, every row became a zero vector and no pair
+    # was found; at 1e-25 they vanished and every row was refused as "zero length".
+    from imgsim_tutorial.vectors import normalize
+
+    np.testing.assert_allclose(normalize([[scale, scale]]), [[0.5**0.5, 0.5**0.5]], rtol=1e-6)
+    collection, _ = planted
+    expected = brute_force_pairs(collection, 0.9).as_array()
+    np.testing.assert_array_equal(brute_force_pairs(collection * np.float32(scale), 0.9).as_array(), expected)
+    scaled = near_duplicate_pairs(collection * np.float32(scale), 0.9, n_bits=16, n_tables=16)
+    np.testing.assert_array_equal(scaled.as_array(), near_duplicate_pairs(collection, 0.9, n_bits=16,
+                                                                          n_tables=16).as_array())
 
 
 def test_one_long_table_misses_pairs(planted):

@@ -17,10 +17,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from imgsim_tutorial.mode import probe_hub
+from imgsim_tutorial._support.mode import probe_hub
 
 LOAD_IN_HUB_MODE = ("import imgsim_tutorial as t\n"
-                    "from imgsim_tutorial.mode import HubUnavailableError\n"
+                    "from imgsim_tutorial._support.mode import HubUnavailableError\n"
                     "try:\n"
                     "    t.load_encoder()\n"
                     "except HubUnavailableError as error:\n"

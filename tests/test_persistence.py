@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from imgsim_tutorial import FlatIPIndex, HNSWIndex, LSHIndex
-from imgsim_tutorial.persistence import atomic_path
-from imgsim_tutorial.synthetic import realistic_embeddings
+from imgsim_tutorial._support.persistence import atomic_path
+from imgsim_tutorial.data.synthetic import realistic_embeddings
 
 REFUSED = "not a file written by LSHIndex.save"
 
@@ -29,7 +29,7 @@ def data():
 
 @pytest.fixture()
 def saved(data, tmp_path):
-    return LSHIndex(n_bits=6, n_tables=3, n_probes=2).add(data).save(tmp_path / "index.npz")
+    return LSHIndex(n_bits=6, n_tables=3, n_probes=3).add(data).save(tmp_path / "index.npz")
 
 
 def members_of(path) -> dict:

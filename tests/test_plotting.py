@@ -7,10 +7,12 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from imgsim_tutorial import LSHIndex, plotting  # noqa: E402
+from imgsim_tutorial import LSHIndex  # noqa: E402
+from imgsim_tutorial.teaching import plotting
+from imgsim_tutorial.tuning import measured_s_curve  # noqa: E402
 from imgsim_tutorial.widgets.buckets import bucket_view, demo_points, plot_buckets, region_centres  # noqa: E402
 from imgsim_tutorial.widgets.tables import plot_bucket_sizes, table_view  # noqa: E402
-from imgsim_tutorial.widgets.tradeoffs import measured_s_curve, plot_s_curves  # noqa: E402
+from imgsim_tutorial.widgets.tradeoffs import plot_s_curves  # noqa: E402
 
 
 def labelled(figure):

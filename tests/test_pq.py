@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from imgsim_tutorial import CosineIndex, recall_at_k
+from imgsim_tutorial.data.synthetic import realistic_embeddings
 from imgsim_tutorial.pq import PQIndex, kmeans
-from imgsim_tutorial.synthetic import realistic_embeddings
 
 M, BITS = 8, 6
 
@@ -77,7 +77,7 @@ def test_recall_close_to_faiss_indexpq_with_the_same_settings(index, data, exact
 
 def test_rerank_from_disk_restores_recall_and_true_scores(data, exact, tmp_path):
     embeddings, queries = data
-    index = PQIndex(n_subvectors=M, n_bits=BITS, rerank=200, vectors_folder=str(tmp_path / "floats")).add(embeddings)
+    index = PQIndex(n_subvectors=M, n_bits=BITS, n_rerank=200, vectors_folder=str(tmp_path / "floats")).add(embeddings)
     assert (tmp_path / "floats" / "vectors.f32").stat().st_size == embeddings.nbytes
     assert "vectors" not in index.memory_bytes() and index.disk_bytes() == embeddings.nbytes
     scores, ids = index.search(queries, 10)
@@ -86,7 +86,7 @@ def test_rerank_from_disk_restores_recall_and_true_scores(data, exact, tmp_path)
 
 
 def test_rerank_everything_is_exact(data, exact):
-    scores, ids = PQIndex(n_subvectors=4, n_bits=4, rerank=3000).add(data[0]).search(data[1], 10)
+    scores, ids = PQIndex(n_subvectors=4, n_bits=4, n_rerank=3000).add(data[0]).search(data[1], 10)
     assert recall_at_k(ids, exact[1]) == 1.0 and np.allclose(scores, exact[0], atol=1e-6)
 
 
@@ -98,7 +98,7 @@ def test_memory_per_image(index):
 
 def test_append_and_save_load_round_trip(data, tmp_path):
     embeddings, queries = data
-    index = PQIndex(n_subvectors=M, n_bits=BITS, rerank=100).add(embeddings[:2000]).add(embeddings[2000:])
+    index = PQIndex(n_subvectors=M, n_bits=BITS, n_rerank=100).add(embeddings[:2000]).add(embeddings[2000:])
     assert len(index) == 3000 and index.disk_bytes() == embeddings.nbytes
     path = index.save(tmp_path / "pq.npz")
     assert (tmp_path / "pq.vectors.f32").exists()
@@ -112,7 +112,7 @@ def test_append_and_save_load_round_trip(data, tmp_path):
 
 @pytest.mark.parametrize("settings, message", [
     ({"n_bits": 9}, "n_bits must be between 1 and 8"), ({"n_bits": 0}, "n_bits"), ({"n_subvectors": 0}, "n_subvectors"),
-    ({"rerank": -1}, "rerank must be at least 0"), ({"vectors_folder": 3}, "vectors_folder"),
+    ({"n_rerank": -1}, "n_rerank must be at least 0"), ({"vectors_folder": 3}, "vectors_folder"),
 ])
 def test_bad_settings_are_rejected(settings, message):
     with pytest.raises(ValueError, match=message):
@@ -135,7 +135,7 @@ def test_factory_ivfpq_recall_rerank_and_round_trip(data, exact, tmp_path):
     assert len(plain) == 3000
     scores, ids, stats = plain.search_with_stats(queries, 10)
     assert 0.2 < recall_at_k(ids, exact[1]) < 0.95 and (stats["n_candidates"] < 3000).all()
-    reranked = FactoryIndex(factory="IVF16,PQ8x6", n_probes=16, rerank=300).add(embeddings)
+    reranked = FactoryIndex(factory="IVF16,PQ8x6", n_probes=16, n_rerank=300).add(embeddings)
     scores, ids = reranked.search(queries, 10)
     assert recall_at_k(ids, exact[1]) >= 0.9
     assert np.allclose(scores, np.einsum("qd,qkd->qk", queries, embeddings[ids]), atol=1e-5)
@@ -211,3 +211,43 @@ def test_hnsw_without_layers_is_one_layer():
     for index in (flat, layered):
         _, rows, distances = hnsw_search(index, queries, 5, ef_search=64)
         assert recall_at_k(rows, exact_ids) >= 0.9 and 0 < distances < 2000
+
+
+# -- working memory (encode) ------------------------------------------------------------------------
+def encode_all_at_once(index, vectors):
+    """The encoder as it was: one (n, n_subvectors, 2 ** n_bits) float32 table for all rows at once."""
+    m, _, sub = index.codebooks_.shape
+    scores = np.einsum("nms,mcs->nmc", vectors.reshape(len(vectors), m, sub), index.codebooks_)
+    return np.argmax(scores - 0.5 * (index.codebooks_ ** 2).sum(2), axis=2).astype(np.uint8)
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 7, 1000])
+def test_encoding_in_chunks_gives_the_same_codes_as_all_at_once(index, data, monkeypatch, rows):
+    import imgsim_tutorial.pq as pq
+
+    vectors = data[0][:1001]  # 1001 rows: the last chunk is shorter than the others
+    expected = encode_all_at_once(index, vectors)
+    monkeypatch.setattr(pq, "ENCODE_CHUNK_BYTES", rows * M * 2 ** BITS * 4)
+    np.testing.assert_array_equal(index.encode(vectors), expected)
+    np.testing.assert_array_equal(index.encode(vectors[:1]), expected[:1])
+
+
+def test_encoding_memory_stays_bounded():
+    """96 pieces of 768-d vectors: the old encoder's table took n * 96 * 256 * 4 bytes, twice
+    (1.95 GB peak for 10,000 vectors). Measured in a child process: ru_maxrss is a peak."""
+    import subprocess
+    import sys
+
+    script = """
+import resource, numpy as np
+from imgsim_tutorial.pq import PQIndex
+data = np.random.default_rng(0).standard_normal((4000, 768), dtype=np.float32)
+index = PQIndex(n_subvectors=96, n_iter=1).train(data[:300])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+index.add(data)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)  # MiB (Linux: KiB units)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    grew_mib = int(result.stdout.split()[-1])
+    assert grew_mib < 200, f"adding 4000 x 768 vectors raised the peak by {grew_mib} MiB (the old encoder: ~790 MiB)"

@@ -3,9 +3,17 @@
 import numpy as np
 import pytest
 
-from imgsim_tutorial.random_projection import (RandomHyperplanes, any_table_collision_probability,
-                                               bit_agreement_probability, gaussian_projection, hamming_distance,
-                                               pack_bits, popcount, table_collision_probability, unpack_bits)
+from imgsim_tutorial.random_projection import (
+    RandomHyperplanes,
+    any_table_collision_probability,
+    bit_agreement_probability,
+    gaussian_projection,
+    hamming_distance,
+    pack_bits,
+    popcount,
+    table_collision_probability,
+    unpack_bits,
+)
 
 
 def test_four_vectors_worked_by_hand():

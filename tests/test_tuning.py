@@ -5,27 +5,34 @@ import warnings
 import numpy as np
 import pytest
 
-from imgsim_tutorial import CosineIndex, LSHIndex, recall_at_k
+from imgsim_tutorial import CosineIndex, LSHIndex, ShortResultWarning, recall_at_k
+from imgsim_tutorial.data.synthetic import realistic_embeddings
 from imgsim_tutorial.random_projection import any_table_collision_probability
-from imgsim_tutorial.synthetic import realistic_embeddings
-from imgsim_tutorial.tuning import (found_in_at_least, lsh_memory_bytes, predict_lsh, probes_per_radius, similarity_profile,
-                                    suggest_lsh_settings, table_hit_probability)
+from imgsim_tutorial.tuning import (
+    found_in_at_least,
+    lsh_memory_bytes,
+    predict_lsh,
+    probes_per_radius,
+    similarity_profile,
+    suggest_lsh_settings,
+    table_hit_probability,
+)
 
 
 def test_probes_fill_the_nearest_radius_first():
-    assert probes_per_radius(8, 0) == [1]
-    assert probes_per_radius(3, 3) == [1, 3]
-    assert probes_per_radius(3, 5) == [1, 3, 2]
+    assert probes_per_radius(8, 1) == [1]
+    assert probes_per_radius(3, 4) == [1, 3]
+    assert probes_per_radius(3, 6) == [1, 3, 2]
     assert probes_per_radius(2, 99) == [1, 2, 1]  # every code of 2 bits: 4 buckets, all of them
 
 
 def test_table_hit_probability_by_hand():
     p = 1 - np.arccos(0.6) / np.pi
     assert table_hit_probability(0.6, 3) == pytest.approx(p ** 3)
-    assert table_hit_probability(0.6, 3, n_probes=3) == pytest.approx(p ** 3 + 3 * p ** 2 * (1 - p))
-    assert table_hit_probability(0.6, 2, n_probes=3) == pytest.approx(1.0)  # all 4 buckets probed
-    # one probe at K bits (a random bit flipped) is worth exactly one bit less
-    assert table_hit_probability(0.6, 10, n_probes=1) == pytest.approx(p ** 9)
+    assert table_hit_probability(0.6, 3, n_probes=4) == pytest.approx(p ** 3 + 3 * p ** 2 * (1 - p))
+    assert table_hit_probability(0.6, 2, n_probes=4) == pytest.approx(1.0)  # all 4 buckets probed
+    # one probe beyond its own bucket at K bits (a random bit flipped) is worth exactly one bit less
+    assert table_hit_probability(0.6, 10, n_probes=2) == pytest.approx(p ** 9)
     # without probes the prediction is notebook 03's S-curve
     profile = {"neighbour_similarity": np.array([[0.6]]), "pair_similarity": np.array([0.6])}
     assert predict_lsh(profile, 100, 8, 5)["predicted_recall"] == pytest.approx(
@@ -66,7 +73,7 @@ def test_predicted_recall_and_candidates_match_a_measured_index(realistic):
     for n_bits, n_tables in [(6, 4), (10, 12)]:
         predicted = predict_lsh(profile, len(embeddings), n_bits, n_tables)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore", ShortResultWarning)
             _, ids, stats = LSHIndex(n_bits=n_bits, n_tables=n_tables, seed=1).add(embeddings).search_with_stats(
                 queries, 10)
         assert recall_at_k(ids, exact_ids) == pytest.approx(predicted["predicted_recall"], abs=0.06)
@@ -82,7 +89,7 @@ def test_min_collisions_prediction_matches_a_measured_index(realistic):
         predicted = predict_lsh(profile, len(embeddings), 8, 12, min_collisions=min_collisions)
         index.min_collisions = min_collisions
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore", ShortResultWarning)
             _, ids, stats = index.search_with_stats(queries, 10)
         assert recall_at_k(ids, exact_ids) == pytest.approx(predicted["predicted_recall"], abs=0.06)
         assert stats["n_candidates"].mean() == pytest.approx(predicted["candidates"], rel=0.3)
@@ -138,7 +145,7 @@ def test_the_formula_needs_independent_tables_shared_ones_add_nothing(realistic)
     tied = recall(SharedPlanesLSH(n_bits=6, n_tables=1).add(embeddings))
     assert tied < one  # the count/dim score ranks the same bucket by insertion order
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", ShortResultWarning)
         own = recall_at_k(LSHIndex(n_bits=6, n_tables=8).add(embeddings).search(queries, 10)[1], exact_ids[:40])
     assert own > one + 0.1
     with pytest.raises(ValueError, match="score must be one of"):

@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imgsim_tutorial import worker
-from imgsim_tutorial.worker import WorkerError, run_task
+from imgsim_tutorial._support import worker
+from imgsim_tutorial._support.worker import WorkerError, run_task
+
+COURSE_TASK = "imgsim_tutorial.course:embed_course_task"
 
 
 def run_python(code: str, cache) -> subprocess.CompletedProcess:
@@ -86,17 +88,22 @@ def test_a_cached_course_is_read_without_a_worker_and_a_damaged_record_is_rebuil
 
 def test_an_error_in_the_worker_is_raised_in_the_kernel_with_its_type_and_message():
     with pytest.raises(ValueError, match=r"image 0 has size \(5, 0\)") as caught:
-        run_task({"kind": "images", "mode": "offline", "names": ["image 0"], "normalize": True},
+        run_task({"kind": "imgsim_tutorial.course:embed_images_task", "mode": "offline", "names": ["image 0"], "normalize": True},
                  {"image_0": np.zeros((0, 5, 3), dtype=np.uint8)})
     assert "Traceback" not in str(caught.value)  # a known error keeps its clean message; the traceback apart
     assert "ValueError: image 0 has size (5, 0)" in caught.value.worker_traceback
 
 
+def test_the_worker_runs_only_functions_of_the_package():
+    with pytest.raises(ValueError, match="'module:function' inside imgsim_tutorial"):
+        run_task({"kind": "os:system", "mode": "offline"})
+
+
 def test_an_unexpected_error_in_the_worker_brings_its_traceback():
-    with pytest.raises(RuntimeError, match=r"KeyError in the embedding process: 'no-such-task'") as caught:
-        run_task({"kind": "no-such-task", "mode": "offline"})
+    with pytest.raises(RuntimeError, match=r"AttributeError in the embedding process: .*no_such_task") as caught:
+        run_task({"kind": "imgsim_tutorial.course:no_such_task", "mode": "offline"})
     assert "The embedding process's traceback:" in str(caught.value)
-    assert 'worker.py", line' in str(caught.value) and "TASKS[task[\"kind\"]]" in str(caught.value)
+    assert 'worker.py", line' in str(caught.value) and "task_function" in str(caught.value)
     assert caught.value.worker_traceback.startswith("Traceback (most recent call last)")
 
 
@@ -110,13 +117,13 @@ def fake_python(tmp_path, script: str, monkeypatch):
 def test_a_worker_killed_for_memory_says_what_to_do(tmp_path, monkeypatch):
     fake_python(tmp_path, "kill -9 $$", monkeypatch)
     with pytest.raises(WorkerError, match=r"signal 9 and no result: most likely it ran out of memory\. Shut down"):
-        run_task({"kind": "course", "mode": "offline"})
+        run_task({"kind": COURSE_TASK, "mode": "offline"})
 
 
 def test_a_worker_that_crashes_points_at_its_output(tmp_path, monkeypatch, capsys):
     fake_python(tmp_path, "echo 'Fatal Python error: Segmentation fault'; exit 3", monkeypatch)
     with pytest.raises(WorkerError, match="exit code 3 and no result; its output above says why"):
-        run_task({"kind": "course", "mode": "offline"})
+        run_task({"kind": COURSE_TASK, "mode": "offline"})
     assert "Segmentation fault" in capsys.readouterr().out
 
 
@@ -135,7 +142,7 @@ def test_interrupting_the_kernel_stops_the_worker(tmp_path, monkeypatch):
     monkeypatch.setattr(worker.subprocess, "Popen", remember)
     monkeypatch.setattr(worker, "relay", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        run_task({"kind": "course", "mode": "offline"})
+        run_task({"kind": COURSE_TASK, "mode": "offline"})
     assert started[0].poll() == -9, "the worker was killed, not left running"
 
 
@@ -152,8 +159,9 @@ def test_an_unwritable_cache_still_gives_the_course(tmp_path):
 def test_a_worker_whose_kernel_is_killed_stops_and_cleans_up(tmp_path):
     import psutil
 
-    code = ("import os; os.environ['IMGSIM_CACHE'] = %r\n"
-            "from imgsim_tutorial.worker import run_task; run_task({'kind': 'course', 'mode': 'offline'})" % str(tmp_path))
+    code = (f"import os; os.environ['IMGSIM_CACHE'] = {str(tmp_path)!r}\n"
+            "from imgsim_tutorial._support.worker import run_task\n"
+            "run_task({'kind': 'imgsim_tutorial.course:embed_course_task', 'mode': 'offline'})")
     kernel = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "HF_HUB_OFFLINE": "1"})
     try:
         for _ in range(100):

@@ -9,8 +9,8 @@ from .gallery import QueryGallery, gallery_view
 from .graph_walk import GraphWalk, graph_walk_view
 from .partitions import PartitionExplorer, partition_view
 from .tables import TableBrowser, table_view
-from .tradeoffs import TradeoffExplorer, tradeoff_point
+from .tradeoffs import TradeoffExplorer
 
 __all__ = ["BucketExplorer", "QueryGallery", "SearchApp", "TableBrowser", "TradeoffExplorer", "bucket_view",
-           "gallery_view", "search_view", "table_view", "tradeoff_point"]
+           "gallery_view", "search_view", "table_view"]
 __all__ += ["GraphWalk", "PartitionExplorer", "graph_walk_view", "partition_view"]

@@ -14,16 +14,17 @@ import html
 import numpy as np
 
 from ..cosine_search import CosineIndex
+from ..data.leaves import LABEL_NAMES
 from ..evaluation import time_call
 from ..hash_tables import LSHIndex
-from ..leaves import LABEL_NAMES
+from ..index_base import ShortResultWarning
 from .common import UploadableQuery
 from .gallery import gallery_cards, gallery_summary, gallery_view
 
 METHODS = ("exact (CosineIndex)", "LSH (LSHIndex)", "FAISS HNSW")
 
 
-def build_index(method: str, embeddings, n_bits: int = 8, n_tables: int = 10, n_probes: int = 0):
+def build_index(method: str, embeddings, n_bits: int = 8, n_tables: int = 10, n_probes: int = 1):
     """An index for one of :data:`METHODS`, fitted on ``embeddings``."""
     if method == METHODS[0]:
         return CosineIndex().add(embeddings)
@@ -42,7 +43,7 @@ def search_view(index, query_embedding, query_image, query_label, candidate_imag
     import warnings
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # fewer than k candidates: the view shows fewer results
+        warnings.simplefilter("ignore", ShortResultWarning)  # fewer than k candidates: the view shows fewer results
         view = gallery_view(index, query_embedding, query_image, query_label, candidate_images, candidate_labels,
                             k, names)
         timing = time_call(index.search, query_embedding, k, repeats=3, warmup=0)
@@ -87,7 +88,7 @@ class SearchApp(UploadableQuery):
         self.k = w.IntSlider(value=min(6, most), min=1, max=most, description="k", **slider)
         self.n_bits = w.IntSlider(value=8, min=2, max=24, description="n_bits", **slider)
         self.n_tables = w.IntSlider(value=10, min=1, max=32, description="n_tables", **slider)
-        self.n_probes = w.IntSlider(value=0, min=0, max=16, description="n_probes", **slider)
+        self.n_probes = w.IntSlider(value=1, min=1, max=17, description="n_probes", **slider)
         self.lsh_controls = w.HBox([self.n_bits, self.n_tables, self.n_probes])
         self.query = w.IntSlider(value=0, min=0, max=len(query_images) - 1, description="test image", **slider)
         self.upload = w.FileUpload(accept="image/*", multiple=False, description="upload image",

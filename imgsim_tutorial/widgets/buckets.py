@@ -57,7 +57,7 @@ def plot_buckets(view: dict):
     import matplotlib.pyplot as plt
     from matplotlib import colormaps
 
-    from ..plotting import DPI, integer_ticks
+    from ..teaching.plotting import DPI, integer_ticks
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.9), dpi=DPI, gridspec_kw={"width_ratios": [1.1, 1]})
     codes_present = np.unique(view["region_codes"])

@@ -10,6 +10,9 @@ import io
 
 ERROR_COLOUR = "#d1495b"
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+# Uploads are decoded at most this many pixels on their longer side: the encoder looks at 224 x 224,
+# a card at about 100; a 24-megapixel phone photo decoded whole would add about 400 MB to the kernel.
+MAX_UPLOAD_SIDE = 1024
 
 
 def thumbnail_png(image, size: int = 96) -> bytes:
@@ -26,15 +29,16 @@ def thumbnail_png(image, size: int = 96) -> bytes:
 def decode_upload(content: bytes, name: str = "upload"):
     """Bytes from a ``FileUpload`` -> an upright RGB PIL image, or a ValueError a learner can act on.
 
-    Size limits, decompression bombs, damaged files and the EXIF orientation of phone photos are
-    handled by ``images.open_image_bytes`` and ``images.to_rgb``.
+    The image is at most :data:`MAX_UPLOAD_SIDE` pixels on its longer side, shrunk while it is
+    decoded. Size limits, decompression bombs, damaged files and the EXIF orientation of phone
+    photos are handled by ``images.open_image_bytes`` and ``images.to_rgb``.
     """
-    from ..images import open_image_bytes, to_rgb
+    from ..data.images import open_image_bytes, to_rgb
 
     if len(content) > MAX_UPLOAD_BYTES:
         raise ValueError(f"{name} is {len(content) / 2**20:.0f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB. "
                          "Resize it or pick a smaller image")
-    return to_rgb(open_image_bytes(content, name), name)
+    return to_rgb(open_image_bytes(content, name, max_side=MAX_UPLOAD_SIDE), name)
 
 
 def uploaded_files(value):
@@ -74,7 +78,8 @@ class UploadableQuery:
 
     The widget provides ``embed`` (image -> embedding, or None to disable uploads), ``message``
     (an HTML widget) and ``refresh()``; this keeps ``uploaded`` = ``(image, embedding)`` or None.
-    A bad upload, or one the encoder fails on, shows a message and changes nothing else.
+    A bad upload, one the encoder fails on, or one whose embedding the index refuses (another
+    dimension, an all-zero vector) shows a message and changes nothing else.
     """
 
     uploaded = None
@@ -105,6 +110,11 @@ class UploadableQuery:
                 [f"{name} could not be embedded ({type(error).__name__}: {error}); try another image"],
                 ERROR_COLOUR, align="left")
             return
-        self.uploaded = (image, embedding)
+        previous, self.uploaded = self.uploaded, (image, embedding)
+        try:
+            self.refresh()
+        except ValueError as error:  # the index refuses it (another dimension, a zero vector)
+            self.uploaded = previous
+            self.message.value = card_caption([f"{name} cannot be searched: {error}"], ERROR_COLOUR, align="left")
+            return
         self.message.value = card_caption([f"searching with your image {name}"], align="left")
-        self.refresh()

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data.leaves import LABEL_NAMES
 from ..evaluation import precision_at_k
-from ..leaves import LABEL_NAMES
+from ..index_base import found_mask
 from .common import ERROR_COLOUR, UploadableQuery, thumbnail_card
 
 SAME_COLOUR, DIFFERENT_COLOUR = "#2a9d4b", ERROR_COLOUR
@@ -20,15 +21,19 @@ def gallery_view(index, query_embedding, query_image, query_label, candidate_ima
     """What the gallery shows for one query.
 
     ``query_label`` may be None (an uploaded image has no label): then nothing is marked and
-    precision is None. Returns ``{"query": {...}, "results": [...], "precision": float | None}``.
+    precision is None. ``candidate_images`` and ``candidate_labels`` are in the order the
+    candidates were added: an integer id is a position in them (the default ids 0..n-1); a
+    string id (``index.add(embeddings, ids=file_names)``) is found in ``index.ids_``.
+    Returns ``{"query": {...}, "results": [...], "precision": float | None}``.
     """
     scores, ids = index.search(np.asarray(query_embedding)[None, :], k)
     results = []
     for score, candidate in zip(scores[0], ids[0]):
-        if candidate < 0:  # an approximate index found fewer than k
+        if not found_mask(candidate):  # an approximate index found fewer than k
             continue
-        label = int(candidate_labels[candidate])
-        results.append({"id": int(candidate), "image": candidate_images[int(candidate)], "label": names[label],
+        row = _position(index, candidate)
+        label = int(candidate_labels[row])
+        results.append({"id": candidate.item(), "image": candidate_images[row], "label": names[label],
                         "label_id": label, "score": float(score),
                         "same_label": None if query_label is None else label == query_label})
     precision = None
@@ -36,6 +41,19 @@ def gallery_view(index, query_embedding, query_image, query_label, candidate_ima
         precision = precision_at_k([[r["label_id"] for r in results]], [query_label])
     return {"query": {"image": query_image, "label": "uploaded" if query_label is None else names[query_label]},
             "results": results, "precision": precision}
+
+
+def _position(index, candidate) -> int:
+    """Where a found id's image and label are in the candidate lists (see ``gallery_view``)."""
+    if not isinstance(candidate, str):
+        return int(candidate)
+    stored = getattr(index, "ids_", None)
+    rows = np.flatnonzero(stored == candidate) if stored is not None else []
+    if len(rows) != 1:
+        raise ValueError(f"{type(index).__name__} returned the id {str(candidate)!r}, found {len(rows)} times in "
+                         "its ids_; the gallery finds a candidate's image by its id, so give every candidate "
+                         "one id of its own")
+    return int(rows[0])
 
 
 class QueryGallery(UploadableQuery):

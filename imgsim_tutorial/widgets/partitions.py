@@ -24,7 +24,7 @@ def _lsh_cells(points, query, n_cells, n_probes, seed, plane_points):
     planes = RandomHyperplanes(max(1, n_cells // 2), 2, seed=seed)
     margins = query @ planes.normals.T
     code = int(pack_bits(margins[None] > 0)[0])
-    probed = [code] + [code ^ sum(1 << bit for bit in flip) for flip in probe_sequence(margins, n_probes - 1)]
+    probed = [code] + [code ^ sum(1 << bit for bit in flip) for flip in probe_sequence(margins, n_probes)]
     cells, region = planes.codes(points).astype(np.int64), planes.codes(plane_points).astype(np.int64)
     return cells, np.array(probed), region, planes.normals
 

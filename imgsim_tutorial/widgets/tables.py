@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..leaves import LABEL_NAMES
+from ..data.leaves import LABEL_NAMES
 
 
 def table_view(index, table: int, bucket_rank: int, labels, names=LABEL_NAMES, max_members: int = 24,
@@ -44,7 +44,7 @@ def plot_bucket_sizes(view: dict):
     """Histogram of the sizes of a table's non-empty buckets, the chosen one marked."""
     import matplotlib.pyplot as plt
 
-    from ..plotting import DPI, integer_ticks
+    from ..teaching.plotting import DPI, integer_ticks
 
     figure, axis = plt.subplots(figsize=(4.4, 2.8), dpi=DPI)
     sizes = view["bucket_sizes"]

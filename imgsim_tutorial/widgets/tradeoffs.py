@@ -1,37 +1,20 @@
 """TradeoffExplorer: move n_bits, n_tables and n_probes; watch recall, work and time change.
 
-``tradeoff_point`` (pure) builds one ``LSHIndex`` and measures it against exact search;
-``plot_tradeoff`` draws the theoretical S-curve for the current setting with the measured point
-on it; ``TradeoffExplorer`` wires three sliders to both (indexes are cached per setting).
-``measured_s_curve`` and ``plot_s_curves`` check the S-curve itself: the share of pairs that
-become candidates, by similarity, over several seeds (error bars), against the formula.
+The measuring lives in ``tuning.py`` (``tradeoff_point`` builds one ``LSHIndex`` and measures it
+against exact search; ``measured_s_curve`` measures the S-curve over seeds); this module only
+draws: ``plot_tradeoff`` shows the theoretical S-curve for the current setting with the measured
+point on it, ``plot_s_curves`` the measured S-curves against the formula, and
+``TradeoffExplorer`` wires three sliders to both (indexes are cached per setting).
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from ..cosine_search import CosineIndex, normalize
-from ..evaluation import recall_at_k, time_per_query
-from ..hash_tables import LSHIndex
+from ..cosine_search import CosineIndex
+from ..evaluation import time_per_query
 from ..random_projection import any_table_collision_probability
-
-
-def tradeoff_point(embeddings, queries, exact, n_bits: int, n_tables: int, n_probes: int, k: int = 10,
-                   seed: int = 0, timing_queries: int = 20) -> dict:
-    """recall@k against ``exact`` (its ``(scores, ids)``), fraction scanned, median query time."""
-    index = LSHIndex(n_bits=n_bits, n_tables=n_tables, n_probes=n_probes, seed=seed).add(embeddings)
-    with warnings.catch_warnings():  # a short result list is expected at extreme settings; recall shows it
-        warnings.simplefilter("ignore")
-        _, ids, stats = index.search_with_stats(queries, k)
-        seconds = time_per_query(lambda query: index.search(query, k), queries[:timing_queries])
-    exact_scores, exact_ids = exact
-    return {"n_bits": n_bits, "n_tables": n_tables, "n_probes": n_probes, "k": k,
-            "recall": recall_at_k(ids, exact_ids), "fraction_scanned": float(stats["n_candidates"].mean() / len(index)),
-            "median_query_ms": seconds * 1e3,
-            "neighbour_similarity": float(np.median(exact_scores)), "index": index}
+from ..tuning import tradeoff_point
 
 
 def plot_tradeoff(point: dict, history=()):
@@ -40,7 +23,7 @@ def plot_tradeoff(point: dict, history=()):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    from ..plotting import DPI
+    from ..teaching.plotting import DPI
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(8.6, 3.3), dpi=DPI)
     similarity = np.linspace(-0.2, 1, 200)
@@ -72,40 +55,9 @@ def plot_tradeoff(point: dict, history=()):
     return figure
 
 
-def measured_s_curve(embeddings, queries, n_bits: int, n_tables: int, edges, seeds=(0, 1, 2),
-                     min_pairs: int = 20) -> dict:
-    """Share of query-candidate pairs that become candidates, per similarity bin, per seed.
-
-    ``edges`` are the bin edges of cosine similarity; bins with fewer than ``min_pairs`` pairs
-    are dropped (their share would be noise). Returns ``centres`` (b,), ``mean`` and ``std``
-    (b,) over ``seeds`` (each seed draws other hyperplanes) and ``theory`` (b,): the formula
-    averaged over the same pairs, which is what the measured share should match (the formula at
-    the bin centre differs where the curve bends within a bin).
-    """
-    embeddings, queries = normalize(embeddings, "embeddings"), normalize(queries, "queries")
-    if queries.shape[1] != embeddings.shape[1]:
-        raise ValueError(f"queries have dimension {queries.shape[1]} but embeddings {embeddings.shape[1]}; "
-                         "embed both with the same model")
-    similarity = queries @ embeddings.T
-    which = np.digitize(similarity, edges)
-    bins = [b for b in np.unique(which) if (which == b).sum() >= min_pairs]
-    shares = []
-    for seed in seeds:
-        index = LSHIndex(n_bits=n_bits, n_tables=n_tables, seed=seed).add(embeddings)
-        caught = np.zeros(similarity.shape, dtype=bool)
-        for row, query in enumerate(queries):
-            caught[row, index.candidates(query)] = True
-        shares.append([caught[which == b].mean() for b in bins])
-    centres = np.array([similarity[which == b].mean() for b in bins])
-    expected = any_table_collision_probability(similarity, n_bits, n_tables)
-    return {"n_bits": n_bits, "n_tables": n_tables, "centres": centres, "mean": np.mean(shares, axis=0),
-            "std": np.std(shares, axis=0), "n_seeds": len(seeds),
-            "theory": np.array([expected[which == b].mean() for b in bins])}
-
-
 def plot_s_curves(curves: list):
     """Theory (lines) and measurement (dots, +-1 standard deviation over seeds) for each setting."""
-    from ..plotting import subplots
+    from ..teaching.plotting import subplots
 
     figure, (axis,) = subplots(1, width=5.8, height=3.6)
     grid = np.linspace(-0.2, 1, 200)
@@ -127,7 +79,7 @@ def plot_s_curves(curves: list):
 class TradeoffExplorer:
     """Sliders for ``n_bits``, ``n_tables``, ``n_probes``; measured recall, work and time."""
 
-    def __init__(self, embeddings, queries, k: int = 10, n_bits: int = 8, n_tables: int = 4, n_probes: int = 0,
+    def __init__(self, embeddings, queries, k: int = 10, n_bits: int = 8, n_tables: int = 4, n_probes: int = 1,
                  seed: int = 0):
         import ipywidgets as w
 
@@ -138,7 +90,7 @@ class TradeoffExplorer:
         self.cache = {}  # (n_bits, n_tables, n_probes) -> measured point, in the order tried
         self.n_bits = w.IntSlider(value=n_bits, min=1, max=24, description="n_bits", continuous_update=False)
         self.n_tables = w.IntSlider(value=n_tables, min=1, max=32, description="n_tables", continuous_update=False)
-        self.n_probes = w.IntSlider(value=n_probes, min=0, max=16, description="n_probes", continuous_update=False)
+        self.n_probes = w.IntSlider(value=n_probes, min=1, max=17, description="n_probes", continuous_update=False)
         self.summary = w.HTML()
         self.image = w.Image(format="png")
         for control in (self.n_bits, self.n_tables, self.n_probes):

@@ -50,7 +50,7 @@ if "google.colab" in sys.modules:
 import numpy as np
 
 import imgsim_tutorial as t
-from imgsim_tutorial import diagrams
+from imgsim_tutorial.teaching import diagrams, plotting
 
 figure = diagrams.pipeline_diagram(t.draw_leaf(1, np.random.default_rng(3))[0])
 
@@ -84,7 +84,7 @@ rng = np.random.default_rng(0)
 sample_rows = [int(row) for label in range(3) for row in rng.choice(np.flatnonzero(train_labels == label), 4,
                                                                      replace=False)]
 samples = beans["train"].select(sample_rows)
-figure = t.plotting.show_images(samples["image"], [label_names[label] for label in samples["labels"]], ncols=6)
+figure = plotting.show_images(samples["image"], [label_names[label] for label in samples["labels"]], ncols=6)
 print("photos per class in train:", dict(zip(label_names, np.bincount(train_labels, minlength=3).tolist())))
 
 # %% [markdown]
@@ -130,7 +130,7 @@ assert np.bincount(samples["labels"], minlength=3).tolist() == [4, 4, 4], "four 
 # returns the best `k` as `(scores, ids)`, each `(nq, k)`, with **scores higher-is-better**.
 # The images we search are the `candidates`; an approximate index scans only some of them for
 # each query, and those are that query's candidates. LSH has `n_bits` per table, `n_tables`
-# tables and `n_probes` extra buckets per table. `labels` are the classes, used only to judge results.
+# tables and `n_probes` buckets visited per table (its own included). `labels` are the classes, used only to judge results.
 #
 # Every notebook from 01 on has **Your turn** exercises: a cell with `answer = None` and a check
 # that says "not answered yet", "✓ right", or exactly what is wrong. Solutions wait, collapsed,

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 import imgsim_tutorial as t
-from imgsim_tutorial import exercises
+from imgsim_tutorial.teaching import exercises, plotting
 
 mode = t.resolve_mode()
 device = t.embeddings.default_device()
@@ -135,9 +135,9 @@ assert np.allclose(np.linalg.norm(candidate_embeddings, axis=1), 1, atol=1e-4)
 # %%
 length_candidates = t.seeded_subset(candidates, sizes["n_baseline"] or 150, seed=2)
 length_labels = np.array(length_candidates["labels"])
-candidate_lengths = np.linalg.norm(t.embed_images(t.data.SplitImages(length_candidates), processor, model,
+candidate_lengths = np.linalg.norm(t.embed_images(t.SplitImages(length_candidates), processor, model,
                                                   normalize=False), axis=1)
-query_lengths = np.linalg.norm(t.embed_images(t.data.SplitImages(queries), processor, model, normalize=False), axis=1)
+query_lengths = np.linalg.norm(t.embed_images(t.SplitImages(queries), processor, model, normalize=False), axis=1)
 print(f"raw lengths of {len(candidate_lengths)} candidates: {candidate_lengths.min():.3f} to "
       f"{candidate_lengths.max():.3f}; of {len(query_lengths)} queries: {query_lengths.min():.3f} to "
       f"{query_lengths.max():.3f}")
@@ -150,7 +150,7 @@ print(f"raw lengths of {len(candidate_lengths)} candidates: {candidate_lengths.m
 # labels should form separate clouds.
 
 # %%
-figure = t.plotting.plot_embeddings_2d(candidate_embeddings, candidate_labels, label_names,
+figure = plotting.plot_embeddings_2d(candidate_embeddings, candidate_labels, label_names,
                                        title=f"{candidates.num_rows} candidate embeddings, PCA to 2-D")
 
 # %% [markdown]
@@ -182,16 +182,16 @@ results = {
                                                     query_embeddings, query_labels, k=5),
     "same ViT, random weights": t.evaluation.label_precision(
         # SplitImages decodes a batch at a time, where candidates["image"] decodes every photo at once
-        t.embed_images(t.data.SplitImages(baseline_candidates), processor, untrained), baseline_candidates["labels"],
-        t.embed_images(t.data.SplitImages(baseline_queries), processor, untrained), baseline_queries["labels"], k=5),
+        t.embed_images(t.SplitImages(baseline_candidates), processor, untrained), baseline_candidates["labels"],
+        t.embed_images(t.SplitImages(baseline_queries), processor, untrained), baseline_queries["labels"], k=5),
     "raw pixels": t.evaluation.label_precision(
-        t.embeddings.pixel_vectors(t.data.SplitImages(candidates)), candidate_labels,
-        t.embeddings.pixel_vectors(t.data.SplitImages(queries)), query_labels, k=5),
+        t.embeddings.pixel_vectors(t.SplitImages(candidates)), candidate_labels,
+        t.embeddings.pixel_vectors(t.SplitImages(queries)), query_labels, k=5),
 }
 del untrained
 t.free_memory()
 chance = np.bincount(query_labels).max() / len(query_labels)  # always guessing the most common class
-figure = t.plotting.plot_bars(results, "precision@5, test queries vs train candidates")
+figure = plotting.plot_bars(results, "precision@5, test queries vs train candidates")
 figure.axes[0].axvline(chance, color="grey", linestyle="--", label=f"chance {chance:.2f}")
 figure.axes[0].legend(fontsize=8, loc="lower right")
 for name, value in results.items():
@@ -275,7 +275,7 @@ else:
         del other_model, other_processor  # one extra model in memory at a time (Binder has 2 GB)
         t.free_memory()
 if encoder_results:
-    figure = t.plotting.plot_bars(encoder_results, "precision@5 by encoder (same seeded images)")
+    figure = plotting.plot_bars(encoder_results, "precision@5 by encoder (same seeded images)")
 
 # %% [markdown]
 # ## Your turn
@@ -353,7 +353,7 @@ np.fill_diagonal(similarities, -np.inf)
 first, second = np.unravel_index(np.argmax(similarities), similarities.shape)
 answer_pair = (int(first), int(second))
 print(f"candidates {first} and {second}: cosine {similarities[first, second]:.4f}")
-figure = t.plotting.show_images([candidates[int(first)]["image"], candidates[int(second)]["image"]],
+figure = plotting.show_images([candidates[int(first)]["image"], candidates[int(second)]["image"]],
                                 [label_names[candidate_labels[first]], label_names[candidate_labels[second]]], ncols=2)
 exercises.check_ids(answer_pair, reference_pair, ordered=False, name="most alike pair")
 

@@ -17,7 +17,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 import imgsim_tutorial as t
-from imgsim_tutorial import exercises
+from imgsim_tutorial.data.leaves import generate_split
+from imgsim_tutorial.teaching import exercises, plotting
 from imgsim_tutorial.widgets import QueryGallery, gallery_view
 
 course = t.load_course()  # encoder, data and the embeddings notebook 01 cached; see course.py
@@ -94,7 +95,7 @@ candidate_images, query_images = course.candidate_images, course.query_images
 for q in (0, 1):
     view = gallery_view(index, query_embeddings[q], query_images[q], int(query_labels[q]),
                         candidate_images, candidate_labels, k=6, names=label_names)
-    figure = t.plotting.plot_gallery(view)
+    figure = plotting.plot_gallery(view)
 
 # %% [markdown]
 # In the offline run stored here, query 0 finds six leaves of its own class and query 1 finds
@@ -106,7 +107,7 @@ for q in (0, 1):
 
 # %%
 if course.mode == "offline":
-    _, drawn_labels, lesion_masks = t.leaves.generate_split(len(query_labels), seed=0, split="test", with_masks=True)
+    _, drawn_labels, lesion_masks = generate_split(len(query_labels), seed=0, split="test", with_masks=True)
     assert (drawn_labels == query_labels).all(), "offline queries are the test split in order"
     lesion_pixels = (lesion_masks > 0).sum(axis=(1, 2))
     same_class = lesion_pixels[query_labels == query_labels[1]]
@@ -192,7 +193,7 @@ for i in range(6):
     non_leaves += [stripes, Image.fromarray(np.array(colours, dtype=np.uint8)[board]), face]
     non_leaf_kinds += ["noise", "stripes", "checkerboard", "face"]
 non_leaf_kinds = np.array(non_leaf_kinds)
-figure = t.plotting.show_images(non_leaves[:8], non_leaf_kinds[:8].tolist(), ncols=8, size=1.2)
+figure = plotting.show_images(non_leaves[:8], non_leaf_kinds[:8].tolist(), ncols=8, size=1.2)
 
 # %%
 leaf_top1 = index.search(query_embeddings, k=1)[0][:, 0]
@@ -327,7 +328,7 @@ per_query = (candidate_labels[ids] == query_labels[:, None]).mean(axis=1)
 answer_bad_queries = np.flatnonzero(per_query < 0.5)
 print("queries with precision@5 below 0.5:", answer_bad_queries, "precision@5:", per_query[answer_bad_queries])
 for worst in answer_bad_queries[:3]:
-    figure = t.plotting.plot_gallery(gallery_view(index, query_embeddings[worst], query_images[worst],
+    figure = plotting.plot_gallery(gallery_view(index, query_embeddings[worst], query_images[worst],
                                                   int(query_labels[worst]), candidate_images, candidate_labels,
                                                   k=5, names=label_names))
 exercises.check_ids(answer_bad_queries, np.flatnonzero([t.precision_at_k(candidate_labels[row], [label]) < 0.5

@@ -15,7 +15,7 @@ if "google.colab" in sys.modules:
 import numpy as np
 
 import imgsim_tutorial as t
-from imgsim_tutorial import exercises
+from imgsim_tutorial.teaching import exercise_book, plotting
 from imgsim_tutorial.widgets import BucketExplorer
 from imgsim_tutorial.widgets.buckets import bucket_view, demo_points, plot_buckets
 
@@ -108,7 +108,7 @@ for n_bits in (4, 8, 16):  # 32 tables of K bits each from the 512 bits: bits 0.
     candidate_tables = candidate_bits[:, : n_bits * 32].reshape(len(candidate_embeddings), 32, n_bits)
     collide = (tables[:, None] == candidate_tables[None]).all(axis=3).mean(axis=2).ravel()
     table_collisions[n_bits] = np.array([collide[which == b].mean() for b in np.unique(which)])
-figure = t.plotting.plot_collision_vs_theory(centres, measured, table_collisions)
+figure = plotting.plot_collision_vs_theory(centres, measured, table_collisions)
 
 # %%
 worst_gap = np.abs(measured - t.bit_agreement_probability(centres)).max()
@@ -149,7 +149,7 @@ for width in widths:
     differing = (sign_planes.bits(a) != sign_planes.bits(b)).mean(axis=1)  # Hamming distance / width
     errors["sign bits (1 bit each)"].append(np.abs(np.cos(np.pi * differing) - true_cos).mean())
 guess_the_mean = np.abs(true_cos - true_cos.mean()).mean()  # the error of knowing nothing about the pair
-figure = t.plotting.plot_lines(widths, errors, "dimensions / bits kept (log scale)", "mean |error| of cosine",
+figure = plotting.plot_lines(widths, errors, "dimensions / bits kept (log scale)", "mean |error| of cosine",
                                title=f"estimating cosine from {dim}-d embeddings", log_x=True,
                                reference={f"no information: guess the mean cosine ({guess_the_mean:.3f})":
                                           guess_the_mean})
@@ -178,99 +178,64 @@ print(f"gap between a query's 1st and 10th neighbour: {np.mean(top_scores[:, 0] 
 # %% [markdown]
 # ## Your turn
 #
-# Four exercises, each with a check you can run as often as you like. Replace the `None`, run
-# the cell, read the verdict. Solutions are at the end of the notebook.
-#
-# **Exercise 1.** In 2-D, `n` lines through the origin make at most `2n` regions, never `2^n`.
+# Five exercises, marked by difficulty: ★ one idea, ★★ a few lines, ★★★ build, measure and
+# compare. Replace the `None`, run the cell, read the verdict; run `ex.hint(n)` for a hint and
+# `ex.hint(n, level=2)` for a closer one. The check works the answer out from your own objects
+# and never shows it. Solutions: `%load solutions/03_ex1.py` (and so on) in a new cell.
+
+# %%
+ex = exercise_book.notebook("03")
+ex
+
+# %% [markdown]
+# **Exercise 1 ★.** In 2-D, `n` lines through the origin make at most `2n` regions, never `2^n`.
 # Count the regions with `bucket_view(demo_points(), n, seed=0)["n_regions"]` for n = 1 … 8 and
 # put the eight counts in a list.
 
 # %% tags=["exercise"]
 answer_regions = None  # your code here: eight region counts, for n = 1 ... 8
-exercises.check_array(answer_regions, [2 * n for n in range(1, 9)], name="regions for 1 ... 8 lines")
+ex.check(1, answer_regions)
 
 # %% [markdown]
-# **Exercise 2.** Two embeddings have cosine similarity 0.8. What is the probability that they
+# **Exercise 2 ★.** Two embeddings have cosine similarity 0.8. What is the probability that they
 # land in the same bucket of one table of 16 bits? Use the formula, by hand or with numpy.
 
 # %% tags=["exercise"]
-answer_same_bucket = None  # a probability between 0 and 1
-exercises.check_value(answer_same_bucket, float(t.table_collision_probability(0.8, 16)),
-                      name="P(same bucket), s = 0.8, K = 16", atol=1e-4)
+answer_same_bucket = None  # your code here: a probability between 0 and 1
+ex.check(2, answer_same_bucket)
 
 # %% [markdown]
-# **Exercise 3.** Rank all candidates for query 0 by the Hamming distance of their 64-bit codes
+# **Exercise 3 ★★.** Rank all candidates for query 0 by the Hamming distance of their 64-bit codes
 # (`t.RandomHyperplanes(64, dim, seed=4)`, `t.hamming_distance`; break ties by id with
 # `np.argsort(..., kind="stable")`). What fraction of the true top-10 (by cosine) is among the
 # 10 with the smallest Hamming distance?
 
-# %%
-# The check's reference (computing it yourself is the exercise).
-reference_planes = t.RandomHyperplanes(64, dim, seed=4)
-reference_order = np.argsort(t.hamming_distance(reference_planes.codes(candidate_embeddings),
-                                                reference_planes.codes(query_embeddings[:1])), kind="stable")
-true_top = t.CosineIndex().add(candidate_embeddings).search(query_embeddings[0], 10)[1]
-reference_hamming_recall = t.recall_at_k(reference_order[None, :10], true_top)
-
 # %% tags=["exercise"]
 answer_hamming_recall = None  # your code here: recall@10 of the 10 nearest by Hamming distance
-exercises.check_value(answer_hamming_recall, reference_hamming_recall, name="recall@10 by Hamming distance")
+ex.check(3, answer_hamming_recall, candidates=candidate_embeddings, queries=query_embeddings)
 
 # %% [markdown]
-# **Exercise 4.** Are the bits *balanced*? For `t.RandomHyperplanes(64, dim, seed=5)`, compute
+# **Exercise 4 ★★.** Are the bits *balanced*? For `t.RandomHyperplanes(64, dim, seed=5)`, compute
 # for each bit the fraction of candidates on its positive side, and count the share of bits
 # that are nearly constant (more than 90% or fewer than 10% ones). Then subtract the mean
 # embedding first and count again. Give the two shares as `[raw, centred]`. Why do they differ?
 
-# %%
-# The check's reference.
-balance_planes = t.RandomHyperplanes(64, dim, seed=5)
-reference_balance = [float(np.mean((share > 0.9) | (share < 0.1))) for share in (
-    balance_planes.bits(candidate_embeddings).mean(axis=0),
-    balance_planes.bits(candidate_embeddings - candidate_embeddings.mean(axis=0)).mean(axis=0))]
-
 # %% tags=["exercise"]
 answer_balance = None  # your code here: [share of nearly constant bits raw, centred]
-exercises.check_array(answer_balance, reference_balance, name="nearly constant bits, raw and centred")
+ex.check(4, answer_balance, candidates=candidate_embeddings)
 
 # %% [markdown]
-# ## Solutions
-#
-# Try the exercises first; each solution cell is collapsed (click it to open) and re-runs its check.
+# **Exercise 5 ★★★ (predict, then measure).** Take pairs of 64-dimensional unit vectors at cosine
+# exactly 0.9. *Predict* with the formula the probability that a pair shares a bucket in at least
+# one of 4 tables of 12 bits. Then *measure* it: draw 2,000 random unit vectors `a`
+# (`np.random.default_rng(0)`), build their partners `b = 0.9 a + sqrt(1 - 0.81) u` with `u` a
+# random unit vector orthogonal to `a` (same generator, drawn after `a`), code both with
+# `t.RandomHyperplanes(12, 64, seed=t)` for tables t = 0 … 3 and count the share of pairs whose
+# codes agree in at least one table. How far is the measurement from the prediction, and is that
+# within what 2,000 pairs can resolve?
 
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 1. Each line through the origin crosses the others once, adding two regions.
-answer_regions = [bucket_view(demo_points(), n, seed=0)["n_regions"] for n in range(1, 9)]
-print("regions:", answer_regions, "| codes that could exist with 8 bits:", 2 ** 8)
-exercises.check_array(answer_regions, [2 * n for n in range(1, 9)], name="regions for 1 ... 8 lines")
+# %% tags=["exercise"]
+answer_predicted = None  # your code here: the formula's probability
+answer_measured = None  # your code here: the share of the 2,000 pairs caught
+ex.check(5, answer_predicted, answer_measured)
 
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 2. p = 1 - arccos(0.8)/pi = 0.795 per bit; all 16 bits: p ** 16.
-p_bit = 1 - np.arccos(0.8) / np.pi
-answer_same_bucket = p_bit ** 16
-print(f"one bit agrees with p = {p_bit:.3f}; all 16 bits: {answer_same_bucket:.4f}")
-exercises.check_value(answer_same_bucket, float(t.table_collision_probability(0.8, 16)),
-                      name="P(same bucket), s = 0.8, K = 16", atol=1e-4)
-
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 3. Within a class cloud dozens of candidates are almost equally similar, and 64 bits
-# cannot order them: the Hamming ranking is a good *shortlist* and a poor *ranking*.
-code_planes = t.RandomHyperplanes(64, dim, seed=4)
-distances = t.hamming_distance(code_planes.codes(candidate_embeddings), code_planes.codes(query_embeddings[:1]))
-by_hamming = np.argsort(distances, kind="stable")
-answer_hamming_recall = t.recall_at_k(by_hamming[None, :10], true_top)
-print(f"recall@10 of the 10 nearest by Hamming: {answer_hamming_recall:.2f}; "
-      f"true top-10 inside the 100 nearest by Hamming: {t.recall_at_k(by_hamming[None, :100], true_top):.2f}")
-exercises.check_value(answer_hamming_recall, reference_hamming_recall, name="recall@10 by Hamming distance")
-
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 4. Embeddings share a common direction (their mean is far from zero), so a hyperplane
-# through the origin often sees almost all of them on one side: that bit carries little
-# information. Subtracting the mean puts the origin inside the cloud.
-raw_share = balance_planes.bits(candidate_embeddings).mean(axis=0)
-centred_share = balance_planes.bits(candidate_embeddings - candidate_embeddings.mean(axis=0)).mean(axis=0)
-answer_balance = [float(np.mean((raw_share > 0.9) | (raw_share < 0.1))),
-                  float(np.mean((centred_share > 0.9) | (centred_share < 0.1)))]
-print(f"length of the mean embedding: {np.linalg.norm(candidate_embeddings.mean(axis=0)):.2f}; "
-      f"nearly constant bits: raw {answer_balance[0]:.2f}, centred {answer_balance[1]:.2f}")
-exercises.check_array(answer_balance, reference_balance, name="nearly constant bits, raw and centred")

@@ -35,14 +35,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import imgsim_tutorial as t
-from imgsim_tutorial import exercises
+from imgsim_tutorial.teaching import exercises, plotting
 from imgsim_tutorial.evaluation import time_per_query
 from imgsim_tutorial.faiss_factory import FactoryIndex, add_factory_index, hnsw_index, hnsw_search
 from imgsim_tutorial.faiss_index import dataset_search
 from imgsim_tutorial.graph import GraphIndex
 from imgsim_tutorial.ivf import IVFIndex, nearest_centroids, spherical_kmeans
 from imgsim_tutorial.pq import PQIndex
-from imgsim_tutorial.synthetic import embedding_statistics, realistic_embeddings
+from imgsim_tutorial.data.synthetic import embedding_statistics, realistic_embeddings
 from imgsim_tutorial.widgets import GraphWalk, PartitionExplorer
 
 warnings.filterwarnings("ignore", message=".*fewer than k.*")  # short result lists show up as lower recall
@@ -121,7 +121,7 @@ explorer.widget
 
 # %%
 lsh_points = []
-for n_bits, n_tables, n_probes in [(10, 4, 0), (8, 4, 0), (8, 8, 0), (8, 8, 4), (8, 16, 4)]:
+for n_bits, n_tables, n_probes in [(10, 4, 1), (8, 4, 1), (8, 8, 1), (8, 8, 5), (8, 16, 5)]:
     lsh = t.LSHIndex(n_bits=n_bits, n_tables=n_tables, n_probes=n_probes, seed=0).add(embeddings)
     _, ids, found = lsh.search_with_stats(queries, K)
     lsh_points.append((found["n_candidates"].mean() / N, t.recall_at_k(ids, exact_ids)))
@@ -161,7 +161,7 @@ _, noise_exact = t.CosineIndex().add(noise).search(noise_queries, K)
 noise_ivf = IVFIndex(n_lists=100, n_probes=10, seed=0, n_iter=5).add(noise)
 _, ids, found = noise_ivf.search_with_stats(noise_queries, K)
 noise_ivf_point = (found["n_candidates"].mean() / N, t.recall_at_k(ids, noise_exact))
-_, ids, found = t.LSHIndex(n_bits=8, n_tables=8, n_probes=2, seed=0).add(noise).search_with_stats(noise_queries, K)
+_, ids, found = t.LSHIndex(n_bits=8, n_tables=8, n_probes=3, seed=0).add(noise).search_with_stats(noise_queries, K)
 noise_lsh_point = (found["n_candidates"].mean() / N, t.recall_at_k(ids, noise_exact))
 print(f"random noise: IVF scans {noise_ivf_point[0]:.1%} for recall {noise_ivf_point[1]:.2f}; "
       f"LSH scans {noise_lsh_point[0]:.1%} for recall {noise_lsh_point[1]:.2f}")
@@ -221,7 +221,7 @@ for ef_search in (10, 16, 32, 64, 128):
     _, ids = graph.search(queries, K)
     graph_curve.append({"latency_ms": time_per_query(lambda query: graph.search(query, K), queries[:30]) * 1e3,
                         "recall": t.recall_at_k(ids, exact_ids), "label": f"ef={ef_search}"})
-figure = t.plotting.plot_recall_vs_speed({"GraphIndex (ef_search)": graph_curve}, exact_ms=exact_ms, target=0.9,
+figure = plotting.plot_recall_vs_speed({"GraphIndex (ef_search)": graph_curve}, exact_ms=exact_ms, target=0.9,
                                          title=f"SYNTHETIC {N:,} x 768, one query at a time")
 graph_recall = {point["label"]: point["recall"] for point in graph_curve}
 print(f"exact search {exact_ms:.2f} ms per query; GraphIndex: " + ", ".join(
@@ -287,7 +287,7 @@ print(f"approximate cosine by hand {by_hand:.4f}, package {pq.approximate_scores
 assert np.isclose(by_hand, pq.approximate_scores(queries[0])[0], atol=1e-5)
 
 # %% [markdown]
-# The approximate ranking loses recall. `rerank=R` re-scores the best R by exact cosine, reading
+# The approximate ranking loses recall. `n_rerank=R` re-scores the best R by exact cosine, reading
 # the float vectors of **only those R** from a file on disk (`np.memmap`): the codes stay in
 # memory, the 3 KB vectors do not. Checked against `faiss.IndexPQ` with the same settings:
 
@@ -298,7 +298,7 @@ faiss_pq.add(embeddings)
 pq_recall = t.recall_at_k(pq.search(queries, K)[1], exact_ids)
 faiss_pq_recall = t.recall_at_k(faiss_pq.search(queries, K)[1], exact_ids)
 folder = tempfile.mkdtemp(prefix="pq-vectors-")
-pq_rerank = PQIndex(n_subvectors=16, n_bits=8, rerank=200, seed=0, vectors_folder=folder)
+pq_rerank = PQIndex(n_subvectors=16, n_bits=8, n_rerank=200, seed=0, vectors_folder=folder)
 pq_rerank.codebooks_ = pq.codebooks_  # the same codebooks: only the re-rank differs
 pq_rerank.add(embeddings)
 rerank_recall = t.recall_at_k(pq_rerank.search(queries, K)[1], exact_ids)
@@ -321,9 +321,9 @@ assert abs(pq_recall - faiss_pq_recall) <= 0.05 and rerank_recall > pq_recall + 
 
 # %%
 faiss.omp_set_num_threads(2)  # training the k-means of IVF and PQ is this cell's cost: use both cores
-ivfpq = FactoryIndex(factory="IVF100,PQ16", n_probes=10, rerank=200).add(embeddings)
+ivfpq = FactoryIndex(factory="IVF100,PQ16", n_probes=10, n_rerank=200).add(embeddings)
 _, ivfpq_ids, found = ivfpq.search_with_stats(queries, K)
-print(f"FactoryIndex('IVF100,PQ16', n_probes=10, rerank=200): recall@10 {t.recall_at_k(ivfpq_ids, exact_ids):.3f}")
+print(f"FactoryIndex('IVF100,PQ16', n_probes=10, n_rerank=200): recall@10 {t.recall_at_k(ivfpq_ids, exact_ids):.3f}")
 
 from datasets import Dataset  # noqa: E402  (only this cell needs it)
 
@@ -341,7 +341,7 @@ faiss.omp_set_num_threads(1)  # back to one thread for the timings below
 
 # %%
 ivf.n_probes, graph.ef_search = 5, 64
-methods = {"exact (CosineIndex)": exact, "LSHIndex 8 bits x 16 tables, 4 probes": lsh,
+methods = {"exact (CosineIndex)": exact, "LSHIndex 8 bits x 16 tables, 5 probes": lsh,
            "IVFIndex 100 lists, 5 probes": ivf, "GraphIndex ef_search=64": graph,
            "PQIndex 16 bytes": pq, "PQIndex 16 bytes + re-rank 200": pq_rerank,
            "FAISS IVF100,PQ16 + re-rank 200": ivfpq}
@@ -383,7 +383,7 @@ for row in stored["rows"]:
 curves = {}
 for row in stored["rows"]:
     curves.setdefault(row["method"], []).append({"latency_ms": row["latency_ms"], "recall": row["recall"]})
-figure = t.plotting.plot_recall_vs_speed(curves, exact_ms=stored["exact_ms"], target=0.9,
+figure = plotting.plot_recall_vs_speed(curves, exact_ms=stored["exact_ms"], target=0.9,
                                          title=f"STORED: SYNTHETIC {stored['n']:,} x 768, one thread")
 for layered in (True, False):  # FAISS HNSW (M=16) with and without its upper layers, at 50,000
     print(f"HNSW layers={layered}: " + ", ".join(f"ef={row['ef_search']} recall {row['recall']:.3f} with "

@@ -21,11 +21,11 @@ import faiss
 import numpy as np
 
 import imgsim_tutorial as t
-from imgsim_tutorial import exercises
+from imgsim_tutorial.teaching import exercises, plotting
 from imgsim_tutorial.evaluation import clustered_vectors, rerank_shortlists, time_call, time_per_query
 from imgsim_tutorial.faiss_index import FaissLSHIndex, FlatIPIndex, HNSWIndex, add_cosine_index, dataset_search
-from imgsim_tutorial.synthetic import embedding_statistics, realistic_embeddings, realistic_labels
-from imgsim_tutorial.widgets.tradeoffs import tradeoff_point
+from imgsim_tutorial.data.synthetic import embedding_statistics, realistic_embeddings, realistic_labels
+from imgsim_tutorial.tuning import tradeoff_point
 
 course = t.load_course()
 candidate_embeddings, query_embeddings = course.candidate_embeddings, course.query_embeddings
@@ -46,7 +46,7 @@ add_cosine_index(searchable)  # = searchable.add_faiss_index("embeddings", metri
 scores, examples = searchable.get_nearest_examples("embeddings", query_embeddings[0], k=5)
 print("scores (cosine, higher is better):", np.round(scores, 3))
 print("labels:", [label_names[label] for label in examples["labels"]], "query:", label_names[query_labels[0]])
-figure = t.plotting.show_images([course.query_images[0], *examples["image"]],
+figure = plotting.show_images([course.query_images[0], *examples["image"]],
                                 ["query"] + [f"{s:.3f}" for s in scores], ncols=6, size=1.4)
 
 # %% [markdown]
@@ -279,7 +279,7 @@ curves["LSHIndex 12 bits, 8 probes: n_tables"] = [
     {**point, "latency_ms": point["median_query_ms"], "label": f"{point['n_tables']}"}
     for point in (tradeoff_point(pool, pool_queries, pool_truth, 12, L, 8) for L in (4, 8, 16))]
 faiss.omp_set_num_threads(default_threads)
-figure = t.plotting.plot_recall_vs_speed(curves, exact_ms=exact_ms, target=0.9,
+figure = plotting.plot_recall_vs_speed(curves, exact_ms=exact_ms, target=0.9,
                                          title="SYNTHETIC realistic, N=20,000, d=768, one query, one thread",
                                          note="numbers beside points: the knob's value")
 for name, points in curves.items():

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 import imgsim_tutorial as t
-from imgsim_tutorial import exercises
+from imgsim_tutorial.teaching import exercises, plotting
 from imgsim_tutorial.widgets import SearchApp
 
 course = t.load_course()
@@ -46,7 +46,7 @@ app.widget
 view = t.widgets.search_view(app.current_index(), course.query_embeddings[3], course.query_images[3],
                              int(course.query_labels[3]), course.candidate_images, course.candidate_labels, k=6,
                              names=course.label_names)
-figure = t.plotting.plot_gallery(view)
+figure = plotting.plot_gallery(view)
 print(f"{app.method.value}: {view['time_ms']:.3f} ms per query")
 
 # %%

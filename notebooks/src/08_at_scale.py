@@ -31,10 +31,10 @@ import warnings
 import numpy as np
 
 import imgsim_tutorial as t
-from imgsim_tutorial import exercises
-from imgsim_tutorial.augment import augmented_copies, known_duplicate_pairs
+from imgsim_tutorial.teaching import exercises, plotting
+from imgsim_tutorial.data.augment import augmented_copies, known_duplicate_pairs
 from imgsim_tutorial.neardup import brute_force_pairs, compare_pairs, near_duplicate_pairs, plant_near_copies
-from imgsim_tutorial.synthetic import realistic_embeddings
+from imgsim_tutorial.data.synthetic import realistic_embeddings
 
 course = t.load_course()
 leaves = course.candidate_images
@@ -56,7 +56,7 @@ embeddings = np.vstack([course.candidate_embeddings, course.embed_images(copies)
 truth = known_duplicate_pairs(sources, n_originals=len(leaves))
 kinds = np.array(kinds)
 print(f"collection: {len(embeddings)} embeddings, {len(truth)} known duplicate pairs")
-figure = t.plotting.show_images([leaves[sources[c]] for c in range(4)] + copies[:4],
+figure = plotting.show_images([leaves[sources[c]] for c in range(4)] + copies[:4],
                                 [f"original {sources[c]}" for c in range(4)] + list(kinds[:4]), ncols=4, size=1.5)
 
 # %% [markdown]
@@ -109,13 +109,13 @@ known = set(map(tuple, truth.tolist()))
 found_copies = [(i, j, c) for i, j, c in exact_pairs if (i, j) in known][:4]
 not_copies = [(i, j, c) for i, j, c in exact_pairs if (i, j) not in known][:4]
 image_of = lambda row: leaves[row] if row < len(leaves) else copies[row - len(leaves)]
-figure = t.plotting.show_images([image_of(row) for i, j, _ in found_copies for row in (i, j)],
+figure = plotting.show_images([image_of(row) for i, j, _ in found_copies for row in (i, j)],
                                 [f"{kinds[j - len(leaves)]} {c:.4f}" for _, j, c in found_copies for _ in (0, 1)],
                                 ncols=8, size=1.3)
-figure = t.plotting.show_images([image_of(row) for i, j, _ in not_copies for row in (i, j)],
+figure = plotting.show_images([image_of(row) for i, j, _ in not_copies for row in (i, j)],
                                 [f"{c:.4f}" for _, _, c in not_copies for _ in (0, 1)], ncols=8, size=1.3)
 hardest = np.argsort(copy_cosines)[:4]
-figure = t.plotting.show_images([image_of(row) for p in hardest for row in truth[p]],
+figure = plotting.show_images([image_of(row) for p in hardest for row in truth[p]],
                                 [f"{kinds[truth[p, 1] - len(leaves)]} {copy_cosines[p]:.3f}" for p in hardest
                                  for _ in (0, 1)], ncols=8, size=1.3)
 
@@ -175,7 +175,7 @@ print(f"Spark {spark.version}, master {spark.sparkContext.master}, started in {t
 # |---|---|---|
 # | hash | sign of `n_bits` hyperplanes (cosine) | `floor(r . x / bucket_length)`, p-stable (Euclidean) |
 # | per table | `n_bits` functions AND-ed into one code | **one** function: the bucket is a slab |
-# | probes | own bucket + `n_probes` neighbours | **single probe**: own bucket only |
+# | probes | `n_probes` buckets: its own + the nearest others | **single probe**: own bucket only |
 # | score | re-ranked by exact cosine | exact Euclidean distance |
 #
 # For unit vectors |a - b|² = 2 - 2 cos(a, b), so the Euclidean order is the cosine order and
@@ -187,15 +187,15 @@ print(f"Spark {spark.version}, master {spark.sparkContext.master}, started in {t
 # %%
 spark_data, spark_queries = realistic_embeddings(1000, 128, n_queries=20, seed=0)
 _, exact_ids = t.CosineIndex().add(spark_data).search(spark_queries, 10)
-ours = t.LSHIndex(n_bits=8, n_tables=16, n_probes=4, center=True, seed=0).add(spark_data)
+ours = t.LSHIndex(n_bits=8, n_tables=16, n_probes=5, center=True, seed=0).add(spark_data)
 _, our_ids, our_stats = ours.search_with_stats(spark_queries, 10)
-print(f"LSHIndex 8 bits x 16 tables + 4 probes: recall@10 {t.recall_at_k(our_ids, exact_ids):.3f}, "
+print(f"LSHIndex 8 bits x 16 tables x 5 probes: recall@10 {t.recall_at_k(our_ids, exact_ids):.3f}, "
       f"scans {our_stats['n_candidates'].mean() / len(spark_data):.1%}")
 spark_results = {}
 for bucket_length in (0.02, 0.05, 0.15):
     index = t.SparkLSHIndex(bucket_length=bucket_length, n_tables=8, seed=0).add(spark_data)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # thin slabs leave some queries short of k: counted as misses
+        warnings.simplefilter("ignore", t.ShortResultWarning)  # thin slabs leave some queries short of k: counted as misses
         spark_scores, spark_ids, spark_stats = index.search_with_stats(spark_queries, 10)
     spark_results[bucket_length] = (t.recall_at_k(spark_ids, exact_ids),
                                     spark_stats["n_candidates"].mean() / len(spark_data))

@@ -1,39 +1,10 @@
 """Checks a learner runs on their own answer: "✓ right", or exactly what is wrong.
 
-Every notebook from 01 on ends its lessons with "Your turn" exercises. This module is what
-those cells call. A check never raises on a wrong or missing answer: it returns a small
-:class:`Check` that shows itself as one line (plain text and coloured HTML), so a notebook
+Every notebook from 01 on ends its lessons with "Your turn" exercises; ``exercise_book.py``
+holds them (questions out of sight, hints, solutions in files) and calls these checkers with a
+reference it works out itself. A check never raises on a wrong or missing answer: it returns a
+small :class:`Check` that shows itself as one line (plain text and coloured HTML), so a notebook
 with unanswered exercises still runs top to bottom (and under ``pytest --nbval-lax``).
-
-The convention for notebook cells (percent-format sources in ``notebooks/src/``)
-------------------------------------------------------------------------------
-
-1. The question is a markdown cell, then a "Your turn" code cell tagged ``exercise`` that holds
-   a stub and ends with a check call (the last line, so its result is displayed)::
-
-       # %% tags=["exercise"]
-       # Your turn: the ids of the 5 nearest candidates of query 0, best first.
-       answer = None  # your code here
-       exercises.check_ids(answer, expected_top5, name="top-5 ids")
-
-   (with ``from imgsim_tutorial import exercises`` in the notebook's import cell). The stub leaves ``answer = None``; the check then says "not answered yet" (no error).
-   A stub that needs code carries the comment ``# your code here``; every notebook has at
-   least three exercise cells that call a ``check_*`` function, one of them needing code.
-   Compute the ``expected`` value in an ordinary cell *before* the exercise (or in the check
-   call itself) from the package, never from the solution cell.
-
-2. Solutions go at the END of the notebook under a markdown heading ``## Solutions``, one code
-   cell per exercise, tagged ``solution`` and collapsed in JupyterLab, so that neither a static
-   rendering (GitHub, nbviewer) nor a quick scroll spoils the question::
-
-       # %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-       # Solution 1.
-       answer = ids[0]
-       exercises.check_ids(answer, expected_top5, name="top-5 ids")
-
-   A solution re-runs its exercise's check, so the built notebook stores "✓ right" under it and
-   ``tests/test_exercises.py`` can see that each solution passes its own check. Only a clean-up
-   cell (stop Spark, free memory) may follow the last solution untagged.
 
 The checkers
 ------------
@@ -41,6 +12,8 @@ The checkers
 ``check_array`` (numbers, with a tolerance), ``check_ids`` (integer ids, optionally order-
 insensitive per row), ``check_value`` (one number, string or bool) and ``check_true`` (any
 condition, with a hint). Each returns a :class:`Check`; ``bool(check)`` is True only when right.
+A wrong verdict says what is wrong (a shape, a dtype, which rows, too small or too large)
+without printing the value that would be right.
 """
 
 from __future__ import annotations
@@ -126,7 +99,7 @@ def check_array(answer, expected, name: str = "answer", atol: float = 1e-6, rtol
     >>> check_array([1.0, 2.0], [1.0, 2.0000001], name="scores")
     ✓ scores: right (2 values within atol=1e-06)
     >>> check_array([[1, 2], [3, 4]], [[1, 2], [3, 5]], name="m")
-    ✗ m: 1 of 4 values differ, in row 1; largest difference 1 (tolerance atol=1e-06, rtol=0)
+    ✗ m: 1 of 4 values differ, in row 1; yours are too small there (tolerance atol=1e-06, rtol=0)
     >>> check_array(None, [1.0])
     … answer: not answered yet (replace the None in the cell above the check)
     """
@@ -150,10 +123,16 @@ def check_array(answer, expected, name: str = "answer", atol: float = 1e-6, rtol
         return _right(name, f"{expected.size} value{'s' if expected.size != 1 else ''} within atol={atol:g}"
                             + (f", rtol={rtol:g}" if rtol else ""))
     wrong = ~close
-    gap = np.abs(answer_f - expected_f)[wrong]
-    largest = "NaN where a number was expected (or the reverse)" if np.isnan(gap).all() else f"{np.nanmax(gap):.4g}"
+    # Say which way it is off, never by how much: with the size of the gap the answer is in sight.
+    gap = (answer_f - expected_f)[wrong]
+    if np.isnan(gap).all():
+        direction = "NaN where a number was expected (or the reverse)"
+    else:
+        signs = set(np.sign(gap[~np.isnan(gap)]).tolist())
+        direction = ("yours are too large there" if signs == {1.0} else "yours are too small there"
+                     if signs == {-1.0} else "some of yours are too large, some too small")
     return Check(WRONG, name, f"{int(wrong.sum())} of {expected.size} values differ, in {_positions(wrong)}; "
-                              f"largest difference {largest} (tolerance atol={atol:g}, rtol={rtol:g})")
+                              f"{direction} (tolerance atol={atol:g}, rtol={rtol:g})")
 
 
 def check_ids(answer_ids, expected_ids, name: str = "ids", ordered: bool = True) -> Check:
@@ -162,7 +141,7 @@ def check_ids(answer_ids, expected_ids, name: str = "ids", ordered: bool = True)
     >>> check_ids([3, 1, 2], [1, 2, 3], ordered=False)
     ✓ ids: right (3 ids, order ignored)
     >>> check_ids([[1, 2], [5, 6]], [[1, 2], [5, 7]], ordered=False)
-    ✗ ids: 1 of 2 rows differ (rows 1); first, row 1: missing [7], not expected [6]
+    ✗ ids: 1 of 2 rows differ (rows 1); first, row 1: 1 of your ids should not be there
     """
     if _unanswered(answer_ids):
         return _not_yet(name)
@@ -193,8 +172,9 @@ def check_ids(answer_ids, expected_ids, name: str = "ids", ordered: bool = True)
     first = int(bad[0])
     a, e = answer_rows[first].tolist(), expected_rows[first].tolist()
     missing, extra = sorted(set(e) - set(a)), sorted(set(a) - set(e))
-    detail = (f"missing {missing}, not expected {extra}" if missing or extra
-              else f"same ids, wrong order: got {a}, expected {e} (best first)")
+    # How many are wrong, never which ids would be right: those are the answer.
+    detail = (f"{len(extra)} of your ids should not be there" if missing or extra
+              else "the right ids in the wrong order (best first)")
     where = f"{len(bad)} of {len(same)} rows differ (rows {', '.join(map(str, bad[:5].tolist()))}" \
             f"{' ...' if len(bad) > 5 else ''}); first, row {first}: " if expected.ndim == 2 else ""
     return Check(WRONG, name, where + detail)

@@ -1,14 +1,14 @@
 """Giving freed memory back to the system (Binder gives all open notebooks 2 GB together).
 
 Deleting a model does not shrink a process by itself: an allocator keeps memory it has freed for
-later use. Two allocators matter here, measured with ViT-base on the beans photos:
+later use. Two allocators matter here:
 
-- glibc's ``malloc`` (Python, NumPy, PyTorch): after ``del`` and ``gc.collect()`` of a random
-  ViT-base that had been embedding images, the kernel still held all 330 MB; ``malloc_trim(0)``
-  gave it back;
-- Arrow's memory pool (mimalloc in the pyarrow wheels), which 🤗 Datasets uses: preparing the
-  beans parquet shards for the first time left 110-120 MB in the pool; ``release_unused()`` gave
-  back 109 MB, where ``malloc_trim`` gave back 1.
+- glibc's ``malloc`` (Python, NumPy, PyTorch) keeps freed blocks; ``malloc_trim(0)`` gives them
+  back (:func:`trim_malloc`);
+- Arrow's memory pool (mimalloc in the pyarrow wheels), which 🤗 Datasets uses, keeps what a
+  ``load_dataset`` decoded; ``release_unused()`` gives it back, ``malloc_trim`` does not.
+
+How much each one held, measured with ViT-base on the beans photos: ``docs/measurements.md``.
 """
 
 from __future__ import annotations

@@ -117,7 +117,7 @@ def embedding_statistics(embeddings, queries, k: int = 10, labels=None, query_la
     - ``cluster_share_of_topk``: k divided by the mean size of the query's cluster, i.e. what
       part of its cluster the top-k is (small: the right cluster is not enough).
     """
-    from .cosine_search import CosineIndex
+    from ..cosine_search import CosineIndex
 
     embeddings, queries = np.asarray(embeddings, np.float32), np.asarray(queries, np.float32)
     rng = np.random.default_rng(seed)

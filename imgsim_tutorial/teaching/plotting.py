@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .leaves import LABEL_NAMES
+from ..data.leaves import LABEL_NAMES
 
 LABEL_COLOURS = ("#c26a2e", "#b8336a", "#3a8f3a")  # angular leaf spot, bean rust, healthy
 SAME, DIFFERENT = "#2a9d4b", "#d1495b"
@@ -168,7 +168,7 @@ def plot_collision_vs_theory(centres, bit_agreement, table_collisions: dict):
     ``centres`` (b,): mean cosine of each bin of pairs; ``bit_agreement`` (b,): measured share
     of agreeing bits; ``table_collisions``: ``{K: (b,) measured share of pairs sharing all K bits}``.
     """
-    from .random_projection import bit_agreement_probability, table_collision_probability
+    from ..random_projection import bit_agreement_probability, table_collision_probability
 
     grid = np.linspace(-1, 1, 200)
     figure, (left, right) = subplots(2, width=9.6, height=3.6)

@@ -8,7 +8,10 @@ messier than the bean leaves the course draws:
   ignoring it embeds the photo rotated (cosine 0.92 to the upright photo instead of 1.0);
 - files can be cut off, closed before PIL read them (PIL decodes lazily), or far too large
   (a *decompression bomb*: a small file that decodes to gigabytes);
-- float images can hold NaN or infinite pixels, which have no colour.
+- a 24-megapixel phone photo takes 72 MB as RGB pixels, several times that while decoding, but
+  the encoder looks at 224 x 224 pixels: uploads are decoded straight to a smaller size;
+- 16-bit scans keep their brightness (65535 is white), float images can hold NaN or infinite
+  pixels, which have no colour.
 
 Each case ends in a ``ValueError`` that says what happened and what to do.
 """
@@ -46,12 +49,15 @@ def describe_decode_error(name: str, error: BaseException) -> str:
     return f"{name} could not be decoded ({type(error).__name__}: {reason or 'no reason given'})"
 
 
-def open_image_bytes(content: bytes, name: str = "image"):
+def open_image_bytes(content: bytes, name: str = "image", max_side: int | None = None):
     """Decode image file bytes into a loaded PIL image, refusing bombs and damaged files.
 
-    >>> from PIL import Image; buffer = io.BytesIO(); Image.new("RGB", (3, 2)).save(buffer, "PNG")
-    >>> open_image_bytes(buffer.getvalue()).size
-    (3, 2)
+    With ``max_side``, a larger image is decoded to at most ``max_side`` pixels on its longer
+    side (see :func:`shrink_while_decoding`), so its full-size pixels never fill memory.
+
+    >>> from PIL import Image; buffer = io.BytesIO(); Image.new("RGB", (300, 200)).save(buffer, "JPEG")
+    >>> open_image_bytes(buffer.getvalue()).size, open_image_bytes(buffer.getvalue(), max_side=30).size
+    ((300, 200), (30, 20))
     """
     from PIL import Image
 
@@ -64,12 +70,27 @@ def open_image_bytes(content: bytes, name: str = "image"):
                 if opened.width * opened.height > MAX_PIXELS:
                     raise ValueError(f"{name} is {opened.width}x{opened.height} pixels; the limit is "
                                      f"{MAX_PIXELS // 10**6} megapixels. Resize it first")
+                if max_side is not None and max(opened.size) > max_side:
+                    shrink_while_decoding(opened, max_side)
                 opened.load()
                 return opened.copy()
     except ValueError:
         raise
     except Exception as error:
         raise ValueError(describe_decode_error(name, error)) from error
+
+
+def shrink_while_decoding(image, max_side: int) -> None:
+    """Decode a not-yet-loaded ``image`` to at most ``max_side`` pixels on its longer side, in place.
+
+    ``draft`` makes the JPEG decoder itself scale by 1/2, 1/4 or 1/8 (6000x4000 -> 1500x1000
+    for ``max_side=1024``), so the full-size pixels are never decoded; ``thumbnail`` then
+    resizes to the exact size. Other formats are decoded at full size, then resized.
+    """
+    scale = max_side / max(image.size)
+    image.draft(None, (max(1, round(image.width * scale)), max(1, round(image.height * scale))))
+    # Pillow cannot reduce() 16-bit images on the way down: those are resized in one step
+    image.thumbnail((max_side, max_side), reducing_gap=None if image.mode.startswith("I;16") else 2.0)
 
 
 def upright(image):
@@ -84,10 +105,21 @@ def upright(image):
 
 
 def _scaled_to_bytes(image, name: str):
-    """A 16-bit or float grayscale image stretched to 8 bits; NaN/inf pixels are refused."""
+    """A 16-bit or float grayscale image as 8 bits.
+
+    16-bit pixels are scaled by the whole 16-bit range (65535 -> 255), so a dark scan stays dark;
+    stretching its darkest..brightest pixels to 0..255 would turn it mid-grey. Float pixels have
+    no fixed range and are stretched; NaN/inf pixels are refused.
+    """
     from PIL import Image
 
     values = np.asarray(image, dtype=np.float64)
+    if image.mode != "F":  # "I;16..." or "I" (32-bit integers, as which 16-bit files often open)
+        if values.min() < 0 or values.max() > 65535:
+            raise ValueError(f"{name} is an integer image with values from {values.min():.0f} to {values.max():.0f}, "
+                             "outside the 16-bit range 0-65535; scale it to 8 bits first, e.g. "
+                             "Image.fromarray((pixels / pixels.max() * 255).astype(np.uint8))")
+        return Image.fromarray(np.round(values * (255 / 65535)).astype(np.uint8))
     bad = int((~np.isfinite(values)).sum())
     if bad:
         raise ValueError(f"{name} is a float image with {bad} NaN or infinite pixel(s), which have no colour; "
@@ -107,6 +139,11 @@ def to_rgb(image, name: str = "image"):
     if not isinstance(image, Image.Image):
         raise TypeError(f"{name} is a {type(image).__name__}, expected a PIL.Image.Image; "
                         "open files with PIL.Image.open(path)")
+    if image.width * image.height > MAX_PIXELS:  # checked before load(): a lazily opened file is not decoded yet
+        raise ValueError(f"{name} is {image.width}x{image.height} pixels ({image.width * image.height / 1e6:.0f} "
+                         f"megapixels), more than the {MAX_PIXELS // 10**6} megapixels this course decodes (a "
+                         "possible decompression bomb: a small file that expands to gigabytes); shrink it first, "
+                         "e.g. image.thumbnail((1024, 1024))")
     try:
         image.load()  # PIL decodes lazily: a truncated, corrupt or closed file only fails here
     except Exception as error:

@@ -4,7 +4,7 @@ Before it embeds a single image, ViT-base costs a kernel about 650 MB: torch and
 (about 340 MB once imported; Python cannot unload them) and the weights (330 MB). Notebooks
 02-08 need the embeddings, not the encoder, and Binder gives all open notebooks 2 GB together.
 So ``load_course`` and ``Course.embed_images`` run the encoder in a child Python process, this
-module run as ``python -m imgsim_tutorial.worker FOLDER``: the child's memory goes back to the
+module run as ``python -m imgsim_tutorial._support.worker FOLDER``: the child's memory goes back to the
 system when it ends and the kernel keeps only the vectors (a few hundred KB).
 
 What the learner sees and what can go wrong:
@@ -18,21 +18,24 @@ What the learner sees and what can go wrong:
 - a child killed from outside, e.g. for memory, is reported with what to do about it.
 
 Task and results travel through a private temporary folder: ``task.json`` (+ ``inputs.npz``) in,
-``result.json`` (+ ``outputs.npz``) out; arrays only, never pickles.
+``result.json`` (+ ``outputs.npz``) out; arrays only, never pickles. It is made in ``TMPDIR`` as
+set when the task starts, so a notebook can point it elsewhere; a temporary folder that is full
+or not writable is reported as such, with the fix, instead of "no result".
 """
 
 from __future__ import annotations
 
 import codecs
+import importlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import traceback
 import threading
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +49,7 @@ KNOWN_ERRORS = {"ValueError": ValueError, "TypeError": TypeError, "OSError": OSE
 
 
 peaks_mb: list = []  # each finished worker's peak resident memory in MB (Linux), for the record
+NO_ROOM_EXIT = 74  # the worker's exit code when it cannot write its result (EX_IOERR, as in sysexits.h)
 
 
 class WorkerError(RuntimeError):
@@ -61,15 +65,36 @@ def relay(stream, out) -> None:
     out.write(decoder.decode(b"", final=True))
 
 
+def no_room_error(where, error) -> OSError:
+    """The error for a temporary folder the worker cannot use: which folder, why, and how to fix it."""
+    reason = getattr(error, "strerror", None) or str(error)
+    return OSError(f"the embedding process needs a few MB in the temporary folder {where}, but it is full or not "
+                   f"writable ({reason}). Free some space there, or set TMPDIR to a folder with room (in the "
+                   "notebook: os.environ['TMPDIR'] = '/a/folder/with/room'), then run this cell again; "
+                   "the course's cache is not affected")
+
+
+def task_folder() -> tempfile.TemporaryDirectory:
+    """A private temporary folder for one task, in ``TMPDIR`` as it is now (else the system's)."""
+    root = os.environ.get("TMPDIR") or None
+    try:
+        return tempfile.TemporaryDirectory(prefix="imgsim-worker-", dir=root)
+    except OSError as error:  # missing, read-only or full; or no usable one at all (FileNotFoundError)
+        raise no_room_error(root or tempfile.tempdir or "(none usable: TMPDIR, /tmp, /var/tmp)", error) from error
+
+
 def run_task(task: dict, arrays: dict | None = None) -> tuple[dict, dict]:
     """Run ``task`` in a child process; returns its ``(result, arrays)`` or raises its error."""
-    with tempfile.TemporaryDirectory(prefix="imgsim-worker-") as folder:
+    with task_folder() as folder:
         folder = Path(folder)
-        (folder / "task.json").write_text(json.dumps({**task, "parent": os.getpid()}))
-        if arrays:
-            np.savez(folder / "inputs.npz", **arrays)
+        try:
+            (folder / "task.json").write_text(json.dumps({**task, "parent": os.getpid()}))
+            if arrays:
+                np.savez(folder / "inputs.npz", **arrays)
+        except OSError as error:
+            raise no_room_error(folder.parent, error) from error
         environment = {**os.environ, "PYTHONUNBUFFERED": "1", "TQDM_MININTERVAL": "2"}
-        process = subprocess.Popen([sys.executable, "-m", "imgsim_tutorial.worker", str(folder)],
+        process = subprocess.Popen([sys.executable, "-m", __name__, str(folder)],
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment)
         try:
             relay(process.stdout, sys.stdout)
@@ -81,6 +106,8 @@ def run_task(task: dict, arrays: dict | None = None) -> tuple[dict, dict]:
         finally:
             process.stdout.close()
         result_file = folder / "result.json"
+        if code == NO_ROOM_EXIT and not result_file.exists():
+            raise no_room_error(folder.parent, "the embedding process could not write its result there")
         if not result_file.exists():
             killed = code < 0 and -code in (9, 15)
             raise WorkerError(
@@ -119,32 +146,15 @@ def peak_memory_mb() -> float | None:
     return None
 
 
-def embed_course_task(task: dict, inputs: dict) -> tuple[dict, dict]:
-    from .course import course_rows, remember_course
-    from .data import course_sizes, load_beans
-    from .embeddings import embed_dataset, load_encoder
-
-    processor, model = load_encoder(mode=task["mode"])
-    sizes = course_sizes(task["mode"], next(model.parameters()).device.type)
-    candidates, queries = course_rows(load_beans(task["mode"]), sizes)
-    vectors = {"candidates": embed_dataset(candidates, processor, model),
-               "queries": embed_dataset(queries, processor, model)}
-    remember_course(task["mode"], sizes, candidates, queries, vectors)
-    return {"sizes": sizes}, vectors
-
-
-def embed_images_task(task: dict, inputs: dict) -> tuple[dict, dict]:
-    from PIL import Image
-
-    from .embeddings import embed_images, load_encoder
-
-    processor, model = load_encoder(mode=task["mode"])
-    images = [Image.fromarray(inputs[f"image_{i}"]) for i in range(len(task["names"]))]
-    return {}, {"embeddings": embed_images(images, processor, model, normalize=task["normalize"],
-                                           names=task["names"])}
-
-
-TASKS = {"course": embed_course_task, "images": embed_images_task}
+def task_function(kind: str):
+    """The function a task names, ``"package.module:function"``, looked up inside this package
+    only (a task file can name nothing else). The worker knows no task itself: the module that
+    asks for the work (``course``) defines it."""
+    package = __package__.split(".")[0]  # __name__ is "__main__" in the worker process
+    module, _, name = str(kind).partition(":")
+    if not module.startswith(package + ".") or not name.isidentifier():
+        raise ValueError(f"a worker task names a function as 'module:function' inside {package}, got {kind!r}")
+    return getattr(importlib.import_module(module), name)
 
 
 def exit_with_parent(parent: int, folder: Path) -> None:
@@ -167,16 +177,21 @@ def main(folder: str) -> int:
     if (folder / "inputs.npz").exists():
         with np.load(folder / "inputs.npz", allow_pickle=False) as archive:
             inputs = {name: archive[name] for name in archive.files}
+    outputs = {}
     try:
-        result, outputs = TASKS[task["kind"]](task, inputs)
-        np.savez(folder / "outputs.npz", **outputs)
+        result, outputs = task_function(task["kind"])(task, inputs)
         result = {"ok": True, **result}
     except Exception as error:  # raised again in the kernel, with its message
         result = {"ok": False, "type": type(error).__name__, "message": str(error),
                   "traceback": traceback.format_exc()}
     result["peak_mb"] = peak_memory_mb()
-    (folder / "result.partial").write_text(json.dumps(result))
-    os.replace(folder / "result.partial", folder / "result.json")  # all or nothing
+    try:
+        if result["ok"]:
+            np.savez(folder / "outputs.npz", **outputs)
+        (folder / "result.partial").write_text(json.dumps(result))
+        os.replace(folder / "result.partial", folder / "result.json")  # all or nothing
+    except OSError:  # the temporary folder is full or not writable: the kernel says so (NO_ROOM_EXIT)
+        return NO_ROOM_EXIT
     return 0
 
 

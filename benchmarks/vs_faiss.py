@@ -1,0 +1,307 @@
+"""Our IVFIndex and GraphIndex against FAISS's IndexIVFFlat and IndexHNSWFlat, side by side.
+
+Run:  python benchmarks/vs_faiss.py [--quick] [--n N] [--rounds R] [--build-rounds B]
+
+``--quick`` is N = 5,000 (a minute or two); the default N = 50,000 takes ten to twenty minutes.
+Writes ``benchmarks/results/vs_faiss.json`` (``vs_faiss_quick.json`` with ``--quick``).
+
+Protocol, the same for ours and FAISS's, in one process:
+
+- **data**: two SYNTHETIC sets, d = 768, unit rows, never the course's own generator settings:
+  ``realistic_embeddings`` with other cluster settings and seed, and :func:`mixture_embeddings`
+  below (an anisotropic Gaussian mixture with heavy-tailed cluster sizes and a shared mean
+  direction). Held-out queries come from the same distribution; exact search is the oracle;
+- **one thread**: ``threadpool_limits(1)`` for NumPy's BLAS and ``faiss.omp_set_num_threads(1)``;
+- **builds**: ours and FAISS's alternate, ``--build-rounds`` times each (median reported).
+  IVF: both ``n_lists = 2 sqrt(N)``; ours is ``IVFIndex`` with its defaults (k-means on a sample
+  of at most 256 points per list, 20 steps), FAISS's ``train`` + ``add`` with its defaults (the
+  same sample cap, 10 steps). Graph: ``GraphIndex(n_neighbors=16)`` against
+  ``IndexHNSWFlat(M=16)`` with ``efConstruction = 40``;
+- **setting per recall target**: the smallest ``n_probes`` (IVF, target recall@10 >= 0.9) or
+  ``ef_search`` / ``efSearch`` (graph, >= 0.95) whose recall on all held-out queries reaches it,
+  found separately for each index;
+- **single-query search**: in each of ``--rounds`` rounds every timed query goes to ours and to
+  FAISS one after the other (who goes first alternates by round), through the public
+  ``search(query[None], 10)`` of each. Reported: the median over rounds of each round's median
+  ms per query, and the median over rounds of the per-round ratio ours / FAISS (with its range).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+K = 10
+TARGETS = {"ivf": 0.9, "graph": 0.95}
+LIMITS = {("ivf", "search"): 2.0, ("ivf", "build"): 3.0, ("graph", "search"): 3.0, ("graph", "build"): 5.0}
+EF_SWEEP = [10, 12, 16, 20, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 256, 320, 384, 512, 768, 1024]
+
+
+def mixture_embeddings(n: int, dim: int = 768, *, n_queries: int = 0, seed: int = 0, n_clusters: int | None = None,
+                       mean_weight: float = 0.6, centre_weight: float = 0.2, spread: float = 0.45, rank: int = 48,
+                       size_tail: float = 1.1, noise: float = 0.4) -> tuple[np.ndarray, np.ndarray]:
+    """An anisotropic Gaussian mixture that looks like image embeddings: ``(embeddings, queries)``.
+
+    Every point is ``mean_weight * m + centre_weight * c_j + s_j * (x + noise * e)``, normalised:
+    ``m`` a direction shared by all (random pairs have cosine about 0.6, as CLIP's do), ``c_j``
+    its cluster's centre, ``x`` a draw from the cluster's own covariance (``rank`` random axes
+    with variances falling as 1/i: elongated, not round, clusters), ``e`` isotropic noise and
+    ``s_j`` a log-normal spread per cluster. Cluster sizes are Pareto (``size_tail``):
+    a few huge clusters and a long tail of small ones.
+
+    >>> embeddings, queries = mixture_embeddings(300, 32, n_queries=4, seed=1)
+    >>> embeddings.shape, queries.shape
+    ((300, 32), (4, 32))
+    """
+    rng = np.random.default_rng(seed)
+    n_clusters = n_clusters or max(8, n // 125)
+    sizes = rng.pareto(size_tail, n_clusters) + 1.0
+    cluster_of = rng.choice(n_clusters, size=n + n_queries, p=sizes / sizes.sum())
+    mean = rng.standard_normal(dim)
+    mean /= np.linalg.norm(mean)
+    centres = rng.standard_normal((n_clusters, dim))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    variances = 1.0 / np.arange(1, rank + 1)
+    strengths = np.sqrt(variances / variances.sum())
+    spreads = spread * np.exp(rng.normal(0.0, 0.3, n_clusters))
+    points = np.empty((n + n_queries, dim), dtype=np.float32)
+    for cluster in range(n_clusters):
+        members = np.flatnonzero(cluster_of == cluster)
+        if not len(members):
+            continue
+        axes = rng.standard_normal((rank, dim)) / np.sqrt(dim)
+        inside = (rng.standard_normal((len(members), rank)) * strengths) @ axes
+        isotropic = rng.standard_normal((len(members), dim)) / np.sqrt(dim)
+        points[members] = (mean_weight * mean + centre_weight * centres[cluster]
+                           + spreads[cluster] * (inside + noise * isotropic))
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    return points[:n], points[n:]
+
+
+def datasets(n: int, n_queries: int) -> dict:
+    from imgsim_tutorial.data.synthetic import realistic_embeddings
+
+    return {
+        "realistic_embeddings(n_clusters=n/160, zipf=1.3, subspace_dim=32, seed=7)":
+            lambda: realistic_embeddings(n, 768, n_queries=n_queries, n_clusters=max(4, n // 160), seed=7,
+                                         zipf=1.3, subspace_dim=32),
+        "mixture_embeddings(anisotropic, Pareto sizes, shared mean; seed=11)":
+            lambda: mixture_embeddings(n, 768, n_queries=n_queries, seed=11),
+    }
+
+
+def recall(ids, true_ids) -> float:
+    return float(np.mean([len(set(a) & set(b)) / K for a, b in zip(ids.tolist(), true_ids.tolist())]))
+
+
+def timed_build(make):
+    started = time.perf_counter()
+    index = make()
+    return index, time.perf_counter() - started
+
+
+def interleaved_builds(make_ours, make_faiss, rounds: int):
+    """Build ours and FAISS's alternately; returns both (last) indexes and every build time."""
+    makers, times, built = {"ours": make_ours, "faiss": make_faiss}, {"ours": [], "faiss": []}, {}
+    for round_ in range(rounds):
+        for who in (("ours", "faiss") if round_ % 2 == 0 else ("faiss", "ours")):
+            built[who], seconds = timed_build(makers[who])
+            times[who].append(seconds)
+    return built["ours"], built["faiss"], times
+
+
+def smallest_setting(settings, set_to, search_all, true_ids, target):
+    """The first setting (in increasing order) whose recall reaches ``target``, with every point tried."""
+    tried = []
+    for setting in settings:
+        set_to(setting)
+        tried.append((setting, recall(search_all(), true_ids)))
+        if tried[-1][1] >= target:
+            return setting, tried
+    return settings[-1], tried  # never reached: keep the largest, and the report says so
+
+
+def interleaved_search(ours, faiss_index, queries, rounds: int):
+    """Median ms per single query for each, per round, searching the same query one after the other."""
+    per_round = {"ours": [], "faiss": []}
+    for round_ in range(rounds):
+        spent = {"ours": [], "faiss": []}
+        order = (("ours", ours), ("faiss", faiss_index)) if round_ % 2 == 0 else (("faiss", faiss_index), ("ours", ours))
+        for query in queries:
+            one = query[None]
+            for who, index in order:
+                started = time.perf_counter()
+                index.search(one, K)
+                spent[who].append(time.perf_counter() - started)
+        for who in spent:
+            per_round[who].append(float(np.median(spent[who]) * 1e3))
+    ratios = np.array(per_round["ours"]) / np.array(per_round["faiss"])
+    return {"ours_ms": float(np.median(per_round["ours"])), "faiss_ms": float(np.median(per_round["faiss"])),
+            "ratio": float(np.median(ratios)), "ratio_min": float(ratios.min()), "ratio_max": float(ratios.max()),
+            "ours_ms_rounds": per_round["ours"], "faiss_ms_rounds": per_round["faiss"]}
+
+
+def measure_ivf(embeddings, queries, true_ids, timed, args) -> list[dict]:
+    import faiss
+
+    from imgsim_tutorial.ivf import IVFIndex
+
+    n, dim = embeddings.shape
+    n_lists = args.n_lists or int(round(2 * np.sqrt(n)))
+
+    def make_faiss():
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, n_lists, faiss.METRIC_INNER_PRODUCT)
+        index.train(embeddings)
+        index.add(embeddings)
+        return index
+
+    ours, theirs, builds = interleaved_builds(lambda: IVFIndex(n_lists=n_lists, n_probes=1, seed=0).add(embeddings),
+                                              make_faiss, args.build_rounds)
+    sweep = list(range(1, n_lists + 1))
+    ours_probes, ours_tried = smallest_setting(sweep, lambda p: setattr(ours, "n_probes", p),
+                                               lambda: ours.search(queries, K)[1], true_ids, TARGETS["ivf"])
+    faiss_probes, faiss_tried = smallest_setting(sweep, lambda p: setattr(theirs, "nprobe", p),
+                                                 lambda: theirs.search(queries, K)[1], true_ids, TARGETS["ivf"])
+    row = {"family": "ivf", "ours": "IVFIndex", "faiss": "IndexIVFFlat", "n_lists": n_lists,
+           "ours_setting": f"n_probes={ours_probes}", "faiss_setting": f"nprobe={faiss_probes}",
+           "ours_recall": dict(ours_tried)[ours_probes], "faiss_recall": dict(faiss_tried)[faiss_probes],
+           "ours_sweep": ours_tried, "faiss_sweep": faiss_tried, **build_summary(builds),
+           **interleaved_search(ours, theirs, timed, args.rounds)}
+    return [row]
+
+
+def measure_graph(embeddings, queries, true_ids, timed, args) -> list[dict]:
+    import faiss
+
+    from imgsim_tutorial.graph import GraphIndex
+
+    n, dim = embeddings.shape
+
+    def make_faiss():
+        index = faiss.IndexHNSWFlat(dim, 16, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 40
+        index.add(embeddings)
+        return index
+
+    ours, theirs, builds = interleaved_builds(lambda: GraphIndex(n_neighbors=16).add(embeddings), make_faiss,
+                                              args.build_rounds)
+    faiss_ef, faiss_tried = smallest_setting(EF_SWEEP, lambda ef: setattr(theirs.hnsw, "efSearch", ef),
+                                             lambda: theirs.search(queries, K)[1], true_ids, TARGETS["graph"])
+    theirs.hnsw.efSearch = faiss_ef
+    rows = []
+    entry_points = {"1 entry point (default)": 1, f"n_entry_points={max(1, n // 100)}": max(1, n // 100)}
+    for label, n_entry_points in entry_points.items():
+        variant = ours
+        if n_entry_points != ours.n_entry_points:
+            variant = copy.deepcopy(ours)
+            variant.n_entry_points = n_entry_points
+            variant.relink()  # same candidate lists; picks the entry points
+        ours_ef, ours_tried = smallest_setting(EF_SWEEP, lambda ef: setattr(variant, "ef_search", ef),
+                                               lambda: variant.search(queries, K)[1], true_ids, TARGETS["graph"])
+        variant.ef_search = ours_ef
+        rows.append({"family": "graph", "ours": f"GraphIndex, {label}", "faiss": "IndexHNSWFlat M=16 efC=40",
+                     "ours_setting": f"ef_search={ours_ef}", "faiss_setting": f"efSearch={faiss_ef}",
+                     "ours_recall": dict(ours_tried)[ours_ef], "faiss_recall": dict(faiss_tried)[faiss_ef],
+                     "ours_sweep": ours_tried, "faiss_sweep": faiss_tried, **build_summary(builds),
+                     **interleaved_search(variant, theirs, timed, args.rounds)})
+    return rows
+
+
+def build_summary(builds) -> dict:
+    ours, theirs = float(np.median(builds["ours"])), float(np.median(builds["faiss"]))
+    return {"ours_build_s": ours, "faiss_build_s": theirs, "build_ratio": ours / theirs,
+            "ours_build_rounds": builds["ours"], "faiss_build_rounds": builds["faiss"]}
+
+
+def verdicts(row) -> dict:
+    family = row["family"]
+    return {"recall_met": row["ours_recall"] >= TARGETS[family] and row["faiss_recall"] >= TARGETS[family],
+            "search_met": row["ratio"] <= LIMITS[family, "search"],
+            "build_met": row["build_ratio"] <= LIMITS[family, "build"]}
+
+
+def markdown(rows) -> str:
+    lines = ["| data | ours (setting) | FAISS (setting) | recall@10 ours / FAISS | ms per query ours / FAISS | "
+             "search ratio (range) | build s ours / FAISS | build ratio | targets |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        family = row["family"]
+        met = "search {} (<= {:g}x), build {} (<= {:g}x)".format(
+            "met" if row["search_met"] else "NOT met", LIMITS[family, "search"],
+            "met" if row["build_met"] else "NOT met", LIMITS[family, "build"])
+        lines.append(f"| {row['data_short']} | {row['ours']} ({row['ours_setting']}) | {row['faiss']} "
+                     f"({row['faiss_setting']}) | {row['ours_recall']:.3f} / {row['faiss_recall']:.3f} | "
+                     f"{row['ours_ms']:.3f} / {row['faiss_ms']:.3f} | {row['ratio']:.2f}x "
+                     f"({row['ratio_min']:.2f}-{row['ratio_max']:.2f}) | {row['ours_build_s']:.1f} / "
+                     f"{row['faiss_build_s']:.1f} | {row['build_ratio']:.2f}x | {met} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="N = 5,000 instead of 50,000")
+    parser.add_argument("--n", type=int, default=None, help="collection size (default 50,000; 5,000 with --quick)")
+    parser.add_argument("--n-queries", type=int, default=1000, help="held-out queries for recall (default 1,000)")
+    parser.add_argument("--n-timed", type=int, default=200, help="queries timed one at a time per round (default 200)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of interleaved single-query timing")
+    parser.add_argument("--build-rounds", type=int, default=3, help="builds of each index, alternating")
+    parser.add_argument("--n-lists", type=int, default=None, help="IVF lists for both (default 2 sqrt(N))")
+    parser.add_argument("--only", default="ivf,graph", help="families to measure: ivf, graph or both")
+    parser.add_argument("--out", type=Path, default=None, help="JSON file to write")
+    args = parser.parse_args(argv)
+    n = args.n or (5_000 if args.quick else 50_000)
+    out = args.out or ROOT / "benchmarks" / "results" / ("vs_faiss_quick.json" if args.quick else "vs_faiss.json")
+
+    import faiss
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from imgsim_tutorial import CosineIndex
+    from imgsim_tutorial.data.synthetic import embedding_statistics
+
+    faiss.omp_set_num_threads(1)
+    rows, data_stats = [], {}
+    with threadpool_limits(1):
+        for name, make in datasets(n, args.n_queries).items():
+            started = time.perf_counter()
+            embeddings, queries = make()
+            short = name.split("(")[0]
+            stats = embedding_statistics(embeddings, queries)
+            data_stats[name] = {key: round(value, 4) if isinstance(value, float) else value for key, value in stats.items()}
+            print(f"{name}: {embeddings.shape}, made in {time.perf_counter() - started:.0f} s; {data_stats[name]}",
+                  flush=True)
+            true_ids = CosineIndex().add(embeddings).search(queries, K)[1]
+            timed = queries[:args.n_timed]
+            for family in args.only.split(","):
+                measure = {"ivf": measure_ivf, "graph": measure_graph}[family.strip()]
+                for row in measure(embeddings, queries, true_ids, timed, args):
+                    row.update(data=name, data_short=short, n=n, **verdicts(row))
+                    rows.append(row)
+                    print(markdown([row]).splitlines()[-1], flush=True)
+        blas = [{key: info.get(key) for key in ("internal_api", "num_threads")} for info in threadpool_info()]
+    table = markdown(rows)
+    print(f"\nSYNTHETIC, N = {n:,}, d = 768, k = {K}, one thread, single queries; {args.rounds} rounds of "
+          f"{len(timed)} interleaved queries; {args.build_rounds} interleaved builds each\n")
+    print(table)
+    result = {"n": n, "dim": 768, "k": K, "targets": TARGETS, "limits": {f"{a} {b}": v for (a, b), v in LIMITS.items()},
+              "protocol": {"rounds": args.rounds, "n_timed": len(timed), "n_queries": args.n_queries,
+                           "build_rounds": args.build_rounds, "threads": 1, "blas_inside_limit": blas},
+              "machine": {"python": platform.python_version(), "numpy": np.__version__, "faiss": faiss.__version__,
+                          "processor": platform.processor() or platform.machine()},
+              "data": data_stats, "rows": rows, "table": table}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print(f"\nwrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

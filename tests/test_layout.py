@@ -1,0 +1,89 @@
+"""The package's shape: no import cycle, imports that run one way, a listing that reads like the
+syllabus. Read from the source (every ``import``, also inside functions), not by importing."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "imgsim_tutorial"
+FOLDERS = {"data", "teaching", "widgets", "_support"}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Package modules that ``path`` imports, resolved to full names (``from . import x`` included)."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.startswith("imgsim_tutorial")}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            elif node.module and node.module.startswith("imgsim_tutorial"):
+                target = node.module
+            else:
+                continue
+            found.add(target)
+            found |= {f"{target}.{alias.name}" for alias in node.names}  # `from . import cache`
+    return {module for module in found if module in MODULES}
+
+
+MODULES = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+GRAPH = {name: imported_modules(path) - {name} for name, path in MODULES.items()}
+
+
+def layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in FOLDERS else "lesson" if len(parts) == 2 else "package"
+
+
+def test_no_import_cycle():
+    """Depth-first search for a back edge; the package's __init__ (lazy names) is left out."""
+    graph = {name: {target for target in targets if target != "imgsim_tutorial"} for name, targets in GRAPH.items()}
+    state, cycles = {}, []
+
+    def visit(node, path):
+        state[node] = "open"
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == "open":
+                cycles.append(path[path.index(target):] + [target])
+            elif target not in state:
+                visit(target, path + [target])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    assert not cycles, f"import cycles: {cycles}"
+
+
+@pytest.mark.parametrize("low, high", [("_support", "lesson"), ("_support", "widgets"), ("_support", "teaching"),
+                                       ("lesson", "widgets"), ("data", "widgets"), ("data", "teaching")])
+def test_imports_run_one_way(low, high):
+    wrong = {name: sorted(target for target in targets if layer(target) == high)
+             for name, targets in GRAPH.items() if layer(name) == low}
+    wrong = {name: targets for name, targets in wrong.items() if targets}
+    assert not wrong, f"{low} modules must not import {high} modules: {wrong}"
+
+
+def test_the_top_level_lists_at_most_24_entries():
+    entries = sorted(path.name for path in PACKAGE.iterdir() if path.name != "__pycache__")
+    assert len(entries) <= 24, f"{len(entries)} entries at the top of imgsim_tutorial/: {entries}"
+    assert FOLDERS <= set(entries) and "assets" in entries
+
+
+def test_every_public_name_resolves():
+    import imgsim_tutorial as t
+
+    missing = [name for name in t.__all__ if getattr(t, name, None) is None]
+    assert not missing, missing
