@@ -77,7 +77,7 @@ def families(embeddings, queries, true_ids, exact_ms, n_lists):
 
     def ivf():
         index, build_s = built(lambda: IVFIndex(n_lists=n_lists, n_probes=1).add(embeddings))
-        for n_probes in (1, 2, 4, 8, 16, 32):
+        for n_probes in [probes for probes in (1, 2, 4, 8, 16, 32) if probes <= n_lists]:
             index.n_probes = n_probes
             yield measure("IVFIndex", f"n_lists={n_lists} n_probes={n_probes}", index, queries, true_ids,
                           exact_ms, build_s)
@@ -94,8 +94,9 @@ def families(embeddings, queries, true_ids, exact_ms, n_lists):
     def ivf_pq():
         for n_rerank in (0, 200):
             index, build_s = built(
-                lambda: FactoryIndex(factory=f"IVF{n_lists},PQ16", n_rerank=n_rerank).add(embeddings))
-            for n_probes in (4, 8, 16, 32):
+                lambda: FactoryIndex(factory=f"IVF{n_lists},PQ16", n_probes=min(16, n_lists),
+                                     n_rerank=n_rerank).add(embeddings))
+            for n_probes in [probes for probes in (4, 8, 16, 32) if probes <= n_lists]:
                 index.n_probes = n_probes
                 yield measure("FAISS IVF-PQ" + (f" + re-rank {n_rerank}" if n_rerank else ""),
                               f"IVF{n_lists},PQ16 n_probes={n_probes}", index, queries, true_ids, exact_ms, build_s)

@@ -47,12 +47,12 @@ EF_SWEEP = [10, 12, 16, 20, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 
 
 
 def mixture_embeddings(n: int, dim: int = 768, *, n_queries: int = 0, seed: int = 0, n_clusters: int | None = None,
-                       mean_weight: float = 0.6, centre_weight: float = 0.2, spread: float = 0.45, rank: int = 48,
-                       size_tail: float = 1.1, noise: float = 0.4) -> tuple[np.ndarray, np.ndarray]:
+                       mean_weight: float = 0.6, centre_weight: float = 0.45, spread: float = 0.35, rank: int = 24,
+                       size_tail: float = 1.5, noise: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
     """An anisotropic Gaussian mixture that looks like image embeddings: ``(embeddings, queries)``.
 
     Every point is ``mean_weight * m + centre_weight * c_j + s_j * (x + noise * e)``, normalised:
-    ``m`` a direction shared by all (random pairs have cosine about 0.6, as CLIP's do), ``c_j``
+    ``m`` a direction shared by all (random pairs have cosine about 0.5, as CLIP's do), ``c_j``
     its cluster's centre, ``x`` a draw from the cluster's own covariance (``rank`` random axes
     with variances falling as 1/i: elongated, not round, clusters), ``e`` isotropic noise and
     ``s_j`` a log-normal spread per cluster. Cluster sizes are Pareto (``size_tail``):

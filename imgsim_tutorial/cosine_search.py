@@ -1,6 +1,8 @@
 """Exact cosine search: the oracle every faster index is measured against.
 
-Builds on ``embeddings.py``. Cosine similarity compares directions, not lengths:
+Builds on ``embeddings.py`` (what is compared) and ``index_base.py`` (the contract every index
+keeps, with the input checks of ``vectors.py``). Cosine similarity compares directions, not
+lengths:
 
     cos(a, b) = a . b / (|a| |b|)        1 = same direction, 0 = unrelated, -1 = opposite
 
@@ -85,7 +87,8 @@ def rerank(queries, vectors, shortlists, k: int, threads: int | None = None) -> 
         # NumPy's gather and BLAS release the GIL, so threads re-rank different queries at once.
         parts = np.array_split(np.arange(len(queries)), threads)
         with ThreadPoolExecutor(threads) as pool:
-            done = list(pool.map(lambda part: rerank(queries[part], vectors, [shortlists[q] for q in part], k, 1), parts))
+            done = list(pool.map(lambda part: rerank(queries[part], vectors, [shortlists[q] for q in part], k, 1),
+                                 parts))
         return np.vstack([scores for scores, _ in done]), np.vstack([rows for _, rows in done])
     dtype = np.result_type(queries, vectors)
     scores = np.full((len(queries), k), np.nan, dtype=dtype)

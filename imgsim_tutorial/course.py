@@ -100,7 +100,8 @@ class Course:
         if not names:
             raise ValueError("embed_images got no images; pass a non-empty list of PIL images")
         pixels = {f"image_{i}": np.asarray(to_rgb(image, name)) for i, (image, name) in enumerate(zip(images, names))}
-        _, outputs = run_task({"kind": f"{__name__}:embed_images_task", "mode": self.mode, "names": names, "normalize": normalize}, pixels)
+        task = {"kind": f"{__name__}:embed_images_task", "mode": self.mode, "names": names, "normalize": normalize}
+        _, outputs = run_task(task, pixels)
         return outputs["embeddings"]
 
 

@@ -1,6 +1,6 @@
 """Image embeddings: from pixels to one vector per image.
 
-Builds on ``data.py``. An *encoder* (a vision transformer here) turns an image into a
+Builds on ``data/beans.py``. An *encoder* (a vision transformer here) turns an image into a
 sequence of token vectors; we keep one vector per image as its ``embedding``:
 
 - ViT-like models put a learned [CLS] token first, trained to summarise the image, so we take
@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from ._support.cache import cache_dir, read_embeddings, write_embeddings
+from ._support.hub_deadline import hub_load, local_cache_only
 from ._support.memory import trim_malloc
-from ._support.mode import check_mode, hub_load, local_cache_only
+from ._support.mode import check_mode
 from ._support.persistence import file_digest
 from .data.images import open_image_bytes, to_rgb
 

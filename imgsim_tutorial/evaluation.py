@@ -62,7 +62,8 @@ def recall_at_k(found_ids, true_ids) -> float:
     if (found_ids.dtype.kind == "U") != (true_ids.dtype.kind == "U"):
         raise ValueError(f"found_ids are {found_ids.dtype} but true_ids are {true_ids.dtype}; compare ids of one "
                          "kind (both integers or both strings)")
-    hits = [len(set(found[found_mask(found)].tolist()) & set(true.tolist())) for found, true in zip(found_ids, true_ids)]
+    hits = [len(set(found[found_mask(found)].tolist()) & set(true.tolist()))
+            for found, true in zip(found_ids, true_ids)]
     return float(np.sum(hits) / true_ids.size)
 
 

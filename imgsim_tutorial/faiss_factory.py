@@ -8,9 +8,12 @@ systems combine them, and FAISS names a combination with a *factory string*:
 - ``"IVF256,PQ16x8,RFlat"`` would add an exact re-rank (we re-rank ourselves: ``n_rerank=``);
 - ``"HNSW32,Flat"``: the layered graph that ``graph.py`` builds with one layer.
 
-``FactoryIndex`` wraps any factory string under the course's index contract, always with the
-inner-product metric on unit vectors (cosine). ``add_factory_index`` is the same through
-``datasets``: ``Dataset.add_faiss_index(string_factory=..., metric_type=METRIC_INNER_PRODUCT)``.
+``FactoryIndex`` wraps a factory string under the course's index contract, always with the
+inner-product metric on unit vectors (cosine). The string is checked first against the small
+grammar the course uses (``_support/factory_strings.py``): FAISS itself crashes the kernel on some
+strings.
+``add_factory_index`` is the same through ``datasets``:
+``Dataset.add_faiss_index(string_factory=..., metric_type=METRIC_INNER_PRODUCT)``.
 ``hnsw_index(layers=False)`` builds FAISS's HNSW with every node on layer 0, so notebook 05 can
 measure what the upper layers add, with everything else equal.
 """
@@ -19,8 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._support.factory_strings import check_factory, faiss_kind, parse_factory
 from .cosine_search import rerank
-from .index_base import IndexBase
+from .faiss_index import _HNSW_STATS, FaissIndexBase
 from .vectors import as_matrix, check_int
 
 
@@ -30,29 +34,24 @@ def _faiss():
     return faiss
 
 
-def check_factory(factory, dim: int | None = None) -> str:
-    """A factory string FAISS accepts, else a ValueError that says what went wrong.
-
-    >>> check_factory("IVF64,PQ8", 64)
-    'IVF64,PQ8'
-    """
-    if not isinstance(factory, str) or not factory.strip():
-        raise ValueError(f"factory must be a FAISS factory string such as 'IVF256,PQ16', got {factory!r}")
-    if dim is not None:
-        try:
-            _faiss().index_factory(dim, factory, _faiss().METRIC_INNER_PRODUCT)
-        except RuntimeError as error:
-            reason = str(error).strip().splitlines()[-1] if str(error).strip() else "unknown"
-            raise ValueError(f"FAISS cannot build {factory!r} in dimension {dim} ({reason}); try 'IVF256,PQ16' "
-                             "(PQ's number must divide the dimension)") from None
-    return factory
+def _check_probes(n_probes, factory: str) -> int:
+    """``n_probes`` if it counts at most the IVF lists ``factory`` has (any count without IVF)."""
+    lists = parse_factory(factory).get("lists")
+    n_probes = check_int(n_probes, "n_probes", low=1, sensible=16)
+    if lists is not None and n_probes > lists:
+        raise ValueError(f"n_probes must be between 1 and {lists} (the IVF lists of {factory!r}), got {n_probes}; "
+                         f"a sensible value is n_probes={max(1, lists // 16)}")
+    return n_probes
 
 
-class FactoryIndex(IndexBase):
-    """Any FAISS factory string, inner product on unit vectors, under the course's contract.
+class FactoryIndex(FaissIndexBase):
+    """A FAISS factory string (``_support/factory_strings.py`` says which), inner product on unit vectors, under the
+    course's contract. Builds on ``FaissIndexBase`` (ids, appending, the FAISS bytes in ``save``,
+    ``memory_bytes``); what it adds is training on the first batch and per-call IVF settings.
 
-    ``n_probes`` sets the IVF cells a query scans (ignored without IVF); ``n_rerank=R`` re-scores
-    the best R by exact cosine (keeps the float vectors in memory, as FAISS's ``RFlat`` does).
+    ``n_probes`` sets the IVF cells a query scans (from 1 to the string's IVF lists; ignored
+    without IVF); ``n_rerank=R`` re-scores the best R by exact cosine (keeps the float vectors in
+    memory, as FAISS's ``RFlat`` does).
 
     >>> rng = np.random.default_rng(0); data = rng.standard_normal((2000, 32)).astype("float32")
     >>> index = FactoryIndex(factory="IVF16,PQ8", n_probes=16, n_rerank=100).add(data)
@@ -62,36 +61,52 @@ class FactoryIndex(IndexBase):
 
     def __init__(self, *, factory: str = "IVF256,PQ16", n_probes: int = 16, n_rerank: int = 0):
         self.factory = check_factory(factory)
-        self.n_probes = check_int(n_probes, "n_probes", low=1, sensible=16)
+        self.n_probes = _check_probes(n_probes, self.factory)  # at most the IVF lists the factory makes
         self.n_rerank = check_int(n_rerank, "n_rerank", low=0, sensible=100)
 
-    def add(self, embeddings, ids=None) -> FactoryIndex:
-        """Train on the first batch (IVF centroids, PQ codebooks), then append every batch."""
+    @property
+    def keeps_vectors(self) -> bool:
+        return self.n_rerank > 0
+
+    @classmethod
+    def _keeps_vectors_with(cls, params: dict) -> bool:
+        return params.get("n_rerank", 0) > 0
+
+    def _build(self, dim):
         faiss = _faiss()
-        if hasattr(self, "dim_"):
-            as_matrix(embeddings, "embeddings", self.dim_)
-        vectors = self._append(embeddings, ids, keep_vectors=self.n_rerank > 0)
-        if not hasattr(self, "index_"):
-            self.index_ = faiss.index_factory(vectors.shape[1], check_factory(self.factory, vectors.shape[1]),
-                                              faiss.METRIC_INNER_PRODUCT)
-            if not self.index_.is_trained:
-                try:
-                    self.index_.train(vectors)
-                except RuntimeError as error:
-                    del self.index_, self.ids_, self.dim_
-                    raise ValueError(f"FAISS could not train {self.factory!r} on {len(vectors)} vectors ({error}); "
-                                     "add more vectors in the first batch or use fewer IVF cells") from None
-        self.index_.add(vectors)
-        return self
+        return faiss.index_factory(dim, check_factory(self.factory, dim), faiss.METRIC_INNER_PRODUCT)
+
+    def _add_to_index(self, batch):
+        """Train on the first batch (IVF centroids, PQ codebooks), then append every batch."""
+        if not self.index_.is_trained:
+            try:
+                self.index_.train(batch)
+            except RuntimeError as error:  # add() puts the index back as it was before the call
+                raise ValueError(f"FAISS could not train {self.factory!r} on {len(batch)} vectors ({error}); "
+                                 "add more vectors in the first batch, or use fewer IVF lists or PQ bits") from None
+        self.index_.add(batch)
+
+    def _ivf_part(self, queries=None):
+        """``(ivf, queries)``: the IVF inside the FAISS index (None without one) and the queries as
+        it sees them, past an ``RFlat`` refine step and an ``OPQ`` rotation."""
+        faiss = _faiss()
+        index = faiss.downcast_index(self.index_)
+        if isinstance(index, faiss.IndexRefine):
+            index = faiss.downcast_index(index.base_index)
+        if isinstance(index, faiss.IndexPreTransform):
+            for step in range(index.chain.size()):
+                queries = None if queries is None else index.chain.at(step).apply(queries)
+            index = faiss.downcast_index(index.index)
+        return (index if isinstance(index, faiss.IndexIVF) else None), queries
 
     def _parameters(self):
+        """Per-call search settings (never the index's own, so concurrent searches share nothing)."""
         faiss = _faiss()
-        try:
-            faiss.extract_index_ivf(self.index_)
-        except RuntimeError:
-            return None  # not an IVF index: nothing to set
-        parameters = faiss.SearchParametersIVF()  # per call, so concurrent searches never share state
-        parameters.nprobe = self.n_probes
+        if self._ivf_part()[0] is None:
+            return None  # no IVF: nothing to set
+        parameters = faiss.SearchParametersIVF(nprobe=_check_probes(self.n_probes, self.factory))  # may be set since
+        if isinstance(faiss.downcast_index(self.index_), faiss.IndexRefine):  # RFlat wants its own kind, around it
+            return faiss.IndexRefineSearchParameters(k_factor=self.index_.k_factor, base_index_params=parameters)
         return parameters
 
     def _search(self, queries, k):
@@ -103,37 +118,16 @@ class FactoryIndex(IndexBase):
 
     def scanned(self, queries) -> np.ndarray:
         """How many stored codes each query scores: the members of its ``n_probes`` cells (all without IVF)."""
-        faiss = _faiss()
-        try:
-            ivf = faiss.extract_index_ivf(self.index_)
-        except RuntimeError:
+        ivf, seen = self._ivf_part(np.ascontiguousarray(queries, dtype=np.float32))
+        if ivf is None:
             return np.full(len(queries), len(self))
-        _, lists = ivf.quantizer.search(np.ascontiguousarray(queries, dtype=np.float32), min(self.n_probes, ivf.nlist))
+        _, lists = ivf.quantizer.search(seen, min(self.n_probes, ivf.nlist))
         sizes = np.array([ivf.invlists.list_size(j) for j in range(ivf.nlist)])
         return sizes[lists].sum(axis=1) + (min(self.n_rerank, len(self)) if self.n_rerank else 0)
 
-    def _memory_extra(self) -> dict:
-        return {"faiss_index": int(_faiss().serialize_index(self.index_).nbytes)}
-
-    def save(self, path):
-        """One ``.npz`` as for every index; the FAISS index travels inside it as bytes."""
-        self.faiss_bytes_ = _faiss().serialize_index(self.index_)
-        try:
-            return super().save(path)
-        finally:
-            del self.faiss_bytes_
-
-    def memory_bytes(self) -> dict:
-        parts = super().memory_bytes()
-        parts.pop("faiss_bytes", None)
-        return parts
-
-    def _restore(self):
-        self.index_ = _faiss().deserialize_index(self.faiss_bytes_)
-        del self.faiss_bytes_
-        if self.index_.ntotal != len(self):
-            raise ValueError(f"the FAISS index in this file holds {self.index_.ntotal} vectors but the file lists "
-                             f"{len(self)} ids; the file is damaged")
+    def _file_checks(self) -> dict:
+        settings = parse_factory(self.factory)
+        return {"kinds": {faiss_kind(settings)}, "n_lists": settings.get("lists"), "hnsw_M": settings.get("M")}
 
 
 def add_factory_index(dataset, column: str = "embeddings", string_factory: str | None = None,
@@ -161,11 +155,13 @@ def add_factory_index(dataset, column: str = "embeddings", string_factory: str |
     name = index_name or column
     if trained_from is None:
         string_factory = check_factory("IVF64,PQ16" if string_factory is None else string_factory, vectors.shape[1])
+        _check_probes(n_probes, string_factory)
         dataset.add_faiss_index(column=column, index_name=name, string_factory=string_factory,
                                 metric_type=faiss.METRIC_INNER_PRODUCT, train_size=train_size or len(vectors))
     else:
-        dataset.add_faiss_index(column=column, index_name=name,
-                                custom_index=_empty_trained_copy(trained_from, string_factory, vectors.shape[1]))
+        empty = _empty_trained_copy(trained_from, string_factory, vectors.shape[1])
+        _check_probes(n_probes, trained_from.factory)
+        dataset.add_faiss_index(column=column, index_name=name, custom_index=empty)
     index = dataset.get_index(name).faiss_index
     try:
         faiss.extract_index_ivf(index).nprobe = n_probes
@@ -215,6 +211,8 @@ def hnsw_search(index, queries, k: int, ef_search: int):
     faiss = _faiss()
     parameters = faiss.SearchParametersHNSW()
     parameters.efSearch = max(check_int(ef_search, "ef_search", low=1, sensible=64), k)
-    faiss.cvar.hnsw_stats.reset()
-    scores, rows = index.search(np.ascontiguousarray(queries, dtype=np.float32), k, params=parameters)
-    return scores, rows, faiss.cvar.hnsw_stats.ndis / len(queries)
+    with _HNSW_STATS:  # FAISS counts distance computations in one global: one search at a time reads it
+        faiss.cvar.hnsw_stats.reset()
+        scores, rows = index.search(np.ascontiguousarray(queries, dtype=np.float32), k, params=parameters)
+        computed = faiss.cvar.hnsw_stats.ndis
+    return scores, rows, computed / len(queries)

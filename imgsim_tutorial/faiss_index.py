@@ -27,6 +27,7 @@ import threading
 
 import numpy as np
 
+from ._support.faiss_file import read_faiss_index
 from .cosine_search import rerank
 from .index_base import IndexBase
 from .random_projection import RandomHyperplanes
@@ -48,18 +49,26 @@ class FaissIndexBase(IndexBase):
     """
 
     keeps_vectors = False  # subclasses that re-rank keep the float vectors themselves
+    _faiss_kind = ""  # the four letters FAISS writes first for this class's index, checked by load
 
     def params(self) -> dict:
         """The constructor settings (same as :meth:`get_params`)."""
         return self.get_params()
 
     def add(self, embeddings, ids=None):
-        """Append ``embeddings`` (n, d); default ids continue from ``len(self)``."""
-        first = not len(self)
+        """Append ``embeddings`` (n, d); default ids continue from ``len(self)``. If FAISS refuses
+        the batch (building or training fails), the index is left as it was before the call."""
+        before = {name: self.__dict__[name] for name in ("ids_", "dim_", "vectors_", "index_") if name in self.__dict__}
         batch = self._append(embeddings, ids, keep_vectors=self.keeps_vectors)
-        if first:
-            self.index_ = self._build(batch.shape[1])
-        self._add_to_index(batch)
+        try:
+            if "index_" not in before:
+                self.index_ = self._build(batch.shape[1])
+            self._add_to_index(batch)
+        except (ValueError, RuntimeError):
+            for name in ("ids_", "dim_", "vectors_", "index_"):
+                self.__dict__.pop(name, None)
+            self.__dict__.update(before)
+            raise
         return self
 
     def _add_to_index(self, batch):
@@ -89,20 +98,25 @@ class FaissIndexBase(IndexBase):
         return parts
 
     @classmethod
+    def _keeps_vectors_with(cls, params: dict) -> bool:
+        """Whether an index with these settings keeps the float vectors (for re-ranking)."""
+        return cls.keeps_vectors is True
+
+    @classmethod
     def _expected_shapes(cls, params, n, dim):
         shapes = {"ids": (n,)}
-        if cls.keeps_vectors is True or (cls is FaissLSHIndex and params.get("n_rerank", 0) > 0):
+        if cls._keeps_vectors_with(params):
             shapes["vectors"] = (n, dim)
         return shapes
 
+    def _file_checks(self) -> dict:
+        """What the saved FAISS bytes must declare, checked before FAISS reads them (index_file)."""
+        return {"kinds": {self._faiss_kind}, "binary": isinstance(self, MultiHashIndex),
+                "hnsw_M": getattr(self, "M", None)}  # only HNSWIndex has links M
+
     def _restore(self):
-        faiss = _faiss()
-        blob = self.__dict__.pop("faiss_index_")
-        binary = isinstance(self, MultiHashIndex)
-        self.index_ = (faiss.deserialize_index_binary if binary else faiss.deserialize_index)(blob)
-        if self.index_.ntotal != len(self) or self.index_.d != self._faiss_dim(self.dim_):
-            raise ValueError(f"its FAISS index holds {self.index_.ntotal} vectors of dimension {self.index_.d}, "
-                             f"the header says {len(self)} of dimension {self._faiss_dim(self.dim_)}")
+        self.index_ = read_faiss_index(self.__dict__.pop("faiss_index_"), n=len(self), dim=self._faiss_dim(self.dim_),
+                                       **self._file_checks())
 
     def _faiss_dim(self, dim):
         return dim
@@ -110,6 +124,8 @@ class FaissIndexBase(IndexBase):
 
 class FlatIPIndex(FaissIndexBase):
     """Exact cosine with FAISS: ``IndexFlatIP`` over unit vectors (inner product = cosine)."""
+
+    _faiss_kind = "IxFI"
 
     def __init__(self):
         pass
@@ -132,6 +148,8 @@ class HNSWIndex(FaissIndexBase):
     Each search passes its own ``SearchParametersHNSW``, so threads searching one index with
     different ``k`` never change each other's settings.
     """
+
+    _faiss_kind = "IHNf"
 
     def __init__(self, *, M: int = 32, ef_construction: int = 80, ef_search: int = 64):
         # FAISS crashes the kernel on M < 2 and hangs on ef < 1: refuse them here.
@@ -163,6 +181,8 @@ class FaissLSHIndex(FaissIndexBase):
     ``cos(pi * h / n_bits)``. With ``n_rerank=m`` the ``m`` nearest codes are re-ranked by exact
     cosine (this keeps the float vectors in memory too).
     """
+
+    _faiss_kind = "IxHe"
 
     def __init__(self, *, n_bits: int = 256, n_rerank: int = 0):
         self.n_bits = check_int(n_bits, "n_bits", low=1, high=8192, sensible=256)  # 0 crashes FAISS
@@ -196,6 +216,7 @@ class MultiHashIndex(FaissIndexBase):
     by exact cosine, as in ``LSHIndex``."""
 
     keeps_vectors = True
+    _faiss_kind = "IBHm"
     MAX_PROBES = 100_000  # buckets visited per table per query; beyond it FAISS spins for minutes
 
     def __init__(self, *, n_bits: int = 8, n_tables: int = 10, n_flips: int = 0, seed: int = 0, n_rerank: int = 0):

@@ -47,6 +47,7 @@ graph from all stored vectors: the same graph as one ``add`` of everything).
 from __future__ import annotations
 
 import heapq
+import threading
 
 import numpy as np
 
@@ -58,6 +59,27 @@ from .vectors import as_matrix, check_int
 CELL_SIZE = 256  # points per k-means cell when looking for candidate neighbours
 PROBE_CELLS = 16  # a cell's candidates are the points of its 16 nearest cells (itself included)
 EXPAND_PER_STEP = 6  # waiting nodes expanded together by one step of the search
+
+
+class Scratch(threading.local):
+    """Arrays a walk scribbles on, kept per thread from one search to the next: on a busy machine,
+    allocating them for every query cost more than the query itself (fresh pages must be mapped).
+    ``visited[node] == stamp`` marks what the current query has scored; ``stamp`` grows by one per
+    query, so ``visited`` never needs clearing. ``slot`` and ``positions`` remove repeated links."""
+
+    visited = slot = positions = np.zeros(0, dtype=np.int64)
+    stamp = 0
+
+    def next_query(self, n: int, width: int) -> int:
+        """Make room for an index of ``n`` nodes (``width`` links per step) and start a query: its stamp."""
+        if len(self.visited) < n or len(self.positions) < width or self.stamp >= 2**31 - 1:
+            self.visited, self.slot = np.zeros(n, dtype=np.int32), np.empty(n, dtype=np.int64)
+            self.positions, self.stamp = np.arange(width), 0
+        self.stamp += 1
+        return self.stamp
+
+
+SCRATCH = Scratch()  # one per thread: threads searching at once never share it
 
 
 def candidate_neighbors(vectors, n_nearest: int, seed: int = 0, batch_size: int = 512):
@@ -268,19 +290,19 @@ class GraphIndex(IndexBase):
         through the links that found it), ``scored`` (every node whose cosine the walk computed), results."""
         self._check_fitted()
         ef = max(ef_search or self.ef_search, k)
-        scores, rows, parent, order = self._beam(self._queries(query)[0], k, ef, self._scratch(), 1, trace=True)
+        top, parent, order = self._beam(self._queries(query)[0], k, ef, trace=True)
+        scores, rows = np.array([score for score, _ in top]), np.array([row for _, row in top], dtype=np.int64)
         path = [int(rows[0])]
         while parent[path[-1]] != path[-1]:  # the walk's start is its own parent
             path.append(parent[path[-1]])
         return {"scores": scores, "rows": rows, "ids": self.ids_[rows], "expanded": order, "path": path[::-1],
                 "scored": np.array(list(parent), dtype=np.int64), "entry_point": path[-1]}
 
-    def _beam(self, query, k, ef, scratch, stamp, trace=False):
-        """Best-first search from the entry point nearest ``query``. ``scratch`` holds arrays that every
-        query of a batch reuses: ``visited[node] == stamp`` marks the nodes this query has scored
-        (``stamp`` is new for every query, so ``visited`` is never cleared)."""
+    def _beam(self, query, k, ef, trace=False):
+        """Best-first search from the entry point nearest ``query``, expanding a few nodes per step."""
         vectors, table = self.vectors_, self._table
-        visited, slot, positions = scratch
+        stamp = SCRATCH.next_query(len(self), EXPAND_PER_STEP * table.shape[1])
+        visited, slot, positions = SCRATCH.visited, SCRATCH.slot, SCRATCH.positions
         start = self.entry_point if len(self._entries) == 1 else int(self._entries[np.argmax(self._entry_vectors @ query)])
         visited[start] = stamp
         first = float(vectors[start] @ query)
@@ -292,12 +314,13 @@ class GraphIndex(IndexBase):
                 nodes.append(heapq.heappop(frontier)[1])
             if not nodes:
                 break  # the nearest unexpanded node is worse than all ef results: stop
-            links = table[nodes].ravel()
-            links = links[visited[links] != stamp]
+            links = table[nodes]
+            links = links[visited[links] != stamp]  # not scored yet (a mask on the 2-D table rows: 1-D)
             # Each link once: write every link's position into ``slot``; a node listed twice keeps
             # only its last position, so exactly one of its copies finds its own position there.
-            slot[links] = positions[:len(links)]
-            links = links[slot[links] == positions[:len(links)]]
+            here = positions[:len(links)]
+            slot[links] = here
+            links = links[slot[links] == here]
             if trace:  # remember which expanded node found each link
                 expanded.extend(nodes)
                 for node in nodes:
@@ -316,22 +339,13 @@ class GraphIndex(IndexBase):
                     heapq.heappush(best, (score, link))
                     if len(best) > ef:
                         heapq.heappop(best)
-        top = sorted(best, reverse=True)[:k]
-        scores, rows = np.array([s for s, _ in top]), np.array([r for _, r in top], dtype=np.int64)
-        return (scores, rows, parent, expanded) if trace else (scores, rows, n_scored)
-
-    def _scratch(self):
-        """(visited marks, slots, positions) for ``_beam``: two arrays as long as the index, and 0, 1, 2, ..."""
-        return (np.zeros(len(self), dtype=np.int32), np.empty(len(self), dtype=np.int64),
-                np.arange(EXPAND_PER_STEP * self._table.shape[1]))
+        top = sorted(best, reverse=True)[:k]  # (score, row) pairs, best first
+        return (top, parent, expanded) if trace else (top, n_scored)
 
     def _search(self, queries, k):
         ef = max(self.ef_search, k)
-        scores = np.full((len(queries), k), np.nan, dtype=np.float32)
-        rows = np.full((len(queries), k), -1, dtype=np.int64)
-        n_scored = np.zeros(len(queries), dtype=np.int64)
-        scratch = self._scratch()  # this call's own: threads searching at once never share it
-        for q, query in enumerate(queries):
-            found, found_rows, n_scored[q] = self._beam(query, k, ef, scratch, q + 1)
-            scores[q, :len(found)], rows[q, :len(found)] = found, found_rows
-        return scores, rows, n_scored
+        found = [self._beam(query, k, ef) for query in queries]
+        tops = [top + [(np.nan, -1)] * (k - len(top)) for top, _ in found]  # short lists: NaN and -1
+        scores = np.array([[score for score, _ in top] for top in tops], dtype=np.float32)
+        rows = np.array([[row for _, row in top] for top in tops], dtype=np.int64)
+        return scores, rows, [n_scored for _, n_scored in found]

@@ -192,8 +192,9 @@ class IndexBase:
 
     def save(self, path) -> Path:
         """Write one ``.npz`` file (see ``index_file``): a JSON header with the class, settings
-        and every array's shape and SHA-256, then the arrays. Atomic: a failed save leaves an
-        older file intact. Returns the path."""
+        and every array's shape and SHA-256, then the arrays (and any file the index keeps beside
+        it, ``_files_to_save``). Atomic: a failed save leaves the older files intact. Returns the
+        path. Nothing but ``save`` ever writes these files; a loaded index only reads them."""
         self._check_fitted()
         header = {"class": type(self).__name__, "module": type(self).__module__, "params": self.get_params(),
                   "n": len(self), "dim": int(self.dim_)}

@@ -52,7 +52,8 @@ def probe_plan(n_bits: int, n_extra: int) -> tuple[tuple[np.ndarray, int], ...]:
 
 
 def probe_flips(margins: np.ndarray, n_extra: int) -> list[np.ndarray]:
-    """Bits to flip for the ``n_extra`` probes after the query's own bucket, for every row of ``margins`` (..., n_bits), all at once.
+    """Bits to flip for the ``n_extra`` probes after the query's own bucket, for every row of
+    ``margins`` (..., n_bits), all at once.
 
     Returns one int array per Hamming radius r, shaped (..., n_keep_r, r): bit numbers, the
     likeliest wrong bits (smallest ``|margin|``) first; within a radius, sets with the smallest

@@ -149,6 +149,16 @@ def _verify(vectors, i, j, lowest, chunk: int):
             np.concatenate(keep_cos) if keep_cos else np.array([], dtype=np.float32))
 
 
+def _table_codes(vectors, n_bits: int, n_tables: int, center: bool, seed: int) -> list[np.ndarray]:
+    """Each table's codes of unit ``vectors``; table t's hyperplanes depend only on (seed, t),
+    exactly as in ``LSHIndex``, and one product hashes all tables."""
+    n, dim = vectors.shape
+    hashed = vectors - vectors.mean(axis=0) if center else vectors
+    normals = np.concatenate([RandomHyperplanes(n_bits, dim, seed=[seed, t]).normals for t in range(n_tables)])
+    bits = (hashed @ normals.T > 0).reshape(n, n_tables, n_bits)
+    return [pack_bits(bits[:, table]) for table in range(n_tables)]
+
+
 def near_duplicate_pairs(embeddings, threshold: float, *, n_bits: int = 16, n_tables: int = 8,
                          max_bucket_size: int = 2000, oversized: str = "scan", center: bool = False,
                          seed: int = 0) -> Pairs:
@@ -177,13 +187,10 @@ def near_duplicate_pairs(embeddings, threshold: float, *, n_bits: int = 16, n_ta
     vectors = normalize(embeddings, "embeddings")
     n, dim = vectors.shape
     started = time.perf_counter()
-    hashed = vectors - vectors.mean(axis=0) if center else vectors
-    # Table t's hyperplanes depend only on (seed, t), exactly as in LSHIndex; one product hashes all tables.
-    normals = np.concatenate([RandomHyperplanes(n_bits, dim, seed=[seed, t]).normals for t in range(n_tables)])
-    bits = (hashed @ normals.T > 0).reshape(n, n_tables, n_bits)
+    codes = _table_codes(vectors, n_bits, n_tables, center, seed)
     keys, scanned, n_oversized, skipped, compared_in_big = [], [], 0, 0, 0
     for table in range(n_tables):
-        i, j, big_buckets = pairs_in_buckets(pack_bits(bits[:, table]), max_bucket_size)
+        i, j, big_buckets = pairs_in_buckets(codes[table], max_bucket_size)
         keys.append(np.unique(i * n + j))
         n_oversized += len(big_buckets)
         for rows in big_buckets:

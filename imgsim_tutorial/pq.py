@@ -145,6 +145,9 @@ class PQIndex(IndexBase):
         start = len(self) - len(vectors) if start is None else start
         row_bytes = vectors.shape[1] * 4
         store = getattr(self, "_vectors_file", None)
+        if store is None and start:
+            raise ValueError(f"this PQIndex holds {start} vectors with no floats on disk (n_rerank was 0 when they "
+                             "were added), so it cannot re-rank them; build it again with n_rerank set")
         if store is None or not store.private:
             scratch = WorkingFile.scratch(self.vectors_folder, prefix="imgsim-pq-vectors-", suffix=".f32")
             if store is not None and start:

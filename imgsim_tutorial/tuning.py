@@ -152,7 +152,8 @@ def predict_lsh(profile: dict, n: int, n_bits: int, n_tables: int, n_probes: int
         raise ValueError(f"min_collisions must be between 1 and n_tables={n_tables}, got {min_collisions}")
     recall = found_in_at_least(min_collisions, n_tables,
                                table_hit_probability(profile["neighbour_similarity"], n_bits, n_probes))
-    caught = found_in_at_least(min_collisions, n_tables, table_hit_probability(profile["pair_similarity"], n_bits, n_probes))
+    caught = found_in_at_least(min_collisions, n_tables,
+                               table_hit_probability(profile["pair_similarity"], n_bits, n_probes))
     candidates = float(n * caught.mean())
     cost = candidates + n_bits * n_tables + lookup_cost * n_tables * n_probes
     return {"n_bits": n_bits, "n_tables": n_tables, "n_probes": n_probes, "min_collisions": min_collisions,

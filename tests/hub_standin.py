@@ -151,11 +151,13 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
-def build_standin(root: Path, splits: dict = REAL_SPLITS, encoder: str = "small") -> dict:
+def build_standin(root: Path, splits: dict = REAL_SPLITS, encoder: str = "small", beans: Path | None = None) -> dict:
     """Build the stand-in under ``root``; returns the environment that makes notebooks use it.
 
     ``encoder="small"``: the shipped leaf encoder (fast, carries label information);
     ``encoder="vit-base"``: a random ViT-base (to measure real memory; give it its own ``root``).
+    ``beans``: the beans folder of another stand-in, shared instead of drawn again (1295 photos);
+    the Hugging Face caches stay this stand-in's own.
 
     ``IMGSIM_MODE=hub`` with ``HF_HUB_OFFLINE=1`` is the course's "hub mode served from the local
     Hugging Face cache"; ``HF_ENDPOINT`` points at a closed local port as a second guard, so a
@@ -169,8 +171,10 @@ def build_standin(root: Path, splits: dict = REAL_SPLITS, encoder: str = "small"
         checkpoint = build(root / "checkpoint")
         add_to_hub_cache(root / "hub", HUB_MODEL, checkpoint)
         shutil.rmtree(checkpoint)
-    if not (root / "beans" / "data" / "test-00000-of-00001.parquet").exists():
-        write_beans(root / "beans", splits)
+    if beans is None:
+        beans = root / "beans"
+        if not (beans / "data" / "test-00000-of-00001.parquet").exists():
+            write_beans(beans, splits)
     return {"IMGSIM_MODE": "hub", "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(root / "hub"),
             "HF_HOME": str(root / "hf-home"), "HF_DATASETS_CACHE": str(root / "datasets-cache"),
-            "IMGSIM_BEANS_DATASET": str(root / "beans"), "HF_ENDPOINT": f"http://127.0.0.1:{closed_port()}"}
+            "IMGSIM_BEANS_DATASET": str(beans), "HF_ENDPOINT": f"http://127.0.0.1:{closed_port()}"}

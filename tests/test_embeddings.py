@@ -52,7 +52,8 @@ def test_dataset_map_path_matches_embed_images(encoder, beans):
     processor, model = encoder
     subset = beans["test"].select(range(6))
     mapped = subset.map(embedding_function(processor, model), batched=True, batch_size=4)
-    np.testing.assert_allclose(np.array(mapped["embeddings"]), embed_images(subset["image"], processor, model), atol=1e-5)
+    np.testing.assert_allclose(np.array(mapped["embeddings"]), embed_images(subset["image"], processor, model),
+                               atol=1e-5)
 
 
 def test_embed_dataset_is_cached(encoder, beans, private_cache):

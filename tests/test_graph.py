@@ -18,13 +18,26 @@ def index(data):
     return GraphIndex(n_neighbors=8, ef_search=32).add(data[0])
 
 
-def test_neighbor_lists_equal_brute_force(data):
-    vectors = data[0][:300]
+def test_candidate_lists_equal_brute_force_when_there_are_few_cells(data):
+    vectors = data[0][:300]  # fewer than PROBE_CELLS cells: every cell is searched, so the lists are exact
     rows, scores = candidate_neighbors(vectors, 5, batch_size=64)
     similarities = vectors @ vectors.T
     np.fill_diagonal(similarities, -np.inf)
     assert np.array_equal(rows, np.argsort(-similarities, axis=1)[:, :5])
     assert np.allclose(scores, np.sort(similarities, axis=1)[:, ::-1][:, :5], atol=1e-6)
+
+
+def test_candidate_lists_by_cells_find_most_true_neighbours():
+    vectors, _ = realistic_embeddings(8000, 32, seed=4)  # 31 cells, each searches 16: half the pairs
+    rows, scores = candidate_neighbors(vectors, 10)
+    sample = np.arange(0, 8000, 16)
+    similarities = vectors[sample] @ vectors.T
+    similarities[np.arange(len(sample)), sample] = -np.inf
+    true_rows = np.argsort(-similarities, axis=1)[:, :10]
+    assert recall_at_k(rows[sample], true_rows) >= 0.9
+    assert not (rows == np.arange(8000)[:, None]).any()  # never a node itself
+    assert np.allclose(scores[sample], np.take_along_axis(vectors[sample] @ vectors.T, rows[sample], 1), atol=1e-6)
+    assert (np.diff(scores, axis=1) <= 1e-7).all()  # best first
 
 
 def test_pruning_rule_by_hand():
@@ -132,5 +145,76 @@ def test_row_scores_in_blocks_equal_one_gather(batch_size):
 
     data, _ = realistic_embeddings(600, 48, seed=9)
     lists = np.random.default_rng(9).integers(0, 600, size=(600, 12))
-    whole = np.einsum("nd,nmd->nm", data, data[lists])
-    np.testing.assert_array_equal(row_scores(data, lists, batch_size=batch_size), whole)
+    one_by_one = row_scores(data, lists, batch_size=1)  # the same products, however they are blocked
+    np.testing.assert_array_equal(row_scores(data, lists, batch_size=batch_size), one_by_one)
+    np.testing.assert_allclose(one_by_one, np.einsum("nd,nmd->nm", data, data[lists]), atol=1e-6)
+
+
+def beam_by_hand(index, query, k, ef):
+    """The textbook walk, written plainly: one node per step, a set for visited, CSR links."""
+    import heapq
+
+    links_of = lambda node: index.neighbors_[index.neighbor_offsets_[node]:index.neighbor_offsets_[node + 1]]
+    start = index.entry_point
+    score = float(index.vectors_[start] @ query)
+    frontier, best, visited = [(-score, start)], [(score, start)], {start}
+    while frontier:
+        negative, node = heapq.heappop(frontier)
+        if len(best) >= ef and -negative < best[0][0]:
+            break
+        for link in links_of(node).tolist():
+            if link in visited:
+                continue
+            visited.add(link)
+            score = float(index.vectors_[link] @ query)
+            if len(best) < ef or score > best[0][0]:
+                heapq.heappush(frontier, (-score, link))
+                heapq.heappush(best, (score, link))
+                if len(best) > ef:
+                    heapq.heappop(best)
+    top = sorted(best, reverse=True)[:k]
+    return [row for _, row in top], len(visited)
+
+
+def test_fast_walk_expanding_one_node_per_step_equals_the_walk_by_hand(index, data, monkeypatch):
+    import imgsim_tutorial.graph as graph
+
+    monkeypatch.setattr(graph, "EXPAND_PER_STEP", 1)
+    for query in data[1][:20]:
+        top, n_scored = index._beam(query, 10, 32)
+        by_hand, n_visited = beam_by_hand(index, query, 10, 32)
+        assert [row for _, row in top] == by_hand and n_scored == n_visited
+
+
+def test_expanding_several_nodes_per_step_keeps_recall(index, data, monkeypatch):
+    import imgsim_tutorial.graph as graph
+
+    _, exact_ids = CosineIndex().add(data[0]).search(data[1], 10)
+    recalls = {}
+    for per_step in (1, graph.EXPAND_PER_STEP):
+        monkeypatch.setattr(graph, "EXPAND_PER_STEP", per_step)
+        recalls[per_step] = recall_at_k(index.search(data[1], 10)[1], exact_ids)
+    assert recalls[graph.EXPAND_PER_STEP] >= recalls[1] - 0.02
+
+
+def test_entry_points_start_the_walk_near_the_query(data):
+    embeddings, queries = data
+    _, exact_ids = CosineIndex().add(embeddings).search(queries, 10)
+    one = GraphIndex(n_neighbors=8, ef_search=10).add(embeddings)
+    many = GraphIndex(n_neighbors=8, ef_search=10, n_entry_points=40).add(embeddings)
+    assert np.array_equal(one.neighbors_, many.neighbors_)  # same graph, other starting points
+    assert len(many._entries) == 40 and many._entries[0] == many.entry_point
+    assert recall_at_k(many.search(queries, 10)[1], exact_ids) > recall_at_k(one.search(queries, 10)[1], exact_ids)
+    for query in queries[:5]:
+        walk = many.walk(query, k=5)
+        start = many._entries[np.argmax(many._entry_vectors @ query)]
+        assert walk["path"][0] == walk["entry_point"] == start
+
+
+def test_visited_marks_start_again_when_the_stamps_run_out(index, data):
+    from imgsim_tutorial.graph import SCRATCH
+
+    expected = index.search(data[1][:3], 10)
+    SCRATCH.stamp = 2**31 - 1
+    np.testing.assert_array_equal(index.search(data[1][:3], 10)[1], expected[1])
+    assert SCRATCH.stamp == 3

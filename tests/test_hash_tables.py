@@ -112,8 +112,8 @@ def test_recall_grows_with_tables_unlike_the_shared_bug(data):
             _, ids = LSHIndex(n_bits=10, n_tables=n_tables, seed=0).add(data).search(queries, 10)
         recalls.append(recall_at_k(ids, true_ids))
         shared = SharedPlanesLSH(n_bits=10, n_tables=n_tables).add(data)
-        shared_recalls.append(recall_at_k(np.array([np.pad(shared.search(q, 10)[1], (0, 10), constant_values=-1)[:10] for q in queries]),
-                                          true_ids))
+        padded = [np.pad(shared.search(q, 10)[1], (0, 10), constant_values=-1)[:10] for q in queries]
+        shared_recalls.append(recall_at_k(np.array(padded), true_ids))
     assert recalls[0] < recalls[1] < recalls[2] and recalls[2] > 0.85
     assert shared_recalls[0] == shared_recalls[1] == shared_recalls[2]
 

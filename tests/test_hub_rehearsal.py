@@ -8,7 +8,7 @@ Hub's own layouts, and each notebook executes top to bottom in a fresh kernel wi
     HF_HUB_CACHE=<stand-in>            nateraw/vit-base-beans in the real cache layout
     IMGSIM_BEANS_DATASET=<stand-in>    beans as parquet shards, JPEG bytes, class-grouped rows
     HF_ENDPOINT=127.0.0.1:<closed>     a request that slipped through would fail at once
-    IMGSIM_CACHE=<one per notebook>    like a fresh Colab runtime: no cache from notebook 01
+    IMGSIM_CACHE=<one per notebook>    nothing from notebook 01 (below: the course's vectors)
 
 Two passes, two stand-ins:
 
@@ -21,13 +21,13 @@ Two passes, two stand-ins:
   (``imgsim_tutorial/_support/worker.py``). Asserts that need a trained encoder fail with random weights:
   they are recorded and the notebook runs on.
 
-Every notebook starts from an empty cache, except in the memory pass: there the course is embedded
-with ViT-base once (``load_course``'s own worker, measured), and the notebooks that call
-``load_course`` start from a copy of that cache, all but 02, which embeds it from nothing as on a
-fresh Colab runtime. Embedding the course (200 photos at about 3 per second on 2 cores) in every
-notebook was most of the rehearsal's time, and a kernel reading the vectors from the cache holds
-what it holds after receiving them from its worker. Which notebooks start a worker, and so where
-each measurement is made: ``vit_base_course_cache``.
+Each notebook has a cache of its own. In each pass the course (``load_course``: the photos notebooks
+02-08 search, and their embeddings) is embedded once from an empty cache on its own, by the worker
+a notebook would start, and measured; 02 embeds it again from nothing, as on a fresh Colab runtime;
+the other notebooks that call ``load_course`` start from a copy of the first cache. Embedding the
+course in each of them (200 photos at about 3 per second with ViT-base on 2 cores) was most of the
+rehearsal's time and measured the same worker six times; a kernel that reads the vectors from the
+cache holds what it holds after receiving them from the worker. See ``COLD_COURSE``.
 
 An earlier version estimated ViT-base from the small encoder's peak plus ViT-base's weights: it
 said 1021 MB for notebook 01, where the ViT-base-sized run measured 1190-1320 MB (a random
@@ -63,10 +63,10 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(),
                                 reason="peak memory is read from /proc (Linux)")
 
 
-def build_standin(tmp_path_factory, encoder: str, variable: str) -> dict:
+def build_standin(tmp_path_factory, encoder: str, variable: str, beans: Path | None = None) -> dict:
     folder = os.environ.get(variable)  # reuse a built stand-in between runs
     root = Path(folder) if folder else tmp_path_factory.mktemp(f"hub-standin-{encoder}")
-    return hub_standin.build_standin(root, encoder=encoder)
+    return hub_standin.build_standin(root, encoder=encoder, beans=beans)
 
 
 @pytest.fixture(scope="session")
@@ -76,9 +76,10 @@ def standin(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def vit_base_standin(tmp_path_factory):
-    """A ViT-base-sized random encoder: the real memory."""
-    return build_standin(tmp_path_factory, "vit-base", "IMGSIM_STANDIN_VIT_DIR")
+def vit_base_standin(standin, tmp_path_factory):
+    """A ViT-base-sized random encoder: the real memory. The same beans files as ``standin``."""
+    return build_standin(tmp_path_factory, "vit-base", "IMGSIM_STANDIN_VIT_DIR",
+                         beans=Path(standin["IMGSIM_BEANS_DATASET"]))
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -223,13 +224,86 @@ def summary(result: dict) -> str:
     return json.dumps({key: value for key, value in result.items() if key != "cells"})
 
 
+# Where a notebook starts an embedding worker (imgsim_tutorial/course.py, _support/worker.py): in load_course,
+# when the course is not in the cache yet, and in course.embed_images (02's non-leaves, 07's grey square, 08's
+# copies). 00 and 05 never embed; 01 embeds in its own kernel, from its own empty cache. In each pass the course
+# is embedded from an empty cache twice: once on its own (course_cache) and once inside 02, as a learner who
+# opens 02 on a fresh Colab runtime meets it. Every other notebook that calls load_course starts from a copy of
+# the first one's cache: the same vectors, bit for bit, without a minute or two of embedding each.
+COLD_COURSE = "02"
+# What a notebook's first load_course() does on an empty cache, in a process of its own; prints what its
+# workers measured.
+EMBED_COURSE = ("import json, sys\n"
+                "import imgsim_tutorial as t\n"
+                "course = t.load_course()\n"
+                f"peaks = sys.modules[{WORKER_MODULE!r}].peaks_mb\n"
+                "print('REHEARSAL_COURSE', json.dumps({'worker_peak_mb': max(peaks, default=0), "
+                "'n_workers': len(peaks), 'shape': course.candidate_embeddings.shape}))")
+
+
+def embed_course(standin: dict, folder: Path) -> dict:
+    """Fill the course cache ``folder`` as ``load_course`` does; returns the time and the worker's peak."""
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", EMBED_COURSE], capture_output=True, text=True, timeout=1800,
+                          env={**os.environ, **standin, "IMGSIM_CACHE": str(folder)})
+    assert done.returncode == 0, f"load_course failed in hub mode:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    measured = json.loads(re.search(r"REHEARSAL_COURSE (\{.*\})", done.stdout).group(1))
+    assert measured["n_workers"] == 1, f"load_course on an empty cache should start one worker: {measured}"
+    return {"seconds": round(time.monotonic() - started, 1), **measured}
+
+
+@pytest.fixture(scope="session")
+def course_cache(standin, tmp_path_factory):
+    """The course embedded once with the small trained encoder: ``(cache folder, measurements)``."""
+    folder = tmp_path_factory.mktemp("course-cache")
+    return folder, embed_course(standin, folder)
+
+
+@pytest.fixture(scope="session")
+def vit_base_course_cache(vit_base_standin, tmp_path_factory):
+    """The course embedded once with the ViT-base-sized encoder: ``(cache folder, measurements)``."""
+    folder = tmp_path_factory.mktemp("vit-base-course-cache")
+    return folder, embed_course(vit_base_standin, folder)
+
+
+def load_course_cell(path: Path) -> str | None:
+    """The id of the first code cell that calls ``load_course``, None if no cell does."""
+    return next((cell.id for cell in notebook_for_rehearsal(path).cells
+                 if cell.cell_type == "code" and "load_course(" in cell.source), None)
+
+
+def prepare_cache(notebook: Path, cache: Path, request, course_fixture: str) -> str | None:
+    """Give ``notebook`` its own course cache at ``cache``: a copy of the pass's embedded course if it calls
+    ``load_course`` (02 excepted), so that nothing one notebook writes reaches the next; else nothing (an
+    empty cache). Returns the id of the cell whose ``load_course`` must then read the copy, or None."""
+    course_cell = load_course_cell(notebook)
+    if course_cell is None or notebook.stem[:2] == COLD_COURSE:
+        return None
+    # Requested here, not as an argument, so that running only 00, 01 or 05 never embeds the course.
+    shutil.copytree(request.getfixturevalue(course_fixture)[0], cache)
+    return course_cell
+
+
+def check_course_was_read(notebook: Path, result: dict, course_cell: str | None) -> None:
+    """A notebook given a copy of the course cache must not embed the course again (a worker in its
+    ``load_course`` cell): that would measure nothing new and cost a minute or two."""
+    if course_cell is None:
+        return
+    workers = next(cell["n_workers"] for cell in result["cells"] if cell["id"] == course_cell)
+    assert workers == 0, (f"{notebook.name}'s load_course embedded the course again instead of reading the copied "
+                          "cache: has the course's cache key changed (imgsim_tutorial/course.py)?")
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_in_hub_mode(notebook, standin, tmp_path):
+def test_notebook_runs_in_hub_mode(notebook, standin, tmp_path, request):
+    cache = tmp_path / "imgsim-cache"
+    course_cell = prepare_cache(notebook, cache, request, "course_cache")
     # Matplotlib's default backend in a kernel (inline) closes each cell's figures, as Jupyter does.
-    result = run_notebook(notebook, {**standin, "IMGSIM_CACHE": str(tmp_path / "imgsim-cache")})
+    result = run_notebook(notebook, {**standin, "IMGSIM_CACHE": str(cache)})
     RESULTS["correctness"][notebook.stem] = result
     print(f"\n{notebook.stem}: {summary(result)}")
     assert result["error"] is None, f"{notebook.name} failed in hub mode:\n{result['error']}"
+    check_course_was_read(notebook, result, course_cell)
 
 
 # An upload to the gallery (02) or the app (07) embeds it in the kernel: the one time 02-08 load the
@@ -240,47 +314,11 @@ UPLOAD = ("import io\n"
           "uploaded = course.embed(open_image_bytes(buffer.getvalue(), 'upload'))")
 AFTER = {"02": UPLOAD, "07": UPLOAD}
 
-# Where the memory pass starts an embedding worker (imgsim_tutorial/course.py, _support/worker.py):
-# load_course, when the course is not in the cache yet, and course.embed_images (02's non-leaves, 07's grey
-# square, 08's copies). 00 and 05 never embed; 01 embeds in its own kernel, from its own empty cache. So the
-# course's worker is measured twice, from an empty cache: once on its own (vit_base_course_cache) and once
-# inside 02, as a learner opening 02 on a fresh Colab runtime meets it; every other notebook that calls
-# load_course reads the vectors from a copy of the first one's cache.
-COLD_COURSE = "02"
-# A notebook's first load_course() on an empty cache, in a process of its own; prints its workers' peaks.
-EMBED_COURSE = ("import json, sys\n"
-                "import imgsim_tutorial as t\n"
-                "course = t.load_course()\n"
-                f"peaks = sys.modules[{WORKER_MODULE!r}].peaks_mb\n"
-                "print('REHEARSAL_COURSE', json.dumps({'worker_peak_mb': max(peaks, default=0), "
-                "'n_workers': len(peaks), 'shape': course.candidate_embeddings.shape}))")
-
-
-def load_course_cell(path: Path) -> str | None:
-    """The id of the first code cell that calls ``load_course``, None if no cell does."""
-    return next((cell.id for cell in notebook_for_rehearsal(path).cells
-                 if cell.cell_type == "code" and "load_course(" in cell.source), None)
-
-
-@pytest.fixture(scope="session")
-def vit_base_course_cache(vit_base_standin, tmp_path_factory):
-    """The course embedded once by ``load_course`` with the ViT-base-sized encoder: ``(cache folder, what
-    its worker measured)``. Each notebook gets a copy, so that nothing one writes reaches the next."""
-    folder = tmp_path_factory.mktemp("vit-base-course-cache")
-    started = time.monotonic()
-    done = subprocess.run([sys.executable, "-c", EMBED_COURSE], capture_output=True, text=True, timeout=1800,
-                          env={**os.environ, **vit_base_standin, "IMGSIM_CACHE": str(folder)})
-    assert done.returncode == 0, \
-        f"load_course failed with a ViT-base-sized encoder:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
-    measured = json.loads(re.search(r"REHEARSAL_COURSE (\{.*\})", done.stdout).group(1))
-    return folder, {"seconds": round(time.monotonic() - started, 1), **measured}
-
 
 def test_embedding_the_course_with_vit_base_stays_under_1_gb(vit_base_course_cache):
     _, measured = vit_base_course_cache
     RESULTS["memory"]["load_course on an empty cache"] = measured
     print(f"\nload_course with a ViT-base-sized encoder: {summary(measured)}")
-    assert measured["n_workers"] == 1, f"load_course on an empty cache should start one worker: {measured}"
     assert measured["worker_peak_mb"] < BUDGET_MB, (
         f"load_course's embedding worker peaks at {measured['worker_peak_mb']} MB, over {BUDGET_MB} MB")
 
@@ -288,19 +326,13 @@ def test_embedding_the_course_with_vit_base_stays_under_1_gb(vit_base_course_cac
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_stays_under_1_gb_with_vit_base(notebook, vit_base_standin, tmp_path, request):
     cache = tmp_path / "imgsim-cache"
-    course_cell = load_course_cell(notebook)
-    from_cache = course_cell is not None and notebook.stem[:2] != COLD_COURSE
-    if from_cache:  # requested here, so that a notebook without load_course never waits for it
-        shutil.copytree(request.getfixturevalue("vit_base_course_cache")[0], cache)
+    course_cell = prepare_cache(notebook, cache, request, "vit_base_course_cache")
     result = run_notebook(notebook, {**vit_base_standin, "IMGSIM_CACHE": str(cache)},
                           random_encoder=True, extra=AFTER.get(notebook.stem[:2]))
     RESULTS["memory"][notebook.stem] = result
     print(f"\n{notebook.stem} with a ViT-base-sized encoder: {summary(result)}")
     assert result["error"] is None, f"{notebook.name} failed with a ViT-base-sized encoder:\n{result['error']}"
-    if from_cache:  # else it measured a second course worker, and took a minute or two longer
-        workers = next(cell["n_workers"] for cell in result["cells"] if cell["id"] == course_cell)
-        assert workers == 0, (f"{notebook.name}'s load_course embedded the course again instead of reading the "
-                              "copied cache: has the course's cache key changed (imgsim_tutorial/course.py)?")
+    check_course_was_read(notebook, result, course_cell)
     assert result["kernel_peak_mb"] < BUDGET_MB, (
         f"{notebook.name}'s kernel peaks at {result['kernel_peak_mb']} MB with a ViT-base-sized encoder, over "
         f"the {BUDGET_MB} MB budget per notebook (free models and decoded images you no longer need: "

@@ -7,7 +7,7 @@ import pytest
 
 from imgsim_tutorial import CosineIndex, ShortResultWarning, recall_at_k
 from imgsim_tutorial.data.synthetic import realistic_embeddings
-from imgsim_tutorial.ivf import IVFIndex, nearest_centroids, spherical_kmeans
+from imgsim_tutorial.ivf import IVFIndex, nearest_centroids, spherical_kmeans, training_sample
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +104,47 @@ def test_recall_grows_with_probes_and_beats_chance(data):
     assert recalls[0] <= recalls[1] <= recalls[2]
     assert recalls[2] >= 0.9 and scanned[2] < 0.6
     assert recalls[0] > 2 * scanned[0]  # far better than a random sample of the same size
+
+
+@pytest.mark.parametrize("n_probes", [1, 4, 30])
+def test_fast_scan_equals_gather_and_rerank(index, data, n_probes):
+    # _search scores each probed list in place; _search_by_rerank copies the rows and re-ranks them
+    index = IVFIndex(n_lists=30, n_probes=n_probes, seed=0)
+    index.centroids_ = IVFIndex(n_lists=30, seed=0).train(data[0]).centroids_
+    index.add(data[0])
+    queries = index._queries(data[1])
+    fast_scores, fast_rows, fast_scanned = index._search(queries, 10)
+    scores, rows, scanned = index._search_by_rerank(queries, 10)
+    np.testing.assert_array_equal(fast_rows, rows)
+    np.testing.assert_allclose(fast_scores, scores, atol=1e-6)
+    np.testing.assert_array_equal(fast_scanned, scanned)
+
+
+def test_short_lists_give_missing_results(data):
+    index = IVFIndex(n_lists=30, n_probes=1, seed=0).add(data[0][:40])  # about one vector per list
+    with pytest.warns(ShortResultWarning):
+        scores, ids = index.search(data[1][:3], 5)
+    assert (ids == -1).any() and np.isnan(scores[ids == -1]).all()
+    assert ((ids >= 0) | (ids == -1)).all()
+
+
+def test_nearest_centroid_is_the_argmax(data):
+    centroids = spherical_kmeans(data[0], 12, n_iter=3, seed=1)
+    np.testing.assert_array_equal(nearest_centroids(data[0], centroids)[:, 0], np.argmax(data[0] @ centroids.T, axis=1))
+    np.testing.assert_array_equal(nearest_centroids(data[0], centroids, 3)[:, 0], np.argmax(data[0] @ centroids.T, 1))
+
+
+def test_training_learns_from_a_sample_of_256_per_list(data, monkeypatch):
+    import imgsim_tutorial.ivf as ivf
+
+    assert ivf.TRAIN_POINTS_PER_LIST == 256 and len(training_sample(100_000, 100)) == 25_600
+    assert np.array_equal(training_sample(3000, 30), np.arange(3000))  # 7,680 allowed: all 3,000 are used
+    monkeypatch.setattr(ivf, "TRAIN_POINTS_PER_LIST", 20)  # 600 of the 3,000 points
+    rows = training_sample(3000, 30, seed=0)
+    assert len(rows) == 600 and len(set(rows.tolist())) == 600 and (np.diff(rows) > 0).all()
+    index = IVFIndex(n_lists=30, n_probes=4, seed=0).add(data[0])
+    assert np.allclose(index.centroids_, spherical_kmeans(data[0][rows], 30, seed=0), atol=1e-6)
+    assert index.list_sizes().sum() == 3000  # every embedding is added, not only the sample
 
 
 def test_add_after_training_uses_the_existing_centroids(data):

@@ -87,3 +87,37 @@ def test_every_public_name_resolves():
 
     missing = [name for name in t.__all__ if getattr(t, name, None) is None]
     assert not missing, missing
+
+
+def index_classes():
+    """Every index class of the package (its modules imported; Spark's needs no session to build)."""
+    import importlib
+
+    import imgsim_tutorial as t
+    from imgsim_tutorial.index_base import IndexBase
+
+    for module in set(t._LAZY.values()):
+        importlib.import_module(f"imgsim_tutorial.{module}")
+    found, stack = [], [IndexBase]
+    while stack:
+        for sub in stack.pop().__subclasses__():
+            stack.append(sub)
+            if sub.__module__.startswith("imgsim_tutorial") and not sub.__name__.endswith("Base"):
+                found.append(sub)
+    return found
+
+
+def test_one_vocabulary_for_every_index():
+    """n_probes counts what a query visits, its own bucket/cell included (>= 1, as FAISS's nprobe);
+    n_rerank counts candidates re-ranked with full vectors; no other names for the same things."""
+    import inspect
+
+    classes = index_classes()
+    assert len(classes) >= 10, [cls.__name__ for cls in classes]
+    for cls in classes:
+        settings = inspect.signature(cls.__init__).parameters
+        old = {"rerank", "shortlist", "nprobe", "n_probe"} & set(settings)
+        assert not old, f"{cls.__name__} takes {old}: use n_rerank / n_probes"
+        if "n_probes" in settings:
+            with pytest.raises(ValueError, match="n_probes"):
+                cls(n_probes=0)

@@ -80,7 +80,8 @@ class Reference:
 
     def probed_codes(self, margins_one_table):
         code = int(pack_bits(margins_one_table > 0)[0])
-        flipped = [code ^ sum(1 << bit for bit in flip) for flip in old_probe_sequence(margins_one_table, self.index.n_probes - 1)]
+        flips = old_probe_sequence(margins_one_table, self.index.n_probes - 1)
+        flipped = [code ^ sum(1 << bit for bit in flip) for flip in flips]
         return np.array([code, *flipped], dtype=np.uint64)
 
     def candidate_rows(self, margins_of_query):
@@ -160,7 +161,8 @@ def test_probe_sequences_equal_the_old_ones_for_all_tables_at_once():
     rng = np.random.default_rng(0)
     for n_bits in (1, 2, 3, 4, 7, 9, 10, 12, 20, 64):
         # Scales far apart and repeated values: ties in |margin| and in sums are taken the same way.
-        margins = (rng.standard_normal((3, 5, n_bits)) * rng.choice([1e-4, 1.0, 50.0], (3, 5, n_bits))).astype(np.float32)
+        scales = rng.choice([1e-4, 1.0, 50.0], (3, 5, n_bits))
+        margins = (rng.standard_normal((3, 5, n_bits)) * scales).astype(np.float32)
         margins[0, 0] = np.round(margins[0, 0])
         margins[1] = rng.choice([0.1, 0.2, 0.3, 0.7, 1e-4], (5, n_bits))  # many sets with equal exact sums
         # 511 and 1000 probes reach flip sets of 8+ bits, where float32 sums round differently

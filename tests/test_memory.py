@@ -40,7 +40,8 @@ free_memory()
 print(start, held, rss_mb())
 """)
     start, held, after = map(float, out.split())
-    assert held - start > 80, f"the allocator gave the memory back by itself ({start:.0f} -> {held:.0f} MB): nothing to test"
+    assert held - start > 80, \
+        f"the allocator gave the memory back by itself ({start:.0f} -> {held:.0f} MB): nothing to test"
     return start, held, after
 
 

@@ -8,6 +8,7 @@ read-only one, and a file-size limit (``RLIMIT_FSIZE``) for a full disk.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,7 @@ def assert_teaches_the_fix(message, folder):
     assert "Free some space there, or set TMPDIR to a folder with room" in message, message
 
 
+@pytest.mark.slow
 def test_a_cached_course_needs_neither_the_worker_nor_a_temporary_folder(tmp_path, monkeypatch):
     from imgsim_tutorial import load_course
 
@@ -59,12 +61,12 @@ def test_tmpdir_set_in_the_notebook_is_used_at_once(tmp_path, monkeypatch):
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     result, outputs = run_task(UPLOAD_TASK, {"image_0": np.zeros((8, 8, 3), dtype=np.uint8)})
     assert outputs["embeddings"].shape == (1, 192)
-    assert list(tmp_path.iterdir()) == [], "the task's folder is removed afterwards"
+    assert not list(tmp_path.glob("imgsim-worker-*")), "the task's folder is removed afterwards"
 
 
-def full_disk(limit: int, side: int) -> str:
+def full_disk(limit: int, task: dict, side: int = 8) -> str:
     """Python code: with a file-size limit, writing more than ``limit`` bytes to one file fails
-    (EFBIG) the way a full disk fails (ENOSPC); then an upload of ``side`` x ``side`` pixels."""
+    (EFBIG) the way a full disk fails (ENOSPC); then ``task``, sent ``side`` x ``side`` pixels."""
     return textwrap.dedent(f"""
         import pathlib, resource, signal, tempfile
         import numpy as np
@@ -72,7 +74,7 @@ def full_disk(limit: int, side: int) -> str:
         resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, resource.RLIM_INFINITY))
         from imgsim_tutorial._support.worker import run_task
         try:
-            run_task({UPLOAD_TASK!r}, {{"image_0": np.zeros(({side}, {side}, 3), dtype=np.uint8)}})
+            run_task({task!r}, {{"image_0": np.zeros(({side}, {side}, 3), dtype=np.uint8)}})
             print("RESULT no error")
         except OSError as error:
             print("RESULT", error)
@@ -80,14 +82,37 @@ def full_disk(limit: int, side: int) -> str:
         """)
 
 
+def run_limited(code: str, **env) -> str:
+    """Run ``code`` in a fresh Python (offline); the message it printed after ``RESULT``."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", **env})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "LEFT []" in done.stdout, "the task's folder is removed"
+    return done.stdout.split("RESULT ", 1)[1].splitlines()[0]
+
+
 @pytest.mark.parametrize("side", [64, 8], ids=["kernel cannot write the task", "worker cannot write its result"])
 def test_a_full_temporary_folder_is_named_with_the_fix(side, tmp_path):
     # 64x64 pixels: the kernel cannot write the task's inputs (12 KB); 8x8: it can, the worker embeds,
     # then cannot write its 1 KB of outputs: that used to end with "exit code 1 and no result".
-    done = subprocess.run([sys.executable, "-c", full_disk(900, side)], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "TMPDIR": str(tmp_path), "HF_HUB_OFFLINE": "1"})
-    assert done.returncode == 0, done.stderr[-3000:]
-    message = done.stdout.split("RESULT ", 1)[1].splitlines()[0]
+    message = run_limited(full_disk(900, UPLOAD_TASK, side), TMPDIR=str(tmp_path))
     assert_teaches_the_fix(message, tmp_path)
     assert ("File too large" if side == 64 else "could not write its result") in message, message
-    assert "LEFT []" in done.stdout, "the task's folder is removed"
+
+
+@pytest.mark.slow
+def test_what_the_worker_embedded_is_kept_when_it_cannot_write_its_result(beans, private_cache, tmp_path, monkeypatch):
+    # The cache is on another disk than the full temporary folder: each of its files stays under the
+    # limit (the candidates' embeddings: 460 KB), the worker's outputs (candidates and queries) do not.
+    from imgsim_tutorial import load_course
+
+    leaves = next(private_cache.glob("leaves-v*-seed0-600-100-100"))  # drawn by the beans fixture
+    shutil.copytree(leaves, tmp_path / "cache" / leaves.name)
+    (tmp_path / "tmp").mkdir()
+    course_task = {"kind": "imgsim_tutorial.course:embed_course_task", "mode": "offline"}
+    message = run_limited(full_disk(500_000, course_task), TMPDIR=str(tmp_path / "tmp"),
+                          IMGSIM_CACHE=str(tmp_path / "cache"))
+    assert_teaches_the_fix(message, tmp_path / "tmp")
+    monkeypatch.setenv("IMGSIM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("imgsim_tutorial.course.run_task", lambda *a, **k: pytest.fail("the embeddings were lost"))
+    assert load_course("offline").candidate_embeddings.shape == (600, 192)

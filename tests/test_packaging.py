@@ -77,7 +77,8 @@ def test_core_is_what_the_notebooks_import_and_nothing_for_tools():
 
 def test_extras_for_lab_app_dev_and_scale():
     assert names(EXTRAS["lab"]) == {"jupyterlab"} and names(EXTRAS["app"]) == {"voila"}
-    assert {"pytest", "nbval", "hypothesis", "playwright", "jupytext", "nbformat", "nbclient", "psutil"} <= names(EXTRAS["dev"])
+    dev = {"pytest", "nbval", "hypothesis", "playwright", "jupytext", "nbformat", "nbclient", "psutil", "ruff"}
+    assert dev <= names(EXTRAS["dev"])
     assert any(r.startswith("pyspark>=3.5") for r in EXTRAS["scale"])
 
 

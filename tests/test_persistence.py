@@ -242,3 +242,61 @@ def test_index_base_loads_any_index_even_before_its_module_is_imported(data, tmp
               "print(type(index).__name__, len(index))")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.stdout.split() == ["HNSWIndex", "300"], result.stderr[-1000:]
+
+
+# -- files that belong together (an index and the vectors file beside it) -------------------------
+def test_atomic_paths_swaps_a_pair_or_nothing(tmp_path, monkeypatch):
+    import os
+
+    from imgsim_tutorial._support.persistence import atomic_paths
+
+    vectors, index = tmp_path / "a.vectors.f32", tmp_path / "a.npz"
+    vectors.write_text("old vectors")
+    index.write_text("old index")
+    with pytest.raises(RuntimeError):  # writing fails: nothing is swapped
+        with atomic_paths(vectors, index) as (new_vectors, new_index):
+            new_vectors.write_text("new vectors")
+            raise RuntimeError("killed while writing the index")
+    real_replace = os.replace
+
+    def fails_on_the_index(source, target):
+        if str(target).endswith(".npz"):
+            raise OSError("Input/output error")
+        return real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", fails_on_the_index)
+    with pytest.raises(OSError):  # the vectors were swapped, the index could not be: the vectors go back
+        with atomic_paths(vectors, index) as (new_vectors, new_index):
+            new_vectors.write_text("new vectors")
+            new_index.write_text("new index")
+    monkeypatch.undo()
+    assert (vectors.read_text(), index.read_text()) == ("old vectors", "old index")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a.npz", "a.vectors.f32"]  # no temporaries
+    with atomic_paths(vectors, index) as (new_vectors, new_index):
+        new_vectors.write_text("new vectors")
+        new_index.write_text("new index")
+    assert (vectors.read_text(), index.read_text()) == ("new vectors", "new index")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a.npz", "a.vectors.f32"]
+
+
+def test_a_working_file_lives_as_long_as_its_owner(tmp_path):
+    import gc
+
+    from imgsim_tutorial._support.persistence import WorkingFile
+
+    scratch = WorkingFile.scratch(tmp_path, prefix="demo-")
+    scratch.file.write(b"abc")
+    path = scratch.path
+    assert path.parent == tmp_path and scratch.private
+    del scratch
+    gc.collect()
+    assert not path.exists()
+    saved = tmp_path / "saved.bin"
+    saved.write_bytes(b"keep me")
+    reading = WorkingFile.reading(open(saved, "rb"))
+    saved.unlink()  # the open file is still the same file (POSIX) ...
+    assert reading.file.read() == b"keep me" and reading.size() == 7
+    handle = reading.file
+    del reading
+    gc.collect()
+    assert handle.closed  # ... and it is closed, never deleted, with its owner

@@ -30,7 +30,8 @@ def whole_numbers(ticks):
 
 def test_collision_figure_has_theory_measurement_and_a_coin_flip_line():
     centres = np.linspace(-0.5, 0.9, 8)
-    figure = plotting.plot_collision_vs_theory(centres, 1 - np.arccos(centres) / np.pi, {4: centres ** 2, 8: centres ** 4})
+    figure = plotting.plot_collision_vs_theory(centres, 1 - np.arccos(centres) / np.pi,
+                                               {4: centres ** 2, 8: centres ** 4})
     assert figure.get_dpi() >= 100 and labelled(figure)
     left, right = figure.axes
     assert any(np.allclose(line.get_ydata(), 0.5) for line in left.lines)  # chance: unrelated pairs agree half the time
@@ -38,7 +39,8 @@ def test_collision_figure_has_theory_measurement_and_a_coin_flip_line():
 
 
 def test_recall_vs_speed_draws_curves_exact_time_and_target():
-    curves = {"K=8": [{"latency_ms": 0.4, "recall": 0.7, "label": "L=4"}, {"latency_ms": 0.2, "recall": 0.5, "label": "L=2"}]}
+    curves = {"K=8": [{"latency_ms": 0.4, "recall": 0.7, "label": "L=4"},
+                      {"latency_ms": 0.2, "recall": 0.5, "label": "L=2"}]}
     figure = plotting.plot_recall_vs_speed(curves, exact_ms=1.5, target=0.9)
     axis = figure.axes[0]
     assert figure.get_dpi() >= 100 and labelled(figure) and axis.get_xscale() == "log"

@@ -78,7 +78,8 @@ def test_recall_close_to_faiss_indexpq_with_the_same_settings(index, data, exact
 def test_rerank_from_disk_restores_recall_and_true_scores(data, exact, tmp_path):
     embeddings, queries = data
     index = PQIndex(n_subvectors=M, n_bits=BITS, n_rerank=200, vectors_folder=str(tmp_path / "floats")).add(embeddings)
-    assert (tmp_path / "floats" / "vectors.f32").stat().st_size == embeddings.nbytes
+    [scratch] = (tmp_path / "floats").iterdir()  # one private scratch file, deleted with the index
+    assert scratch.stat().st_size == embeddings.nbytes
     assert "vectors" not in index.memory_bytes() and index.disk_bytes() == embeddings.nbytes
     scores, ids = index.search(queries, 10)
     assert recall_at_k(ids, exact[1]) >= 0.9
@@ -106,7 +107,7 @@ def test_append_and_save_load_round_trip(data, tmp_path):
     for a, b in zip(loaded.search(queries, 10), index.search(queries, 10)):
         assert np.array_equal(a, b)
     (tmp_path / "pq.vectors.f32").write_bytes(b"short")
-    with pytest.raises(ValueError, match="should hold 3000 x 64"):
+    with pytest.raises(ValueError, match="pq.vectors.f32 has 5 bytes but pq.npz says 768000"):
         PQIndex.load(path)
 
 
@@ -154,8 +155,8 @@ def test_factory_settings_are_checked():
         FactoryIndex(factory="")
     with pytest.raises(ValueError, match="n_probes"):
         FactoryIndex(n_probes=0)
-    with pytest.raises(ValueError, match="cannot build 'IVF4,PQ7'"):
-        FactoryIndex(factory="IVF4,PQ7").add(np.random.default_rng(0).standard_normal((300, 64)))
+    with pytest.raises(ValueError, match="'IVF4,PQ7': 'PQ7' splits 64 dimensions into 7 pieces"):
+        FactoryIndex(factory="IVF4,PQ7", n_probes=4).add(np.random.default_rng(0).standard_normal((300, 64)))
 
 
 def test_datasets_route_uses_inner_product_and_matches_faiss(data):
@@ -232,6 +233,7 @@ def test_encoding_in_chunks_gives_the_same_codes_as_all_at_once(index, data, mon
     np.testing.assert_array_equal(index.encode(vectors[:1]), expected[:1])
 
 
+@pytest.mark.slow
 def test_encoding_memory_stays_bounded():
     """96 pieces of 768-d vectors: the old encoder's table took n * 96 * 256 * 4 bytes, twice
     (1.95 GB peak for 10,000 vectors). Measured in a child process: ru_maxrss is a peak."""
@@ -251,3 +253,23 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)  # 
     assert result.returncode == 0, result.stderr[-2000:]
     grew_mib = int(result.stdout.split()[-1])
     assert grew_mib < 200, f"adding 4000 x 768 vectors raised the peak by {grew_mib} MiB (the old encoder: ~790 MiB)"
+
+
+def test_factory_n_probes_reaches_the_ivf_behind_opq_and_rflat(data, exact):
+    from imgsim_tutorial.faiss_factory import FactoryIndex
+
+    embeddings, queries = data
+    every_cell = FactoryIndex(factory="IVF16,Flat,RFlat", n_probes=16).add(embeddings)
+    assert recall_at_k(every_cell.search(queries, 10)[1], exact[1]) == 1.0
+    every_cell.n_probes = 1
+    one_cell = every_cell.search_with_stats(queries, 10)
+    assert (one_cell[2]["n_candidates"] < 3000).all() and recall_at_k(one_cell[1], exact[1]) < 1.0
+    import faiss
+
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)  # OPQ training with threads fighting over busy cores takes 20 times longer
+    try:
+        rotated = FactoryIndex(factory="OPQ4_16,IVF8,Flat", n_probes=2).add(embeddings[:500])  # IVF sees 16-d
+    finally:
+        faiss.omp_set_num_threads(threads)
+    assert (rotated.search_with_stats(queries, 10)[2]["n_candidates"] < 500).all()

@@ -141,7 +141,8 @@ def test_crafted_hnsw_sizes_are_refused_before_faiss_allocates(data, tmp_path):
     outcomes = load_in_a_capped_process(genuine, cases)
     for name, outcome in outcomes.items():
         assert outcome["error"] == "ValueError", (name, outcome)
-        assert "its FAISS index" in outcome["message"] and "not a file written by" in outcome["message"], (name, outcome)
+        message = outcome["message"]
+        assert "its FAISS index" in message and "not a file written by" in message, (name, outcome)
         assert not outcome["faiss_read_it"], f"{name}: refused only after FAISS read it"
 
 

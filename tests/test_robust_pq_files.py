@@ -122,3 +122,12 @@ def test_no_scratch_folder_or_file_outlives_the_process(tmp_path):
     assert alive >= 10 and after_del == alive - 5  # one scratch file per live index, gone with it
     leftovers = sorted(path.name for path in tmp_path.iterdir())
     assert leftovers == [], f"left behind after exit: {leftovers}"
+
+
+def test_re_ranking_switched_on_after_adding_is_refused(data):
+    embeddings, _ = data
+    index = PQIndex(n_subvectors=4, n_bits=4).add(embeddings[:200])
+    index.n_rerank = 50
+    with pytest.raises(ValueError, match=r"holds 200 vectors with no floats on disk.*build it again with n_rerank"):
+        index.add(embeddings[200:])
+    assert len(index) == 200 and index.codes_.shape == (200, 4)  # the refused add changed nothing

@@ -67,7 +67,8 @@ def test_recall_against_exact_with_true_cosine_scores(spark, data):
     embeddings, queries, exact_ids = data
     index = SparkLSHIndex(bucket_length=0.1, n_tables=8, seed=0).add(embeddings)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ShortResultWarning)  # a query may find fewer than k: that lowers recall, as it should
+        # a query may find fewer than k: that lowers recall, as it should
+        warnings.simplefilter("ignore", ShortResultWarning)
         scores, ids, stats = index.search_with_stats(queries, k=10)
     recall = recall_at_k(ids, exact_ids)
     assert recall >= RECALL_FLOOR, recall
@@ -99,7 +100,8 @@ def test_save_and_load_give_the_same_answers(spark, data, tmp_path):
     embeddings, queries, _ = data
     index = SparkLSHIndex(bucket_length=0.1, n_tables=4, seed=3).add(embeddings[:500])
     loaded = SparkLSHIndex.load(index.save(tmp_path / "spark.npz"))
-    np.testing.assert_array_equal(loaded.search_with_stats(queries[:4], 3)[1], index.search_with_stats(queries[:4], 3)[1])
+    np.testing.assert_array_equal(loaded.search_with_stats(queries[:4], 3)[1],
+                                  index.search_with_stats(queries[:4], 3)[1])
     assert loaded.memory_bytes()["spark_hashes"] == 500 * 4 * 8
 
 

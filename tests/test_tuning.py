@@ -102,7 +102,8 @@ def test_found_in_at_least_is_the_binomial_tail():
         assert found_in_at_least(m, 5, 0.3) == pytest.approx((draws.sum(axis=1) >= m).mean(), abs=0.005)
     assert found_in_at_least(1, 7, 0.2) == pytest.approx(1 - 0.8 ** 7)
     with pytest.raises(ValueError, match="min_collisions must be between 1 and n_tables=4"):
-        predict_lsh({"neighbour_similarity": np.ones((1, 1)), "pair_similarity": np.ones(1)}, 10, 8, 4, min_collisions=5)
+        profile = {"neighbour_similarity": np.ones((1, 1)), "pair_similarity": np.ones(1)}
+        predict_lsh(profile, 10, 8, 4, min_collisions=5)
 
 
 def test_the_suggestion_reaches_its_target_when_measured(realistic):

@@ -88,7 +88,8 @@ def test_a_cached_course_is_read_without_a_worker_and_a_damaged_record_is_rebuil
 
 def test_an_error_in_the_worker_is_raised_in_the_kernel_with_its_type_and_message():
     with pytest.raises(ValueError, match=r"image 0 has size \(5, 0\)") as caught:
-        run_task({"kind": "imgsim_tutorial.course:embed_images_task", "mode": "offline", "names": ["image 0"], "normalize": True},
+        run_task({"kind": "imgsim_tutorial.course:embed_images_task", "mode": "offline", "names": ["image 0"],
+                  "normalize": True},
                  {"image_0": np.zeros((0, 5, 3), dtype=np.uint8)})
     assert "Traceback" not in str(caught.value)  # a known error keeps its clean message; the traceback apart
     assert "ValueError: image 0 has size (5, 0)" in caught.value.worker_traceback
@@ -150,7 +151,8 @@ def test_an_unwritable_cache_still_gives_the_course(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     # IMGSIM_CACHE under a plain file: nothing can be written there
-    code = LOAD.replace("import imgsim_tutorial as t", "import imgsim_tutorial as t, os; os.environ['IMGSIM_CACHE'] += '/c'")
+    code = LOAD.replace("import imgsim_tutorial as t",
+                        "import imgsim_tutorial as t, os; os.environ['IMGSIM_CACHE'] += '/c'")
     done = run_python(code, blocker)
     assert result_of(done)["shape"] == [600, 192]
     assert "cannot be written" in done.stdout + done.stderr, "one warning says the results are not kept"

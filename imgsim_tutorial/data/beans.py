@@ -1,7 +1,8 @@
 """The beans data: from the Hub, or generated offline with the same schema.
 
-Builds on ``mode.py`` (which world we are in), ``leaves.py`` (how offline leaves are drawn)
-and ``cache.py`` (the drawn leaves are kept on disk, checked file by file on every read).
+Builds on ``_support/mode.py`` (which world we are in), ``leaves.py`` (how offline leaves are
+drawn) and ``_support/cache.py`` (the drawn leaves are kept on disk, checked file by file on
+every read).
 Both worlds return a ``datasets.DatasetDict`` with splits ``train``/``validation``/``test`` and
 the features ``image_file_path`` (string), ``image`` (Image) and ``labels`` (ClassLabel
 ``angular_leaf_spot``, ``bean_rust``, ``healthy``), so every later notebook is written once.
@@ -20,8 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from .._support.cache import cache_dir, check_manifest, say, sweep_leftovers, warn_not_writable, write_manifest
+from .._support.hub_deadline import hub_load, local_cache_only
 from .._support.memory import free_memory
-from .._support.mode import HubUnavailableError, check_mode, fall_back_offline, hub_load, local_cache_only
+from .._support.mode import HubUnavailableError, check_mode, fall_back_offline
 from .._support.persistence import atomic_path
 from .leaves import LABEL_NAMES, generate_split
 

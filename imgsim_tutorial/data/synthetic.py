@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-DEFAULTS = {"mean_weight": 0.65, "centre_weight": 0.55, "family_weight": 2.0, "tilt": 0.3, "subspace_dim": 24, "noise": 0.35, "zipf": 1.0}
+DEFAULTS = {"mean_weight": 0.65, "centre_weight": 0.55, "family_weight": 2.0, "tilt": 0.3, "subspace_dim": 24,
+            "noise": 0.35, "zipf": 1.0}
 
 
 def realistic_embeddings(n: int, dim: int = 768, *, n_queries: int = 0, n_clusters: int | None = None,

@@ -12,8 +12,8 @@ One notebook's exercises are a list of :class:`Exercise`, defined in
 ``teaching/exercise_sets/nNN.py`` (``nNN`` = the notebook's number) and opened with
 :func:`notebook`::
 
-    from imgsim_tutorial.teaching import exercises
-    ex = exercises.notebook("03")
+    from imgsim_tutorial.teaching import exercise_book
+    ex = exercise_book.notebook("03")
     ex                                    # the table: number, difficulty, title
     ex.hint(2)                            # a first hint; ex.hint(2, level=2) a second, closer one
     answer = None                         # your code here

@@ -157,7 +157,8 @@ def check_ids(answer_ids, expected_ids, name: str = "ids", ordered: bool = True)
         return Check(WRONG, name, f"holds {answer.dtype} values, expected integer ids "
                                   "(did you pass the scores instead of the ids?)")
     if expected.ndim not in (1, 2):
-        return Check(WRONG, name, f"expected ids of shape (k,) or (nq, k), but the reference has shape {expected.shape}")
+        return Check(WRONG, name, f"expected ids of shape (k,) or (nq, k), but the reference has shape "
+                                  f"{expected.shape}")
     # one row per query; a 1-D answer is one row (this also keeps an empty answer () well defined)
     answer_rows = np.atleast_2d(answer).astype(np.int64) if expected.ndim == 2 else answer[None].astype(np.int64)
     expected_rows = np.atleast_2d(expected).astype(np.int64) if expected.ndim == 2 else expected[None].astype(np.int64)
@@ -230,3 +231,17 @@ def check_true(condition, hint: str, name: str = "check") -> Check:
     except ValueError:  # an array: "truth value of an array is ambiguous"
         return Check(WRONG, name, "got an array; combine it into one True/False with .all() or .any()")
     return _right(name) if passed else Check(WRONG, name, f"not yet: {hint}")
+
+
+def known_mistake(answer, mistakes, otherwise: Check, **tolerance) -> Check:
+    """The first ``(value, what went wrong)`` in ``mistakes`` that ``answer`` matches, as a wrong
+    Check naming the mistake; ``otherwise`` when it matches none. (A wrong Check is falsy: no
+    ``or`` here.)
+
+    >>> known_mistake(50.0, [(50.0, "a percentage; give a fraction")], Check("right", "x", "right"))
+    ✗ answer: a percentage; give a fraction
+    """
+    for value, message in mistakes:
+        if check_value(answer, value, **tolerance):
+            return Check(WRONG, "answer", message)
+    return otherwise

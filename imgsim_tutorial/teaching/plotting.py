@@ -128,7 +128,8 @@ def plot_bars(values: dict, title: str, xlabel: str = "", fmt: str = "{:.2f}"):
     bars = axis.barh(names, numbers, color="#4c72b0")
     axis.invert_yaxis()
     for bar, number in zip(bars, numbers):
-        axis.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, " " + fmt.format(number), va="center", fontsize=8)
+        axis.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, " " + fmt.format(number), va="center",
+                  fontsize=8)
     axis.set_title(title, fontsize=10)
     axis.set_xlabel(xlabel)
     axis.set_xlim(0, max(numbers) * 1.2 if max(numbers) > 0 else 1)

@@ -68,7 +68,8 @@ class TableBrowser:
     def __init__(self, index, images, labels, names=LABEL_NAMES, thumbnail: int = 72):
         import ipywidgets as w
 
-        self.index, self.images, self.labels, self.names, self.thumbnail = index, images, np.asarray(labels), names, thumbnail
+        self.index, self.images, self.labels = index, images, np.asarray(labels)
+        self.names, self.thumbnail = names, thumbnail
         self._filling = False
         self.table = w.Dropdown(options=list(range(index.n_tables)), value=0, description="table")
         self.bucket = w.Dropdown(description="bucket")

@@ -31,7 +31,8 @@ def plot_tradeoff(point: dict, history=()):
     left.plot(similarity, curve, color="#4c72b0",
               label=f"theory: K={point['n_bits']}, L={point['n_tables']} (no probes)")
     s = point["neighbour_similarity"]
-    left.scatter([s], [any_table_collision_probability(s, point["n_bits"], point["n_tables"])], color="#4c72b0", zorder=3)
+    left.scatter([s], [any_table_collision_probability(s, point["n_bits"], point["n_tables"])], color="#4c72b0",
+                 zorder=3)
     left.scatter([s], [point["recall"]], color="#d1495b", marker="*", s=120, zorder=4,
                  label=f"measured recall@{point['k']}: {point['recall']:.2f}")
     left.axvline(s, color="gray", lw=0.8, ls=":")

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 import imgsim_tutorial as t
-from imgsim_tutorial.teaching import exercises, plotting
+from imgsim_tutorial.teaching import exercise_book, plotting
 
 mode = t.resolve_mode()
 device = t.embeddings.default_device()
@@ -280,125 +280,72 @@ if encoder_results:
 # %% [markdown]
 # ## Your turn
 #
-# Three exercises; each has a check you can run as often as you like. Replace the `None`, run
-# the cell, and read the verdict. Solutions are at the end of the notebook.
-#
-# **Exercise 1.** Which two *candidates* are most alike? Find the pair of row numbers `(i, j)`
-# with the highest cosine similarity, an image with itself excluded. Hint: with unit vectors all
-# pairwise cosines are one matrix product; `np.fill_diagonal` and `np.unravel_index` help.
+# Five exercises, marked by difficulty: ★ one idea, ★★ a few lines, ★★★ build, measure and
+# compare. Replace the `None`, run the cell, read the verdict; run `ex.hint(n)` for a hint and
+# `ex.hint(n, level=2)` for a closer one. The check works the answer out from your own objects
+# and never shows it. Solutions: `%load solutions/01_ex1.py` (and so on) in a new cell.
 
 # %%
-# The check's reference, found another way: CosineIndex gives each candidate its best other
-# candidate (k=2: first itself, then the best other one).
-pair_scores, pair_ids = t.CosineIndex().add(candidate_embeddings).search(candidate_embeddings, k=2)
-reference_pair = [int(np.argmax(pair_scores[:, 1])), int(pair_ids[np.argmax(pair_scores[:, 1]), 1])]
+ex = exercise_book.notebook("01")
+ex
+
+# %% [markdown]
+# **Exercise 1 ★.** Which two *candidates* are most alike? Find the pair of row numbers `(i, j)`
+# of `candidate_embeddings` with the highest cosine similarity, leaving out every image paired
+# with itself.
 
 # %% tags=["exercise"]
 answer_pair = None  # your code here: a pair (i, j) of candidate row numbers
-exercises.check_ids(answer_pair, reference_pair, ordered=False, name="most alike pair")
+ex.check(1, answer_pair, embeddings=candidate_embeddings)
 
 # %% [markdown]
-# **Exercise 2.** Compute precision@k **by hand** for k = 1, 5, 20 and 50: search the candidates
-# with `index = t.CosineIndex().add(candidate_embeddings)` and compare the labels of the returned
-# ids with the query labels. Put the four numbers in an array. Then look at them: does precision
-# fall as k grows, and by how much? (Reaching further from the query reaches towards the other
-# classes' clouds; how far that is depends on how well the clouds are separated.)
+# **Exercise 2 ★★.** Compute precision@k **by hand** for k = 1, 5, 20 and 50: search the
+# candidates with `t.CosineIndex().add(candidate_embeddings)` and compare the labels of the
+# returned ids with the query labels. Put the four numbers in an array, in that order. Then look
+# at them: does precision fall as k grows, and by how much? (Reaching further from the query
+# reaches towards the other classes' clouds; how far that is depends on how well the clouds are
+# separated.)
 
 # %% tags=["exercise"]
-answer_precisions = None  # your code here: array of precision@1, @5, @20, @50
-exercises.check_array(answer_precisions, [t.evaluation.label_precision(
-    candidate_embeddings, candidate_labels, query_embeddings, query_labels, k=k) for k in (1, 5, 20, 50)],
-    name="precision@1, @5, @20, @50", atol=1e-6)
+answer_precisions = None  # your code here: precision@1, @5, @20, @50
+ex.check(2, answer_precisions, embeddings=candidate_embeddings, labels=candidate_labels,
+         queries=query_embeddings, query_labels=query_labels)
 
 # %% [markdown]
-# **Exercise 3.** Does the length of a raw CLS vector alone tell the label? Earlier we kept the
-# raw lengths of a seeded subset of candidates (`candidate_lengths`, labels `length_labels`) and of
-# the queries (`query_lengths`). Classify each query as the class whose *mean candidate length* is
-# nearest to the query's length, and compute the accuracy. Compare it with chance (always guessing
-# the most common class).
-
-# %%
-for label, name in enumerate(label_names):
-    print(f"{name:>18}: raw length {candidate_lengths[length_labels == label].mean():.3f} "
-          f"± {candidate_lengths[length_labels == label].std():.3f}")
-print(f"chance: {chance:.3f}")
-# The check's reference (computing it yourself is the exercise).
-reference_length_accuracy = float(np.mean(np.argmin(np.abs(query_lengths[:, None] - np.array(
-    [candidate_lengths[length_labels == label].mean() for label in range(len(label_names))])[None, :]), axis=1)
-    == query_labels))
+# **Exercise 3 ★★.** Does the length of a raw CLS vector alone tell the label? Earlier we kept
+# the raw lengths of a seeded subset of candidates (`candidate_lengths`, their labels
+# `length_labels`) and of the queries (`query_lengths`). Classify each query as the class whose
+# *mean candidate length* is nearest to the query's length, and give the share of queries it
+# labels right (0 to 1). Compare it with `chance` and with precision@1 of cosine search: what
+# does normalising to length 1 throw away, and what does it keep?
 
 # %% tags=["exercise"]
-answer_length_accuracy = None  # your code here: accuracy (0 to 1) of the nearest-mean-length classifier
-exercises.check_value(answer_length_accuracy, reference_length_accuracy, name="accuracy from length alone",
-                      atol=1e-6)
+answer_length_accuracy = None  # your code here: accuracy of the nearest-mean-length rule
+ex.check(3, answer_length_accuracy, lengths=candidate_lengths, labels=length_labels,
+         query_lengths=query_lengths, query_labels=query_labels)
 
 # %% [markdown]
-# **Exercise 4** (a quick one). At the measured 3-7 images per second of ViT-base on a 2-core CPU,
-# about how many **minutes** does embedding the full beans train split (1,034 photos) take at
-# 6 images/s? This is why the course caches embeddings and uses a subset on CPUs.
+# **Exercise 4 ★.** ViT-base embeds 3-7 images per second on a 2-core CPU (measured). At 6 images
+# per second, about how many **minutes** does embedding the full beans train split (1,034 photos)
+# take? This is why the course caches embeddings and uses a subset on CPUs.
 
 # %% tags=["exercise"]
-answer_minutes = None  # a number of minutes
-exercises.check_value(answer_minutes, 1034 / 6 / 60, name="minutes to embed 1,034 photos", atol=0.2)
+answer_minutes = None  # your code here: a number of minutes
+ex.check(4, answer_minutes)
 
 # %% [markdown]
-# ## Solutions
-#
-# Try the exercises first; each solution cell is collapsed (click it to open) and re-runs its check.
+# **Exercise 5 ★★★ (predict, then measure).** An encoder that learned nothing would give each
+# image a random vector. *Predict* precision@5 of exact search over such vectors: how often does
+# a result share its query's label, given how the labels are spread over `candidate_labels`?
+# Then *measure* it: with `rng = np.random.default_rng(0)` draw standard normal vectors of the
+# candidates' shape, then of the queries' shape (in that order), and compute
+# `t.evaluation.label_precision(...)` with `k=5` and the course's labels. How far is the
+# measurement from the prediction? Compare both with the dashed *chance* line (always guessing
+# the most common class) and with the "same ViT, random weights" bar: what did the untrained
+# network already get right?
 
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 1. All pairwise similarities are one matrix product of unit vectors; mask the diagonal.
-similarities = candidate_embeddings @ candidate_embeddings.T
-np.fill_diagonal(similarities, -np.inf)
-first, second = np.unravel_index(np.argmax(similarities), similarities.shape)
-answer_pair = (int(first), int(second))
-print(f"candidates {first} and {second}: cosine {similarities[first, second]:.4f}")
-figure = plotting.show_images([candidates[int(first)]["image"], candidates[int(second)]["image"]],
-                                [label_names[candidate_labels[first]], label_names[candidate_labels[second]]], ncols=2)
-exercises.check_ids(answer_pair, reference_pair, ordered=False, name="most alike pair")
-
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 2. Labels of the top-k ids, compared with each query's label, averaged.
-index = t.CosineIndex().add(candidate_embeddings)
-_, top_50 = index.search(query_embeddings, k=50)
-answer_precisions = np.array([(candidate_labels[top_50[:, :k]] == query_labels[:, None]).mean() for k in (1, 5, 20, 50)])
-print("precision@1, @5, @20, @50:", answer_precisions.round(3),
-      f"-> change from k=1 to k=50: {answer_precisions[-1] - answer_precisions[0]:+.3f}")
-exercises.check_array(answer_precisions, [t.evaluation.label_precision(
-    candidate_embeddings, candidate_labels, query_embeddings, query_labels, k=k) for k in (1, 5, 20, 50)],
-    name="precision@1, @5, @20, @50", atol=1e-6)
-
-# %% [markdown]
-# What the numbers say (the offline run stored with this notebook): precision@1, @5, @20 and @50
-# are 0.990, 0.990, 0.988 and 0.988. It **barely falls**, by 0.002 from k=1 to k=50: the generated
-# leaves form three well separated clouds, so even the 50th neighbour (a quarter of a class of
-# 200) nearly always shares the query's label. Precision falls with k only as fast as the
-# classes' clouds overlap; run the notebook in hub mode with the real photos, whose classes
-# overlap more, and compare the same four numbers.
-
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 3. Nearest class mean on one number: the query's raw length.
-class_means = np.array([candidate_lengths[length_labels == label].mean() for label in range(len(label_names))])
-predicted = np.argmin(np.abs(query_lengths[:, None] - class_means[None, :]), axis=1)
-answer_length_accuracy = float((predicted == query_labels).mean())
-print(f"accuracy from length alone: {answer_length_accuracy:.3f}   chance: {chance:.3f}   "
-      f"precision@1 from direction (cosine search): {answer_precisions[0]:.3f}")
-assert answer_length_accuracy < answer_precisions[0], "the direction tells the label better than the length"
-if mode == "offline":
-    assert answer_length_accuracy > chance + 0.1, "yet the length alone beats chance clearly"
-exercises.check_value(answer_length_accuracy, reference_length_accuracy, name="accuracy from length alone",
-                      atol=1e-6)
-
-# %% [markdown]
-# What is true: the length is **not** meaningless. In the offline run stored here the classes'
-# mean raw lengths differ by up to 0.1 with spreads of 0.04-0.06, and the nearest-mean-length
-# rule labels 0.57 of the queries right against 0.34 for chance; with the real beans photos and
-# ViT-base, length alone was measured at 63.5 % against 33 %. So the length carries some label
-# information, but the direction carries far more: cosine search's precision@1 is 0.99 here.
-# Normalising to length 1 throws away a weak signal and keeps the strong one; that, not "the
-# length says nothing", is why we compare by cosine.
-
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 4. 1,034 images / 6 images per second = 172 s, just under 3 minutes (on a GPU: seconds).
-answer_minutes = 1034 / 6 / 60
-exercises.check_value(answer_minutes, 1034 / 6 / 60, name="minutes to embed 1,034 photos", atol=0.2)
+# %% tags=["exercise"]
+answer_predicted = None  # your code here: the precision@5 you expect from random vectors
+answer_measured = None  # your code here: the precision@5 measured with random vectors
+ex.check(5, answer_predicted, answer_measured, embeddings=candidate_embeddings, labels=candidate_labels,
+         queries=query_embeddings, query_labels=query_labels)

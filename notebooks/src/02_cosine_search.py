@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 
 import imgsim_tutorial as t
 from imgsim_tutorial.data.leaves import generate_split
-from imgsim_tutorial.teaching import exercises, plotting
+from imgsim_tutorial.teaching import exercise_book, plotting
 from imgsim_tutorial.widgets import QueryGallery, gallery_view
 
 course = t.load_course()  # encoder, data and the embeddings notebook 01 cached; see course.py
@@ -274,99 +274,70 @@ assert naive_time["median_s"] > 5 * index_time["median_s"]
 # (40–60× per query on a 2-core CPU). Yet even this fast exact search touches every candidate for every query:
 # at a million images of 768 floats that is 3 GB read per query. The next notebooks trade a
 # little exactness for touching only a small fraction.
-#
+
+# %% [markdown]
 # ## Your turn
 #
-# **Exercise 1.** Which queries does the encoder get mostly wrong? Find the ids of all queries
-# whose precision@5 is **below 0.5** (use `ids`, the top-5 from above, and the labels).
+# Five exercises, marked by difficulty: ★ one idea, ★★ a few lines, ★★★ build, measure and
+# compare. Replace the `None`, run the cell, read the verdict; run `ex.hint(n)` for a hint and
+# `ex.hint(n, level=2)` for a closer one. The check works the answer out from your own objects
+# and never shows it. Solutions: `%load solutions/02_ex1.py` (and so on) in a new cell.
+
+# %%
+ex = exercise_book.notebook("02")
+ex
+
+# %% [markdown]
+# **Exercise 1 ★.** Which queries does the encoder get mostly wrong? Give the ids of all queries
+# whose precision@5 is **below 0.5**, as an array (use `ids`, the top-5 from above, and the
+# labels). Then look at a few of them with `gallery_view`: what do they have in common?
 
 # %% tags=["exercise"]
 answer_bad_queries = None  # your code here: an array of query ids
-exercises.check_ids(answer_bad_queries, np.flatnonzero([t.precision_at_k(candidate_labels[row], [label]) < 0.5
-                                                        for row, label in zip(ids, query_labels)]),
-                    ordered=False, name="queries with precision@5 below 0.5")
+ex.check(1, answer_bad_queries, index=index, queries=query_embeddings, labels=candidate_labels,
+         query_labels=query_labels)
 
 # %% [markdown]
-# **Exercise 2.** Write top-k with a full `np.argsort` of the score matrix (all queries against
-# all candidates) and keep the best 5 per query. It should return the same ids as `CosineIndex`.
-# Then time both with `t.time_call`: which is faster, and why?
+# **Exercise 2 ★★.** Write top-k with a full `np.argsort` of the score matrix (all queries against
+# all candidates) and keep the best 5 per query, best first. It must find the same neighbours as
+# `CosineIndex`. Then time both with `t.time_call`: which is faster here, which would win at
+# 100,000 candidates, and why?
 
 # %% tags=["exercise"]
 answer_top5 = None  # your code here: ids of shape (number of queries, 5), best first
-exercises.check_ids(answer_top5, ids, name="top-5 ids by argsort")
+ex.check(2, answer_top5, embeddings=candidate_embeddings, queries=query_embeddings)
 
 # %% [markdown]
-# **Exercise 3.** Compute AP@5 by hand, using the formula above, for a query of label 1 whose
-# five results have labels `[1, 0, 1, 1, 0]`, when the collection holds 3 items of label 1.
+# **Exercise 3 ★.** Compute AP@5 by hand, with the formula above, for a query of label 1 whose
+# five results have labels `[0, 1, 1, 0, 1]`, when the collection holds **4** items of label 1.
 # (Which ranks are hits? What is precision@i at each hit? What do you divide by?)
 
 # %% tags=["exercise"]
-answer_ap = None  # a number
-exercises.check_value(answer_ap, t.average_precision([1, 0, 1, 1, 0], 1, n_relevant=3), name="AP@5", atol=1e-3)
+answer_ap = None  # your code here: a number
+ex.check(3, answer_ap)
 
 # %% [markdown]
-# **Exercise 4.** Choose your own "no match" threshold from the two sets of top-1 scores above:
-# one that rejects **at least 80 %** of the non-leaf images while keeping **at least 90 %** of the
-# leaf queries. Is there one? (If the two histograms overlap too much, there is not: then the
-# cosine alone cannot say "no match", and you would need more than one number.)
+# **Exercise 4 ★★.** Choose your own "no match" threshold from the two sets of top-1 scores above
+# (`leaf_top1`, `non_leaf_top1`): a cosine that rejects **at least 80 %** of the non-leaf images
+# while keeping **at least 90 %** of the leaf queries. Is there one? If the two histograms overlap
+# too much there is not: then answer `False`, because the cosine alone cannot say "no match" and
+# you would need more than one number.
 
 # %% tags=["exercise"]
-answer_threshold = None  # a cosine similarity
-exercises.check_true(None if answer_threshold is None else
-                     (non_leaf_top1 < answer_threshold).mean() >= 0.8 and (leaf_top1 >= answer_threshold).mean() >= 0.9,
-                     "count the non-leaf scores below your threshold and the leaf scores at or above it",
-                     name="threshold")
+answer_threshold = None  # your code here: a cosine similarity (or False if none meets both targets)
+ex.check(4, answer_threshold, leaf_scores=leaf_top1, non_leaf_scores=non_leaf_top1)
 
 # %% [markdown]
-# ## Solutions
-#
-# Try the exercises first; each solution cell is collapsed (click it to open) and re-runs its check.
+# **Exercise 5 ★★★ (predict, then measure).** How far does noise turn a query? Add to each query
+# `q` (a unit vector of dimension d) a noise vector `e` whose d numbers are independent, normal,
+# with standard deviation σ = 0.05. *Predict*, before measuring, the typical cosine between `q`
+# and `q + e` for the course's d: how long is `e`, and at what angle does it meet `q`? Then
+# *measure* it: `rng = np.random.default_rng(0)`, `noisy = query_embeddings + 0.05 *
+# rng.standard_normal(query_embeddings.shape)`, and the mean over the queries of
+# cos(q, noisy copy of q). Last, search the candidates with the noisy queries: does precision@5
+# drop as much as the cosine did?
 
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 1. precision@5 per query is the mean of one row of label matches.
-per_query = (candidate_labels[ids] == query_labels[:, None]).mean(axis=1)
-answer_bad_queries = np.flatnonzero(per_query < 0.5)
-print("queries with precision@5 below 0.5:", answer_bad_queries, "precision@5:", per_query[answer_bad_queries])
-for worst in answer_bad_queries[:3]:
-    figure = plotting.plot_gallery(gallery_view(index, query_embeddings[worst], query_images[worst],
-                                                  int(query_labels[worst]), candidate_images, candidate_labels,
-                                                  k=5, names=label_names))
-exercises.check_ids(answer_bad_queries, np.flatnonzero([t.precision_at_k(candidate_labels[row], [label]) < 0.5
-                                                        for row, label in zip(ids, query_labels)]),
-                    ordered=False, name="queries with precision@5 below 0.5")
-
-# %% [markdown]
-# In the offline run stored here that is query 1 alone: the faint angular-leaf-spot leaf shown
-# in the gallery above, whose few small lesions look like the dirt specks on healthy leaves.
-
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 2. A full sort costs n log n per query; argpartition (inside CosineIndex) finds the best k
-# in linear time and sorts only those k.
-answer_top5 = np.argsort(-(query_embeddings @ candidate_embeddings.T), axis=1)[:, :5]
-sort_time = t.time_call(lambda: np.argsort(-(query_embeddings @ candidate_embeddings.T), axis=1)[:, :5])
-index_batch_time = t.time_call(index.search, query_embeddings, k=5)
-print(f"argsort: {sort_time['median_s'] * 1e3:.2f} ms;  CosineIndex: {index_batch_time['median_s'] * 1e3:.2f} ms "
-      f"for {len(query_embeddings)} queries x {len(candidate_embeddings)} candidates")
-exercises.check_ids(answer_top5, ids, name="top-5 ids by argsort")
-
-# %% [markdown]
-# At a few hundred candidates both take well under a millisecond per query and the difference is
-# small. The gap should grow with the number of candidates, since the sort grows as n log n and
-# the partition as n: try it with `t.synthetic.realistic_embeddings(100_000, dim=192)[0]` as candidates.
-
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 3. Hits at ranks 1, 3 and 4 with precision@i = 1/1, 2/3 and 3/4; divide by min(5, 3) = 3.
-answer_ap = (1 / 1 + 2 / 3 + 3 / 4) / 3
-print(f"AP@5 = {answer_ap:.4f}")
-exercises.check_value(answer_ap, t.average_precision([1, 0, 1, 1, 0], 1, n_relevant=3), name="AP@5", atol=1e-3)
-
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 4. Try every observed score as a threshold and keep those that meet both targets.
-options = [float(value) for value in np.sort(np.concatenate([leaf_top1, non_leaf_top1]))
-           if (non_leaf_top1 < value).mean() >= 0.8 and (leaf_top1 >= value).mean() >= 0.9]
-print(f"{len(options)} thresholds meet both targets" + (f", from {options[0]:.3f} to {options[-1]:.3f}" if options else ""))
-answer_threshold = options[0] if options else None
-exercises.check_true(None if answer_threshold is None else
-                     (non_leaf_top1 < answer_threshold).mean() >= 0.8 and (leaf_top1 >= answer_threshold).mean() >= 0.9,
-                     "count the non-leaf scores below your threshold and the leaf scores at or above it",
-                     name="threshold")
+# %% tags=["exercise"]
+answer_predicted = None  # your code here: the cosine you expect
+answer_measured = None  # your code here: the mean cosine measured over the queries
+ex.check(5, answer_predicted, answer_measured, queries=query_embeddings)

@@ -23,14 +23,14 @@ from pathlib import Path
 import numpy as np
 
 import imgsim_tutorial as t
-from imgsim_tutorial.teaching import exercises, plotting
 from imgsim_tutorial import tuning
-from imgsim_tutorial.teaching.diagrams import lsh_structure_diagram
-from imgsim_tutorial.evaluation import time_call, time_per_query
 from imgsim_tutorial.data.synthetic import embedding_statistics, realistic_embeddings, realistic_labels
+from imgsim_tutorial.evaluation import time_call, time_per_query
+from imgsim_tutorial.teaching import exercise_book, plotting
+from imgsim_tutorial.teaching.diagrams import lsh_structure_diagram
+from imgsim_tutorial.tuning import measured_s_curve, tradeoff_point
 from imgsim_tutorial.widgets import TableBrowser, TradeoffExplorer
 from imgsim_tutorial.widgets.tables import plot_bucket_sizes, table_view
-from imgsim_tutorial.tuning import measured_s_curve, tradeoff_point
 from imgsim_tutorial.widgets.tradeoffs import plot_s_curves
 
 course = t.load_course()
@@ -645,119 +645,58 @@ with warnings.catch_warnings():
 # Compare the two rows: centring balances the bits, so items spread over more buckets; whether
 # that lowers the share each query scans, and what it costs in recall, depends on the data.
 # Measure, don't assume.
-#
+
+# %% [markdown]
 # ## Your turn
 #
-# Four exercises, each with a check you can run as often as you like. Replace the `None`, run
-# the cell, read the verdict. Solutions are at the end of the notebook.
-#
-# **Exercise 1.** With `n_bits=8` (and no probes, seed 0), what is the **smallest** `n_tables`
-# that reaches recall@10 ≥ 0.95 on the course's images? Write a loop.
+# Four exercises, marked by difficulty: ★ one idea, ★★ a few lines, ★★★ build, measure and
+# compare. Replace the `None`, run the cell, read the verdict; run `ex.hint(n)` for a hint and
+# `ex.hint(n, level=2)` for a closer one. The check works the answer out from your own objects
+# and never shows it. Solutions: `%load solutions/04_ex1.py` (and so on) in a new cell.
 
 # %%
-def reaches(n_tables, embeddings, queries, true_ids, target=0.95):
-    """The check for exercise 1: does LSHIndex(n_bits=8, n_tables) reach the target recall@10?"""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", t.ShortResultWarning)
-        found = t.LSHIndex(n_bits=8, n_tables=int(n_tables)).add(embeddings).search(queries, 10)[1]
-    return t.recall_at_k(found, true_ids) >= target
+ex = exercise_book.notebook("04")
+ex
 
-
-def smallest_enough(n_tables, *data):
-    """Right when n_tables reaches the target and one table fewer does not."""
-    return reaches(n_tables, *data) and (n_tables == 1 or not reaches(n_tables - 1, *data))
-
+# %% [markdown]
+# **Exercise 1 ★★.** With `n_bits=8` (one probe and seed 0, the defaults), what is the
+# **smallest** `n_tables` that reaches recall@10 ≥ 0.95 against `exact_ids` on the course's
+# images? Write a loop.
 
 # %% tags=["exercise"]
 answer_tables = None  # your code here: the smallest n_tables
-exercises.check_true(None if answer_tables is None else
-                     smallest_enough(answer_tables, candidate_embeddings, query_embeddings, exact_ids),
-                     "it must reach recall@10 >= 0.95, and one table fewer must not", name="smallest n_tables")
+ex.check(1, answer_tables, embeddings=candidate_embeddings, queries=query_embeddings)
 
 # %% [markdown]
-# **Exercise 2.** Rank each query's candidates by the collision fraction alone
-# (`index.collision_counts(query)`, the tutorial's idea with its tables fixed) and keep the first
-# 10. What recall@10 against exact search does that give? Compare with `index.search`, which
-# re-ranks the same buckets by cosine.
-
-# %%
-# The check's reference (computing it yourself is the exercise).
-reference_votes_recall = t.recall_at_k(np.array([np.pad(index.collision_counts(q)[0][:10], (0, 10),
-                                                        constant_values=-1)[:10] for q in query_embeddings]), exact_ids)
+# **Exercise 2 ★★.** Rank each query's candidates by the collision fraction alone
+# (`index.collision_counts(query)`: the tutorial's voting idea, with its tables fixed) and keep
+# the first 10. What recall@10 against exact search does that give? Compare it with
+# `index.search`, which re-ranks the same buckets by cosine: what did the votes get wrong?
 
 # %% tags=["exercise"]
 answer_votes_recall = None  # your code here: recall@10 of the top-10 by votes
-exercises.check_value(answer_votes_recall, reference_votes_recall, name="recall@10 ranked by votes", atol=1e-6)
+ex.check(2, answer_votes_recall, index=index, embeddings=candidate_embeddings, queries=query_embeddings)
 
 # %% [markdown]
-# **Exercise 3.** How many bytes per image does `LSHIndex(n_bits=16, n_tables=20)` hold for
-# 768-dimensional embeddings, counting the vectors, the ids, and what the tables store? (Leave
-# out the hyperplanes and the mean: they do not grow with the collection.)
+# **Exercise 3 ★.** How many bytes per image does `LSHIndex(n_bits=16, n_tables=20)` hold for
+# 768-dimensional embeddings, counting the vectors, the ids, and what the tables store? Leave out
+# the hyperplanes and the mean: they do not grow with the collection. Work it out by hand from
+# "What it costs to store".
 
 # %% tags=["exercise"]
-answer_bytes = None  # a number of bytes per image
-exercises.check_value(answer_bytes, sum(value for part, value in tuning.lsh_memory_bytes(1, 20, 768, 16).items()
-                                        if part not in ("hyperplanes", "mean")), name="bytes per image")
+answer_bytes = None  # your code here: a number of bytes per image
+ex.check(3, answer_bytes)
 
 # %% [markdown]
-# **Exercise 4.** Predict, then measure. Use `tuning.predict_lsh(profile, n, n_bits=12,
-# n_tables=8)` for the recall it predicts, then build that index and measure recall@10 against
-# `exact_ids`. Are they within 0.05 of each other?
+# **Exercise 4 ★★★ (predict, then measure).** *Predict* the recall@10 of
+# `LSHIndex(n_bits=12, n_tables=8)` (one probe, seed 0) on the course's images with
+# `tuning.predict_lsh` and the `profile` measured above, before building anything. Then build the
+# index, *measure* its recall@10 against `exact_ids`, and compare: are the two within 0.05 of each
+# other? If not, which way is the measurement off, and why can one draw of hyperplanes differ from
+# what the formula predicts?
 
 # %% tags=["exercise"]
-answer_predicted, answer_measured = None, None  # your code here: two numbers
-exercises.check_true(None if answer_predicted is None else
-                     abs(answer_predicted - tuning.predict_lsh(profile, n, 12, 8)["predicted_recall"]) < 1e-9
-                     and abs(answer_predicted - answer_measured) < 0.05,
-                     "predicted comes from predict_lsh; measured from LSHIndex(n_bits=12, n_tables=8)",
-                     name="prediction vs measurement")
-
-# %% [markdown]
-# ## Solutions
-#
-# Try the exercises first; each solution cell is collapsed (click it to open) and re-runs its check.
-
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 1. Add tables one at a time until the target is met.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", t.ShortResultWarning)
-    for answer_tables in range(1, 65):
-        _, found = t.LSHIndex(n_bits=8, n_tables=answer_tables).add(candidate_embeddings).search(query_embeddings, 10)
-        if t.recall_at_k(found, exact_ids) >= 0.95:
-            break
-print(f"n_tables={answer_tables}: recall@10 = {t.recall_at_k(found, exact_ids):.3f}")
-exercises.check_true(None if answer_tables is None else
-                     smallest_enough(answer_tables, candidate_embeddings, query_embeddings, exact_ids),
-                     "it must reach recall@10 >= 0.95, and one table fewer must not", name="smallest n_tables")
-
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 2. Votes say "often in the same bucket", a coarse signal: many candidates tie on
-# votes and the order among them is arbitrary. The cosine re-rank of the same buckets fixes it.
-by_votes = np.array([np.pad(index.collision_counts(q)[0][:10], (0, 10), constant_values=-1)[:10]
-                     for q in query_embeddings])
-answer_votes_recall = t.recall_at_k(by_votes, exact_ids)
-print(f"recall@10 ranked by votes:  {answer_votes_recall:.3f}")
-print(f"recall@10 ranked by cosine: {t.recall_at_k(index.search(query_embeddings, 10)[1], exact_ids):.3f}")
-exercises.check_value(answer_votes_recall, reference_votes_recall, name="recall@10 ranked by votes", atol=1e-6)
-
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 3. float32 vectors 768 x 4 + one int64 id + per table: a uint64 code in insertion
-# order and a sorted (uint64 code, int64 id) pair = 24 bytes; 20 tables -> 480 bytes.
-answer_bytes = 768 * 4 + 8 + 20 * 24
-print(f"{answer_bytes} bytes per image, of which the tables {20 * 24}; the packed codes alone would be {20 * 16 // 8}")
-exercises.check_value(answer_bytes, sum(value for part, value in tuning.lsh_memory_bytes(1, 20, 768, 16).items()
-                                        if part not in ("hyperplanes", "mean")), name="bytes per image")
-
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 4.
-answer_predicted = tuning.predict_lsh(profile, n, 12, 8)["predicted_recall"]
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", t.ShortResultWarning)
-    answer_measured = t.recall_at_k(t.LSHIndex(n_bits=12, n_tables=8).add(candidate_embeddings).search(
-        query_embeddings, 10)[1], exact_ids)
-print(f"predicted {answer_predicted:.3f}, measured {answer_measured:.3f}")
-exercises.check_true(None if answer_predicted is None else
-                     abs(answer_predicted - tuning.predict_lsh(profile, n, 12, 8)["predicted_recall"]) < 1e-9
-                     and abs(answer_predicted - answer_measured) < 0.05,
-                     "predicted comes from predict_lsh; measured from LSHIndex(n_bits=12, n_tables=8)",
-                     name="prediction vs measurement")
+answer_predicted = None  # your code here: the recall predict_lsh expects
+answer_measured = None  # your code here: the recall measured on the built index
+ex.check(4, answer_predicted, answer_measured, profile=profile, embeddings=candidate_embeddings,
+         queries=query_embeddings)

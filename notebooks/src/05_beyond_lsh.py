@@ -35,7 +35,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import imgsim_tutorial as t
-from imgsim_tutorial.teaching import exercises, plotting
+from imgsim_tutorial.teaching import exercise_book, plotting
 from imgsim_tutorial.evaluation import time_per_query
 from imgsim_tutorial.faiss_factory import FactoryIndex, add_factory_index, hnsw_index, hnsw_search
 from imgsim_tutorial.faiss_index import dataset_search
@@ -401,66 +401,54 @@ assert best_ivf >= 5 and best_graph >= 0.9
 # %% [markdown]
 # ## Your turn
 #
-# **Exercise 1.** How many embeddings does one IVF query scan? Use `ivf.probed_lists(query)`
-# (the lists it scans) and `ivf.list_sizes()` to compute the share of the collection that
-# query 0 scans with `ivf.n_probes = 5`. (The check compares with `search_with_stats`.)
+# Four exercises, marked by difficulty: ★ one idea, ★★ a few lines, ★★★ build, measure and
+# compare. Replace the `None`, run the cell, read the verdict; run `ex.hint(n)` for a hint and
+# `ex.hint(n, level=2)` for a closer one. The check works the answer out from your own objects
+# and never shows it. Solutions: `%load solutions/05_ex1.py` (and so on) in a new cell.
 
 # %%
-ivf.n_probes = 5
-expected_share = ivf.search_with_stats(queries[:1], K)[2]["n_candidates"][0] / N
-
-# %% tags=["exercise"]
-answer_share = None  # your code here: a number between 0 and 1
-exercises.check_value(answer_share, expected_share, name="share scanned by query 0")
+ex = exercise_book.notebook("05")
+ex
 
 # %% [markdown]
-# **Exercise 2.** A PQ index with `n_subvectors=32` and `n_bits=8`: how many bytes of codes does
-# it hold per image? And how many times smaller is that than a float32 embedding of 768 numbers?
-# Give the second number.
+# **Exercise 1 ★★ (predict, then measure).** With `n_probes = 5`, query 0 scans 5 of the 100
+# inverted lists of `ivf`. *Predict* the share of the collection it scans if every list held the
+# same number of embeddings. Then *measure* it: `ivf.probed_lists(queries[:1], n_probes=5)` names
+# the lists it scans and `ivf.list_sizes()` how many embeddings each holds. Why is the
+# measurement not the prediction?
 
 # %% tags=["exercise"]
-answer_ratio = None  # a number
-exercises.check_value(answer_ratio, 768 * 4 / 32, name="compression ratio")
+answer_predicted = None  # your code here: the share with lists of equal size
+answer_measured = None  # your code here: the share query 0 really scans
+ex.check(1, answer_predicted, answer_measured, index=ivf, queries=queries)
 
 # %% [markdown]
-# **Exercise 3.** Find the smallest `ef_search` among 8, 12, 16, 24, 32, 48 and 64 at which
+# **Exercise 2 ★.** A PQ index with `n_subvectors=32` and `n_bits=8`: how many bytes of codes
+# does it hold per image? How many times smaller is that than the float32 embedding? Give the
+# second number.
+
+# %% tags=["exercise"]
+answer_ratio = None  # your code here: how many times smaller
+ex.check(2, answer_ratio, embeddings=embeddings)
+
+# %% [markdown]
+# **Exercise 3 ★★.** Find the smallest `ef_search` among 8, 12, 16, 24, 32, 48 and 64 at which
 # `graph` reaches recall@10 of at least 0.95 on `queries` (set `graph.ef_search`, search, compare
 # with `exact_ids`).
 
-# %%
-beam_widths = (8, 12, 16, 24, 32, 48, 64)
-beam_recall = {}
-for ef_search in beam_widths:  # the check's reference (not printed: that is the exercise)
-    graph.ef_search = ef_search
-    beam_recall[ef_search] = t.recall_at_k(graph.search(queries, K)[1], exact_ids)
-expected_ef = min(ef for ef in beam_widths if beam_recall[ef] >= 0.95)
-
 # %% tags=["exercise"]
 answer_ef = None  # your code here: one of 8, 12, 16, 24, 32, 48, 64
-exercises.check_value(answer_ef, expected_ef, name="smallest ef_search with recall@10 >= 0.95")
+ex.check(3, answer_ef, index=graph, embeddings=embeddings, queries=queries)
 
 # %% [markdown]
-# ## Solutions
-#
-# Try the exercises first; each solution cell is collapsed (click it to open) and re-runs its check.
+# **Exercise 4 ★★★.** Smaller cells or larger ones? Build `IVFIndex(n_lists=400, seed=0)` on
+# `embeddings` (cells a quarter the size of `ivf`'s). For each of `ivf` and your new index, find
+# the smallest `n_probes` at which recall@10 on `queries` reaches 0.9, and measure the mean share
+# of the collection a query then scans. Give `[share with 100 lists, share with 400 lists]`.
+# Which scans less for the same recall? Now count the centroids each query compares with too:
+# which does less work in all?
 
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 1. The sizes of the probed lists, summed, over the collection size.
-answer_share = ivf.list_sizes()[ivf.probed_lists(queries[0])[0]].sum() / N
-print(f"query 0 scans {answer_share:.1%} of the collection")
-exercises.check_value(answer_share, expected_share, name="share scanned by query 0")
-
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 2. One byte (8 bits) per piece: 32 bytes; a float32 embedding is 768 x 4 = 3,072 bytes.
-answer_ratio = 768 * 4 / 32
-print(f"32 bytes instead of 3,072: {answer_ratio:.0f}x smaller")
-exercises.check_value(answer_ratio, 768 * 4 / 32, name="compression ratio")
-
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 3. Try them in order and stop at the first that is good enough.
-for answer_ef in (8, 12, 16, 24, 32, 48, 64):
-    graph.ef_search = answer_ef
-    if t.recall_at_k(graph.search(queries, K)[1], exact_ids) >= 0.95:
-        break
-print(f"smallest ef_search with recall@10 >= 0.95: {answer_ef}")
-exercises.check_value(answer_ef, expected_ef, name="smallest ef_search with recall@10 >= 0.95")
+# %% tags=["exercise"]
+small_cells = None  # your code here: IVFIndex(n_lists=400, seed=0) built on embeddings
+answer_shares = None  # your code here: [share with 100 lists, share with 400 lists]
+ex.check(4, answer_shares, ivf=ivf, small_cells=small_cells, embeddings=embeddings, queries=queries)

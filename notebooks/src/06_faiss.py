@@ -21,7 +21,7 @@ import faiss
 import numpy as np
 
 import imgsim_tutorial as t
-from imgsim_tutorial.teaching import exercises, plotting
+from imgsim_tutorial.teaching import exercise_book, plotting
 from imgsim_tutorial.evaluation import clustered_vectors, rerank_shortlists, time_call, time_per_query
 from imgsim_tutorial.faiss_index import FaissLSHIndex, FlatIPIndex, HNSWIndex, add_cosine_index, dataset_search
 from imgsim_tutorial.data.synthetic import embedding_statistics, realistic_embeddings, realistic_labels
@@ -323,71 +323,68 @@ for name, nbytes in per_vector.items():
 # costs in recall was measured above on realistic data: read how much a re-rank of 20 and of
 # 100 recovers. FAISS combines PQ with an inverted file (IVF-PQ) or a graph so that a query
 # touches only a few lists, and re-ranks with the full vectors kept on disk.
-#
+
+# %% [markdown]
 # ## Your turn
 #
-# Three exercises, each with a check. Replace the `None`, run the cell, read the verdict.
-# Solutions are at the end of the notebook.
-#
-# **Exercise 1.** Set the HNSW index's `ef_search` to 30 (`hnsw.ef_search = 30`) and measure its
-# recall@10 on `pool_queries` against `pool_truth[1]`.
+# Five exercises, marked by difficulty: ★ one idea, ★★ a few lines, ★★★ build, measure and
+# compare. Replace the `None`, run the cell, read the verdict; run `ex.hint(n)` for a hint and
+# `ex.hint(n, level=2)` for a closer one. The check works the answer out from your own objects
+# and never shows it. Solutions: `%load solutions/06_ex1.py` (and so on) in a new cell.
 
 # %%
-# The check's reference (computing it yourself is the exercise).
-hnsw.ef_search = 30
-reference_hnsw_recall = t.recall_at_k(hnsw.search(pool_queries, 10)[1], pool_truth[1])
+ex = exercise_book.notebook("06")
+ex
+
+# %% [markdown]
+# **Exercise 1 ★.** Set the HNSW index's `ef_search` to 30 (`hnsw.ef_search = 30`) and measure its
+# recall@10 on `pool_queries` against `pool_truth[1]`.
 
 # %% tags=["exercise"]
 answer_hnsw_recall = None  # your code here: recall@10 at ef_search = 30
-exercises.check_value(answer_hnsw_recall, reference_hnsw_recall, name="HNSW recall@10 at ef_search=30")
+ex.check(1, answer_hnsw_recall, index=hnsw, queries=pool_queries, pool=pool)
 
 # %% [markdown]
-# **Exercise 2.** `add_faiss_index` also accepts a FAISS *factory string*. Add an HNSW index to
-# the dataset `searchable` with `string_factory="HNSW32"`, `index_name="hnsw"` and the
-# inner-product metric, search it with `dataset_search(searchable, query_embeddings, k=10,
-# index_name="hnsw")`, and compute its recall@10 against `exact_ids`.
+# **Exercise 2 ★★.** `add_faiss_index` also accepts a FAISS *factory string*. Add an HNSW index to
+# the dataset `searchable` with `string_factory="HNSW32"` and `index_name="hnsw"`, with the metric
+# that makes its scores cosines, search it with `dataset_search(searchable, query_embeddings,
+# k=10, index_name="hnsw")`, and compute its recall@10 against `exact_ids`. (The check looks at
+# the index you added, its metric included, and measures its recall itself.)
 
 # %% tags=["exercise"]
 answer_dataset_recall = None  # your code here: recall@10 of the dataset's HNSW index
-exercises.check_true(None if answer_dataset_recall is None else
-                     "hnsw" in searchable.list_indexes() and 0.9 <= answer_dataset_recall <= 1.0,
-                     "add the index named 'hnsw' with METRIC_INNER_PRODUCT, then measure recall@10 (about 1 here)",
-                     name="HNSW32 inside the dataset")
+ex.check(2, answer_dataset_recall, dataset=searchable, queries=query_embeddings, candidates=candidate_embeddings)
 
 # %% [markdown]
-# **Exercise 3.** Your collection: how many GiB would 50 million images need as float32 vectors
+# **Exercise 3 ★.** Your collection: how many GiB would 50 million images need as float32 vectors
 # of dimension 384, and as 64-byte PQ codes? Give `[float32 GiB, PQ GiB]` (1 GiB = 2**30 bytes).
 
 # %% tags=["exercise"]
-answer_gib = None  # [float32 GiB, PQ GiB]
-exercises.check_array(answer_gib, [50e6 * 384 * 4 / 2**30, 50e6 * 64 / 2**30], name="GiB for 50M images", atol=0.05)
+answer_gib = None  # your code here: [float32 GiB, PQ GiB]
+ex.check(3, answer_gib)
 
 # %% [markdown]
-# ## Solutions
-#
-# Try the exercises first; each solution cell is collapsed (click it to open) and re-runs its check.
+# **Exercise 4 ★★ (predict, then measure).** What do HNSW's links cost? `hnsw` was built with
+# `M=16`; on the bottom layer of the graph each node keeps up to `2 x M` links, each a 4-byte
+# integer. *Predict* the bytes per vector of its FAISS index: the float32 vector plus those links.
+# Then *measure* it: `hnsw.memory_bytes()["faiss_index"]` is the FAISS index's size in bytes.
+# What did the prediction leave out?
 
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 1. ef_search is a setting read at search time: no rebuild needed.
-hnsw.ef_search = 30
-answer_hnsw_recall = t.recall_at_k(hnsw.search(pool_queries, 10)[1], pool_truth[1])
-print(f"recall@10 at ef_search=30: {answer_hnsw_recall:.3f}")
-exercises.check_value(answer_hnsw_recall, reference_hnsw_recall, name="HNSW recall@10 at ef_search=30")
+# %% tags=["exercise"]
+answer_predicted = None  # your code here: bytes per vector, from the vector and the links
+answer_measured = None  # your code here: bytes per vector of the FAISS index, measured
+ex.check(4, answer_predicted, answer_measured, index=hnsw)
 
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 2. The factory string names the index type; the metric must still be inner product.
-searchable.add_faiss_index("embeddings", index_name="hnsw", string_factory="HNSW32",
-                           metric_type=faiss.METRIC_INNER_PRODUCT)
-_, hnsw_ids = dataset_search(searchable, query_embeddings, k=10, index_name="hnsw")
-answer_dataset_recall = t.recall_at_k(hnsw_ids, exact_ids)
-print(f"recall@10 of the dataset's HNSW index: {answer_dataset_recall:.3f}")
-exercises.check_true(None if answer_dataset_recall is None else
-                     "hnsw" in searchable.list_indexes() and 0.9 <= answer_dataset_recall <= 1.0,
-                     "add the index named 'hnsw' with METRIC_INNER_PRODUCT, then measure recall@10 (about 1 here)",
-                     name="HNSW32 inside the dataset")
+# %% [markdown]
+# **Exercise 5 ★★★.** How long a shortlist do binary codes need? Build
+# `FaissLSHIndex(n_bits=256, n_rerank=20)` on `pool`: 256 sign bits per vector, every code
+# scanned by Hamming distance, then the `n_rerank` nearest codes re-ranked by exact cosine.
+# `n_rerank` is read at search time, so you can change it and search again. Find the smallest
+# `n_rerank` among 20, 50, 100, 200 and 500 at which recall@10 on `pool_queries` reaches 0.9.
+# Compare with what the HNSW graph needs for the same recall: how many exact cosines does each
+# compute per query, and how many Hamming distances does the binary index add?
 
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 3. 50M x 384 x 4 bytes, and 50M x 64 bytes.
-answer_gib = [50e6 * 384 * 4 / 2**30, 50e6 * 64 / 2**30]
-print(f"float32: {answer_gib[0]:.0f} GiB; PQ 64 B: {answer_gib[1]:.1f} GiB")
-exercises.check_array(answer_gib, [50e6 * 384 * 4 / 2**30, 50e6 * 64 / 2**30], name="GiB for 50M images", atol=0.05)
+# %% tags=["exercise"]
+lsh_codes = None  # your code here: FaissLSHIndex(n_bits=256, n_rerank=20) built on pool
+answer_rerank = None  # your code here: one of 20, 50, 100, 200, 500
+ex.check(5, answer_rerank, index=lsh_codes, queries=pool_queries, pool=pool)

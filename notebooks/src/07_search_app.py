@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 import imgsim_tutorial as t
-from imgsim_tutorial.teaching import exercises, plotting
+from imgsim_tutorial.teaching import exercise_book, plotting
 from imgsim_tutorial.widgets import SearchApp
 
 course = t.load_course()
@@ -55,71 +55,62 @@ assert len(view["results"]) == 6 and view["precision"] is not None
 # %% [markdown]
 # ## Your turn
 #
-# Three exercises: write the answer in the cell, run it, read the verdict. Solutions are at the
-# end of the notebook.
-#
-# **Exercise 1.** The app's "exact" method is `CosineIndex`. Without the app, find the ids of the
-# 5 candidates nearest to query 3 (best first) with `t.CosineIndex`.
+# Four exercises, marked by difficulty: ★ one idea, ★★ a few lines, ★★★ build, measure and
+# compare. Replace the `None`, run the cell, read the verdict; run `ex.hint(n)` for a hint and
+# `ex.hint(n, level=2)` for a closer one. The check works the answer out from your own objects
+# and never shows it. Solutions: `%load solutions/07_ex1.py` (and so on) in a new cell.
 
 # %%
-expected_top5 = t.CosineIndex().add(course.candidate_embeddings).search(course.query_embeddings[3], k=5)[1][0]
+ex = exercise_book.notebook("07")
+ex
+
+# %% [markdown]
+# **Exercise 1 ★.** The app's "exact" method is `CosineIndex`. Without the app, find the ids of the
+# 5 candidates nearest to query 3 (best first) with `t.CosineIndex`.
 
 # %% tags=["exercise"]
 answer_top5 = None  # your code here: five candidate ids, best first
-exercises.check_ids(answer_top5, expected_top5, name="top-5 ids of query 3")
+ex.check(1, answer_top5, candidates=course.candidate_embeddings, queries=course.query_embeddings)
 
 # %% [markdown]
-# **Exercise 2.** Search always returns the nearest candidates, even for an image that is no leaf
+# **Exercise 2 ★.** Search always returns the nearest candidates, even for an image that is no leaf
 # at all. The cell below embeds a plain grey 128 x 128 image with `course.embed_images([grey])`
 # (the encoder runs in a separate process, so this kernel never holds it). Give the grey image's
-# best cosine score against the candidates. Is it lower than the best score of a real leaf query?
+# best cosine score against the candidates, and the median over the leaf queries
+# (`course.query_embeddings`) of each one's best score. Is the grey image's lower?
 
 # %%
 grey = Image.new("RGB", (128, 128), (128, 128, 128))
-leaf_best = t.CosineIndex().add(course.candidate_embeddings).search(course.query_embeddings, k=1)[0][:, 0]
 grey_vector = course.embed_images([grey])  # in a separate process: this kernel does not hold the encoder
-expected_grey = float(t.CosineIndex().add(course.candidate_embeddings).search(grey_vector, k=1)[0][0, 0])
-print(f"real leaf queries: median best score {np.median(leaf_best):.3f}")
+print("grey image embedded:", grey_vector.shape)
 
 # %% tags=["exercise"]
-answer_grey = None  # your code here: the grey image's best cosine score (one number)
-exercises.check_value(answer_grey, expected_grey, name="best score of a grey image", atol=1e-4)
+answer_scores = None  # your code here: [grey image's best score, median best score of the leaf queries]
+ex.check(2, answer_scores, grey_vector=grey_vector, candidates=course.candidate_embeddings,
+         queries=course.query_embeddings)
 
 # %% [markdown]
-# **Exercise 3.** An LSH index with many bits and one table finds fewer than k candidates for
+# **Exercise 3 ★★.** An LSH index with many bits and one table finds fewer than k candidates for
 # some queries. Build `t.LSHIndex(n_bits=16, n_tables=1, seed=0)` on the candidates, run
-# `search_with_stats` for all queries with k=6 and give the number of queries whose
-# `n_candidates` is below 6. Then check that adding tables makes that number smaller.
-
-# %%
-short_queries = int((t.LSHIndex(n_bits=16, n_tables=1, seed=0).add(course.candidate_embeddings)
-                     .search_with_stats(course.query_embeddings, k=6)[2]["n_candidates"] < 6).sum())
+# `search_with_stats` for all queries with k=6 and count the queries whose `n_candidates` is
+# below 6. Count again with `n_tables=8`. Give `[count with 1 table, count with 8 tables]`.
 
 # %% tags=["exercise"]
-answer_short = None  # your code here: how many queries scanned fewer than 6 candidates
-exercises.check_value(answer_short, short_queries, name="queries with fewer than 6 candidates")
+answer_short = None  # your code here: [queries short of 6 candidates with 1 table, with 8 tables]
+ex.check(3, answer_short, candidates=course.candidate_embeddings, queries=course.query_embeddings)
 
 # %% [markdown]
-# ## Solutions
-#
-# Try the exercises first; each solution cell is collapsed (click it to open) and re-runs its check.
+# **Exercise 4 ★★★ (predict, then measure).** How many candidates share a query's bucket in one
+# table of 16 bits? *Predict* it from the formula: a candidate at cosine `s` with the query shares
+# all 16 bits with probability `p(s) ** 16`, so the expected bucket size is the sum of that over
+# the candidates; average it over the queries. Then *measure* it: for seeds 0 to 9, build
+# `t.LSHIndex(n_bits=16, n_tables=1, seed=seed)` on the candidates, take the mean `n_candidates`
+# of `search_with_stats(course.query_embeddings, k=6)`, and average the ten means. How far apart
+# are single draws, and how close is their average to the prediction? Why is the bucket so much
+# fuller than the candidates spread evenly over 2**16 codes would suggest?
 
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 1. The app does exactly this when its method is "exact".
-answer_top5 = t.CosineIndex().add(course.candidate_embeddings).search(course.query_embeddings[3], k=5)[1][0]
-exercises.check_ids(answer_top5, expected_top5, name="top-5 ids of query 3")
-
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 2. A grey image still has a nearest candidate; only its score says the match is poor.
-answer_grey = float(t.CosineIndex().add(course.candidate_embeddings).search(grey_vector, k=1)[0][0, 0])
-print(f"grey image: {answer_grey:.3f}; lower than the median leaf query: {answer_grey < np.median(leaf_best)}")
-exercises.check_value(answer_grey, expected_grey, name="best score of a grey image", atol=1e-4)
-
-# %% tags=["solution"] jupyter={"source_hidden": true, "outputs_hidden": true}
-# Solution 3. 16 bits split a few hundred candidates into many tiny buckets; more tables help.
-one_table = t.LSHIndex(n_bits=16, n_tables=1, seed=0).add(course.candidate_embeddings)
-eight_tables = t.LSHIndex(n_bits=16, n_tables=8, seed=0).add(course.candidate_embeddings)
-answer_short = int((one_table.search_with_stats(course.query_embeddings, k=6)[2]["n_candidates"] < 6).sum())
-short_with_8 = int((eight_tables.search_with_stats(course.query_embeddings, k=6)[2]["n_candidates"] < 6).sum())
-print(f"queries short of 6 candidates: 1 table {answer_short}, 8 tables {short_with_8}")
-exercises.check_value(answer_short, short_queries, name="queries with fewer than 6 candidates")
+# %% tags=["exercise"]
+answer_predicted = None  # your code here: the expected number of candidates in a query's bucket
+answer_measured = None  # your code here: the mean n_candidates over the queries and the 10 seeds
+ex.check(4, answer_predicted, answer_measured, candidates=course.candidate_embeddings,
+         queries=course.query_embeddings)

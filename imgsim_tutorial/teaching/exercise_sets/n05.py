@@ -1,0 +1,199 @@
+"""Notebook 05, beyond LSH: the share one IVF query scans (predicted, then measured), PQ's
+compression ratio, the narrowest graph beam that reaches a recall, and small cells against large.
+
+Every setting a check tries is set on a copy of the learner's index (``copy.copy``: the arrays
+are shared, only the setting differs), so checking never changes what the notebook holds.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from ...cosine_search import CosineIndex
+from ...evaluation import recall_at_k
+from ...graph import GraphIndex
+from ...ivf import IVFIndex
+from ..exercise_book import Exercise
+from ..exercises import Check, check_value
+
+K = 10
+BEAM_WIDTHS = (8, 12, 16, 24, 32, 48, 64)
+
+
+def _wrong(message: str) -> Check:
+    return Check("wrong", "answer", message)
+
+
+def _exact_ids(embeddings, queries):
+    return CosineIndex().add(embeddings).search(queries, K)[1]
+
+
+def _with(index, **settings):
+    """A copy of ``index`` with other query-time settings; the original keeps its own."""
+    changed = copy.copy(index)
+    for name, value in settings.items():
+        setattr(changed, name, value)
+    return changed
+
+
+def _number(value):
+    """``value`` as a float if it is one number, else None (the checker then says what it expected)."""
+    if np.ndim(value) != 0 or isinstance(value, (bool, str, np.bool_)):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _share(index, queries, n_probes: int) -> float:
+    """Mean share of the collection an IVF index scans per query at ``n_probes``."""
+    found = _with(index, n_probes=n_probes).search_with_stats(queries, K)[2]
+    return float(found["n_candidates"].mean() / len(index))
+
+
+def _recall(index, queries, true_ids, **settings) -> float:
+    return recall_at_k(_with(index, **settings).search_with_stats(queries, K)[1], true_ids)
+
+
+def share_scanned(predicted, measured=None, *, index, queries, **_) -> Check:
+    if not isinstance(index, IVFIndex):
+        return _wrong(f"pass the notebook's IVFIndex as index=, got {type(index).__name__}")
+    theory = 5 / index.n_lists
+    if check_value(predicted, 5, atol=1e-9):
+        return _wrong("the prediction is a number of lists; the question asks for a share of the collection")
+    verdict = check_value(predicted, theory, atol=1e-9)
+    if not verdict:
+        return _wrong("the prediction does not follow from 5 probed lists of equal size: " + verdict.message)
+    if measured is None:
+        return _wrong("the prediction is right; now measure the share query 0 really scans (answer_measured)")
+    truth, value = _share(index, queries[:1], 5), _number(measured)
+    if value is not None and value == float(predicted) and truth != theory:
+        return _wrong("your measurement equals your prediction exactly: add up the sizes of the lists query 0 "
+                      "probes instead of copying the prediction")
+    if value is not None and np.isclose(value, truth * len(index)):
+        return _wrong("the measurement is a number of embeddings; as a share, divide by the collection size")
+    verdict = check_value(measured, truth, atol=1e-9)
+    if not verdict:
+        return _wrong("the prediction is right, the measurement is off: " + verdict.message
+                      + "; add up the sizes of all 5 lists query 0 probes")
+    return Check("right", "answer", f"right (query 0 scans {truth / theory:.2f} times what equal lists would give)")
+
+
+def compression(answer, *, embeddings, **_) -> Check:
+    dim, float_bytes = np.shape(embeddings)[1], np.asarray(embeddings).dtype.itemsize
+    code_bytes = 32 * 8 // 8  # 32 pieces of n_bits=8: one byte each
+    truth = dim * float_bytes / code_bytes
+    value = _number(answer)
+    if value is not None:
+        if np.isclose(value, 1 / truth):
+            return _wrong("upside down: the question asks how many times *smaller* the codes are")
+        if np.isclose(value, dim / code_bytes):
+            return _wrong("that compares numbers with bytes: count the bytes one float32 number takes")
+        if np.isclose(value, truth / 8):
+            return _wrong("that counts the codes in bits; n_bits=8 per piece is one byte per piece")
+    verdict = check_value(answer, truth, atol=1e-6)
+    return verdict if verdict else _wrong(verdict.message + "; bytes of one embedding over bytes of its codes")
+
+
+def narrowest_beam(answer, *, index, embeddings, queries, **_) -> Check:
+    if not isinstance(index, GraphIndex):
+        return _wrong(f"pass the notebook's GraphIndex as index=, got {type(index).__name__}")
+    value = _number(answer)
+    if value not in BEAM_WIDTHS:
+        return _wrong(f"give one of {', '.join(map(str, BEAM_WIDTHS))}; got {answer!r}")
+    answer, true_ids = int(value), _exact_ids(embeddings, queries)
+    if _recall(index, queries, true_ids, ef_search=answer) < 0.95:
+        return _wrong(f"at ef_search={answer} recall@10 is below 0.95: that beam is too narrow")
+    narrower = BEAM_WIDTHS[BEAM_WIDTHS.index(answer) - 1] if answer != BEAM_WIDTHS[0] else None
+    if narrower is not None and _recall(index, queries, true_ids, ef_search=narrower) >= 0.95:
+        return _wrong(f"ef_search={answer} reaches 0.95, but a narrower beam in the list already does: "
+                      "try them from the smallest up")
+    return Check("right", "answer", "right")
+
+
+def _fewest_probes(index, queries, true_ids) -> tuple[int, list]:
+    """The smallest n_probes reaching recall@10 >= 0.9, and the shares scanned at 1 ... that many."""
+    shares = []
+    for n_probes in range(1, index.n_lists + 1):
+        shares.append(_share(index, queries, n_probes))
+        if _recall(index, queries, true_ids, n_probes=n_probes) >= 0.9:
+            break
+    return len(shares), shares
+
+
+def _what_is_off(value, index, fewest, shares, queries) -> str:
+    """Why one share is wrong, without the right one: too few probes, too many, or not measured."""
+    label = f"the share with {index.n_lists} lists"
+    if np.isclose(value, fewest / index.n_lists, atol=1e-9, rtol=0):
+        return f"{label} assumes every list holds as many embeddings: measure what the queries scan"
+    if any(np.isclose(value, share, atol=1e-9, rtol=0) for share in shares[:-1]):
+        return f"{label} is at an n_probes where recall@10 is still below 0.9"
+    more = range(fewest + 1, min(fewest + 4, index.n_lists) + 1)
+    if any(np.isclose(value, _share(index, queries, n_probes), atol=1e-9, rtol=0) for n_probes in more):
+        return f"{label} is at more n_probes than needed: fewer already reach recall@10 0.9"
+    return (f"{label} is off (got {value:.4g}): average n_candidates over all queries, over the collection "
+            "size, at the smallest n_probes that reaches recall@10 0.9")
+
+
+def cells(answer, *, ivf, small_cells, embeddings, queries, **_) -> Check:
+    for name, index, n_lists in (("ivf", ivf, 100), ("small_cells", small_cells, 400)):
+        if not isinstance(index, IVFIndex) or index.n_lists != n_lists or len(index) != len(embeddings):
+            return _wrong(f"{name} should be an IVFIndex with {n_lists} lists holding all {len(embeddings):,} "
+                          f"embeddings; got {index!r}")
+    values = [_number(value) for value in answer] if np.ndim(answer) == 1 else []
+    if len(values) != 2 or None in values:
+        return _wrong("give two shares: [with 100 lists, with 400 lists]")
+    answer, true_ids = np.array(values), _exact_ids(embeddings, queries)
+    found = [_fewest_probes(index, queries, true_ids) for index in (ivf, small_cells)]
+    truth = np.array([shares[-1] for _, shares in found])
+    if np.allclose(answer, truth, atol=1e-9, rtol=0):
+        return Check("right", "answer", f"right (the same recall, {truth[0] / truth[1]:.1f}x fewer embeddings "
+                                        "scanned with small cells; count their centroids too)")
+    if np.allclose(answer, truth[::-1], atol=1e-9, rtol=0):
+        return _wrong("the two shares are swapped: give [with 100 lists, with 400 lists]")
+    if np.allclose(answer, truth * len(ivf), atol=1e-6, rtol=0):
+        return _wrong("those are numbers of embeddings; as shares, divide by the collection size")
+    return _wrong("; ".join(_what_is_off(value, index, fewest, shares, queries)
+                            for (fewest, shares), index, value, right in zip(found, (ivf, small_cells), answer, truth)
+                            if not np.isclose(value, right, atol=1e-9, rtol=0)))
+
+
+EXERCISES = [
+    Exercise(1, 2, "The share one IVF query scans",
+             ("Predict as if all 100 lists held the same number of embeddings; then look at the real sizes.",
+              "ivf.probed_lists(queries[:1], n_probes=5)[0] names the lists; ivf.list_sizes() holds every "
+              "list's size; a share is a count over N."),
+             share_scanned, predict=True,
+             wrong=("answer_measured = answer_predicted",
+                    "answer_measured = answer_measured * N",
+                    "answer_measured = ivf.list_sizes()[ivf.probed_lists(queries[:1], n_probes=5)[0][0]] / N")),
+    Exercise(2, 1, "PQ's compression ratio with 32 pieces",
+             ("Count bytes on both sides: one embedding as float32, one embedding as PQ codes.",
+              "n_bits=8 means each piece is stored as one byte; a float32 number takes embeddings.dtype.itemsize "
+              "bytes."),
+             compression, wrong=("answer_ratio = 768 / 32",
+                                 "answer_ratio = 1 / answer_ratio",
+                                 "answer_ratio = answer_ratio / 8")),
+    Exercise(3, 2, "The narrowest beam that reaches recall@10 0.95",
+             ("ef_search is read at query time: change it, search again, no rebuild.",
+              "For each width from the smallest up: graph.ef_search = width, t.recall_at_k(graph.search(queries, "
+              "K)[1], exact_ids); stop at the first that is >= 0.95."),
+             narrowest_beam,
+             wrong=("for answer_ef in (8, 12, 16, 24, 32, 48, 64):\n"
+                    "    graph.ef_search = answer_ef\n"
+                    "    if t.recall_at_k(graph.search(queries, K)[1], exact_ids) >= 0.9:\n"
+                    "        break",
+                    "answer_ef = 64")),
+    Exercise(4, 3, "Small cells or large: the share scanned at equal recall",
+             ("Compare at the same recall, not at the same n_probes: each index needs its own n_probes.",
+              "For each index, raise n_probes from 1 until t.recall_at_k(ids, exact_ids) >= 0.9 with ids from "
+              "search_with_stats; its stats['n_candidates'].mean() / N is the share."),
+             cells,
+             wrong=("answer_shares = answer_shares[::-1]",
+                    "answer_shares = [ivf.n_probes / ivf.n_lists, small_cells.n_probes / small_cells.n_lists]",
+                    "answer_shares = [float(np.mean([index.list_sizes()[lists].sum() for lists in "
+                    "index.probed_lists(queries, n_probes=5)])) / N for index in (ivf, small_cells)]")),
+]
