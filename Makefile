@@ -64,10 +64,13 @@ test-unit: install
 # A fresh cache, so the notebooks prove they work from nothing (drawing leaves, embedding); two
 # notebooks at a time share it, as two open notebooks do (the cache is safe for that). nbval runs a
 # notebook's cells in order in one kernel: --dist loadscope keeps them together in one process.
+# nbval runs *proof* notebooks (tests/exercise_proof.py): every stored cell and output, plus cells
+# that run each exercise blank, solved and with its listed wrong answers.
 ## Every notebook, top to bottom, with nbval (lax: its assert cells state what a learner should see).
 test-notebooks: install java
-	cache=$$(mktemp -d) && $(OFFLINE) IMGSIM_CACHE=$$cache \
-		$(PYTEST) -q -n $(TEST_JOBS) --dist loadscope --nbval-lax notebooks; status=$$?; rm -rf $$cache; exit $$status
+	cache=$$(mktemp -d) && proofs=$$($(BIN)/python tests/exercise_proof.py notebooks/[0-9][0-9]_*.ipynb) && \
+		$(OFFLINE) IMGSIM_CACHE=$$cache $(PYTEST) -q -n $(TEST_JOBS) --dist loadscope --nbval-lax $$proofs; \
+		status=$$?; rm -rf $$cache notebooks/.proof_*.ipynb; exit $$status
 
 # Every notebook in hub mode against a local stand-in of the Hub (tests/hub_standin.py): a
 # Hugging Face cache holding nateraw/vit-base-beans, beans in its real parquet layout, the

@@ -11,10 +11,10 @@ How the graph is built (one layer):
 1. **candidate neighbours, cell by cell**: the exact top ``2 * n_neighbors`` of every node would
    score all n^2 pairs (a minute of matrix products at 50,000). Instead k-means (``ivf.py``)
    cuts the data into cells of about ``CELL_SIZE`` points, and the candidates of the points of
-   a cell are the points of the ``PROBE_CELLS`` cells nearest to it, scored with one matrix
-   product. Close neighbours nearly always sit in nearby cells: at 50,000 this finds about 95%
-   of the exact lists for a twelfth of the work (with at most ``PROBE_CELLS`` cells, i.e. below
-   about 4,350 points, it is exact);
+   a cell are the points of its nearest cells (itself first) up to ``POOL_SIZE`` of them,
+   scored with one matrix product. Close neighbours nearly always sit in nearby cells: at
+   50,000 this finds 93-97% of the exact lists for a twelfth of the work (and below
+   ``POOL_SIZE`` points every pool holds everything: exact);
 2. **pruning for diversity** (the HNSW heuristic): keep neighbour c only if c is closer to the
    node than to every neighbour kept before it. Ten links into one tight clump become one
    link into it and links *out* towards other clumps, which is what makes the graph navigable;
@@ -27,14 +27,16 @@ How the graph is built (one layer):
 5. **every node reachable** from the entry point (the node nearest the mean direction): an
    unreachable group gets one bridge link from its nearest reachable node.
 
-With ``n_entry_points > 1`` (about n / 100 works well) a query first scores a seeded sample of
-that many nodes in one product and starts at the nearest: a flat stand-in for the upper layers
-of HNSW, which exist to start the walk near the query.
+With ``n_entry_points > 1`` a query first scores a seeded sample of that many nodes in one
+product and starts at the nearest: a flat stand-in for the upper layers of HNSW, which exist to
+start the walk near the query. About n / 25 works well (HNSW's first layer holds n / M nodes):
+fewer leave small clusters without an entry point, and a walk that starts in the wrong cluster
+spends most of its steps finding the right one.
 
 **Fast in NumPy.** A NumPy call costs about a microsecond before it does any work, so the walk
 makes few calls: the links sit in a table with one row per node (a node with fewer links
 repeats its own number, which is always visited already), the visited marks are one array of
-query numbers that every query of a batch reuses, and each step expands the
+query numbers that every query reuses (``Scratch``), and each step expands the
 ``EXPAND_PER_STEP`` best waiting nodes at once, so one gather and one product score all their
 links. Only links better than the worst result so far reach the Python heaps.
 
@@ -56,9 +58,9 @@ from .index_base import IndexBase
 from .ivf import nearest_centroids, spherical_kmeans
 from .vectors import as_matrix, check_int
 
-CELL_SIZE = 256  # points per k-means cell when looking for candidate neighbours
-PROBE_CELLS = 16  # a cell's candidates are the points of its 16 nearest cells (itself included)
-EXPAND_PER_STEP = 6  # waiting nodes expanded together by one step of the search
+CELL_SIZE = 256  # points per k-means cell when looking for candidate neighbours (on average)
+POOL_SIZE = 4096  # a cell's candidates: the points of its nearest cells (itself first), about this many
+EXPAND_PER_STEP = 8  # waiting nodes expanded together by one step of the search
 
 
 class Scratch(threading.local):
@@ -94,15 +96,16 @@ def candidate_neighbors(vectors, n_nearest: int, seed: int = 0, batch_size: int 
     n_cells = max(1, n // CELL_SIZE)
     sample = np.random.default_rng(seed).permutation(n)[:32 * n_cells]  # rough cells are enough here
     centroids = spherical_kmeans(vectors[np.sort(sample)], n_cells, n_iter=10, seed=seed)
-    near_cells = nearest_centroids(centroids, centroids, min(PROBE_CELLS, n_cells))
     cell_of = nearest_centroids(vectors, centroids)[:, 0]
     order = np.argsort(cell_of, kind="stable")
     bounds = np.searchsorted(cell_of[order], np.arange(n_cells + 1))
+    near_cells = nearest_centroids(centroids, centroids, n_cells)  # every cell, nearest first
     rows, scores = np.empty((n, n_nearest), dtype=np.int64), np.empty((n, n_nearest), dtype=vectors.dtype)
     for cell in range(n_cells):
-        pool = np.concatenate([order[bounds[near]:bounds[near + 1]] for near in near_cells[cell]])
-        if len(pool) <= n_nearest:  # too few candidates around a tiny cell: use everything
-            pool = np.arange(n)
+        # The pool: this cell and its nearest cells, until they hold POOL_SIZE points (and more than n_nearest).
+        sizes = np.cumsum(np.diff(bounds)[near_cells[cell]])
+        enough = np.searchsorted(sizes, max(POOL_SIZE, n_nearest + 1)) + 1
+        pool = np.concatenate([order[bounds[near]:bounds[near + 1]] for near in near_cells[cell][:enough]])
         pool_vectors = vectors[pool]
         for start in range(bounds[cell], bounds[cell + 1], batch_size):
             members = order[start:min(start + batch_size, bounds[cell + 1])]
@@ -169,6 +172,9 @@ def spread(table, start, reached) -> None:
 class GraphIndex(IndexBase):
     """One-layer navigable neighbour graph, searched by a beam of width ``ef_search``.
 
+    ``n_entry_points > 1`` starts each walk at the nearest of that many sampled nodes; about n / 25
+    makes single queries several times faster on clustered data (see the module docstring).
+
     >>> rng = np.random.default_rng(0); data = rng.standard_normal((300, 16))
     >>> index = GraphIndex(n_neighbors=8, ef_search=300).add(data)    # beam as big as the data: exact
     >>> scores, ids = index.search(data[:2], k=3); ids[:, 0]
@@ -181,7 +187,7 @@ class GraphIndex(IndexBase):
         self.ef_search = check_int(ef_search, "ef_search", low=1, sensible=64)
         self.n_long_links = check_int(n_long_links, "n_long_links", low=0, high=256, sensible=4)
         self.seed = check_int(seed, "seed", low=0, sensible=0)
-        self.n_entry_points = check_int(n_entry_points, "n_entry_points", low=1, sensible="1, or about n / 100")
+        self.n_entry_points = check_int(n_entry_points, "n_entry_points", low=1, sensible="1, or about n / 25")
 
     # The search's copies of the links and of the entry points' vectors count with what they copy.
     _memory_groups = {"_table": "neighbors", "_entries": "entry_points", "_entry_vectors": "entry_points"}
@@ -189,11 +195,10 @@ class GraphIndex(IndexBase):
     # -- building -------------------------------------------------------------------------
     def add(self, embeddings, ids=None) -> GraphIndex:
         """Add ``embeddings`` (n, d), then rebuild the graph from every stored vector."""
-        if hasattr(self, "dim_"):
-            as_matrix(embeddings, "embeddings", self.dim_)  # the dimension message, before anything changes
-        if len(self) + len(embeddings) < 2:
+        new = as_matrix(embeddings, "embeddings", getattr(self, "dim_", None))  # checked before anything changes
+        if len(self) + len(new) < 2:
             raise ValueError("a graph needs at least 2 embeddings; add more")
-        self._append(embeddings, ids)
+        self._append(new, ids)
         knn, knn_scores = candidate_neighbors(self.vectors_, min(2 * self.n_neighbors, len(self) - 1), self.seed)
         self.knn_ = knn.astype(np.int32)
         self._link(knn_scores)
@@ -256,7 +261,7 @@ class GraphIndex(IndexBase):
 
     def relink(self) -> GraphIndex:
         """Rebuild the links from the stored neighbour lists (cheap: no cosines between all pairs),
-        e.g. after changing ``n_neighbors`` (up to the lists' length) or ``n_long_links``."""
+        e.g. after changing ``n_neighbors`` (up to the lists' length), ``n_long_links`` or ``n_entry_points``."""
         self._check_fitted()
         self._link()
         return self
@@ -265,7 +270,8 @@ class GraphIndex(IndexBase):
         n, offsets = len(self), self.neighbor_offsets_
         if self.knn_.size and not 0 <= self.knn_.min() <= self.knn_.max() < n:
             raise ValueError("the neighbour lists in this file point outside it; the file is damaged")
-        if (len(offsets) != n + 1 or offsets[0] != 0 or offsets[-1] != len(self.neighbors_) or (np.diff(offsets) < 0).any()
+        if (len(offsets) != n + 1 or offsets[0] != 0 or offsets[-1] != len(self.neighbors_)
+                or (np.diff(offsets) < 0).any()
                 or (len(self.neighbors_) and not 0 <= self.neighbors_.min() <= self.neighbors_.max() < n)):
             raise ValueError("the links in this file do not match its vectors; the file is damaged")
         self._choose_entry_points()
@@ -303,7 +309,8 @@ class GraphIndex(IndexBase):
         vectors, table = self.vectors_, self._table
         stamp = SCRATCH.next_query(len(self), EXPAND_PER_STEP * table.shape[1])
         visited, slot, positions = SCRATCH.visited, SCRATCH.slot, SCRATCH.positions
-        start = self.entry_point if len(self._entries) == 1 else int(self._entries[np.argmax(self._entry_vectors @ query)])
+        start = (self.entry_point if len(self._entries) == 1
+                 else int(self._entries[np.argmax(self._entry_vectors @ query)]))
         visited[start] = stamp
         first = float(vectors[start] @ query)
         frontier, best = [(-first, start)], [(first, start)]  # max-heap of nodes to expand, min-heap of the ef best

@@ -24,10 +24,12 @@ DANGEROUS = {
                   ({"ef_search": 0}, "ef_search"), ({"ef_search": -5}, "ef_search"),
                   ({"ef_construction": 0}, "ef_construction")],
     "MultiHashIndex": [({"n_bits": 8, "n_flips": 9}, "n_flips"), ({"n_flips": -1}, "n_flips"),
-                       ({"n_bits": 64}, "n_bits"), ({"n_bits": 70}, "n_bits"), ({"n_bits": 40, "n_flips": 20}, "n_flips"),
+                       ({"n_bits": 64}, "n_bits"), ({"n_bits": 70}, "n_bits"),
+                       ({"n_bits": 40, "n_flips": 20}, "n_flips"),
                        ({"n_rerank": -1}, "n_rerank"), ({"n_tables": 0}, "n_tables"), ({"seed": -1}, "seed")],
     "LSHIndex": [({"n_bits": 0}, "n_bits"), ({"n_bits": 65}, "n_bits"), ({"n_tables": 0}, "n_tables"),
-                 ({"n_probes": 0}, "n_probes"), ({"n_probes": 10**7}, "n_probes"), ({"center": "yes"}, "center"), ({"seed": 1.5}, "seed")],
+                 ({"n_probes": 0}, "n_probes"), ({"n_probes": 10**7}, "n_probes"), ({"center": "yes"}, "center"),
+                 ({"seed": 1.5}, "seed")],
     "CosineIndex": [({"batch_size": 0}, "batch_size"), ({"batch_size": -1}, "batch_size")],
 }
 

@@ -52,6 +52,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+import exercise_proof  # noqa: E402
 import hub_standin  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,11 +111,13 @@ class TreeSampler(threading.Thread):
             self.peak_mb = max(self.peak_mb, total / 2**20)
 
 
-def notebook_for_rehearsal(path: Path):
-    """The stored notebook, outputs cleared, with nbval's markers honoured (skip, raises)."""
+def notebook_for_rehearsal(path: Path, proofs: bool = False):
+    """The stored notebook, outputs cleared, with nbval's markers honoured (skip, raises).
+
+    ``proofs``: with the cells that run each exercise blank, solved and wrong (``exercise_proof.py``)."""
     import nbformat
 
-    notebook = nbformat.read(path, as_version=4)
+    notebook = exercise_proof.proof_notebook(path) if proofs else nbformat.read(path, as_version=4)
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
@@ -132,7 +135,7 @@ def reset_peak(pid: int) -> None:
 
 
 def run_notebook(path: Path, env: dict, random_encoder: bool = False, extra: str | None = None,
-                 timeout: int = 900) -> dict:
+                 timeout: int = 900, proofs: bool = False) -> dict:
     """Execute one notebook in a fresh kernel with ``env``: time, first error, and for every cell the
     kernel's own peak memory and the highest peak of the embedding workers started so far.
 
@@ -142,7 +145,7 @@ def run_notebook(path: Path, env: dict, random_encoder: bool = False, extra: str
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    notebook = notebook_for_rehearsal(path)
+    notebook = notebook_for_rehearsal(path, proofs)
     if extra:
         notebook.cells.append(nbformat.v4.new_code_cell(extra, id="learner-next"))
     cells_to_run = list(notebook.cells)
@@ -299,7 +302,8 @@ def test_notebook_runs_in_hub_mode(notebook, standin, tmp_path, request):
     cache = tmp_path / "imgsim-cache"
     course_cell = prepare_cache(notebook, cache, request, "course_cache")
     # Matplotlib's default backend in a kernel (inline) closes each cell's figures, as Jupyter does.
-    result = run_notebook(notebook, {**standin, "IMGSIM_CACHE": str(cache)})
+    # With the exercise proofs: every checker is proven on hub-mode data too (blank, solved, wrong).
+    result = run_notebook(notebook, {**standin, "IMGSIM_CACHE": str(cache)}, proofs=True)
     RESULTS["correctness"][notebook.stem] = result
     print(f"\n{notebook.stem}: {summary(result)}")
     assert result["error"] is None, f"{notebook.name} failed in hub mode:\n{result['error']}"

@@ -2,7 +2,7 @@
 # 256 bits cannot order near-tied neighbours, so the true top-10 is spread over many of the
 # nearest codes and the exact re-rank has to reach that far. The binary index also compares every
 # code by Hamming distance (cheap, but all of them); the graph scores only the nodes on its walk.
-lsh_codes = FaissLSHIndex(n_bits=256, n_rerank=20).add(pool)
+lsh_codes = t.FaissLSHIndex(n_bits=256, n_rerank=20).add(pool)
 for answer_rerank in (20, 50, 100, 200, 500):
     lsh_codes.n_rerank = answer_rerank
     rerank_recall = t.recall_at_k(lsh_codes.search(pool_queries, 10)[1], pool_truth[1])

@@ -132,6 +132,8 @@ assert np.bincount(samples["labels"], minlength=3).tolist() == [4, 4, 4], "four 
 # each query, and those are that query's candidates. LSH has `n_bits` per table, `n_tables`
 # tables and `n_probes` buckets visited per table (its own included). `labels` are the classes, used only to judge results.
 #
-# Every notebook from 01 on has **Your turn** exercises: a cell with `answer = None` and a check
-# that says "not answered yet", "✓ right", or exactly what is wrong. Solutions wait, collapsed,
-# at the end of each notebook.
+# Every notebook from 01 on has **Your turn** exercises, marked ★ (one idea), ★★ (a few lines)
+# or ★★★ (build, measure, compare): a cell with `answer = None` and a check, `ex.check(n, ...)`,
+# that says "not answered yet", "✓ right", or what is wrong without giving the answer away.
+# `ex.hint(n)` gives a hint and `ex.hint(n, level=2)` a closer one; a solution loads on request
+# with `%load solutions/NN_exM.py` in a new cell.

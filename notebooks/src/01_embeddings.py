@@ -40,7 +40,8 @@ print(f"device: {device}; sizes: {sizes}")
 processor, model = t.load_encoder()
 n_parameters = sum(p.numel() for p in model.parameters())
 print(f"{type(model).__name__}: {model.config.num_hidden_layers} layers, hidden size {model.config.hidden_size}, "
-      f"{n_parameters / 1e6:.1f} M parameters; input images resized to {processor.size['height']}x{processor.size['width']}")
+      f"{n_parameters / 1e6:.1f} M parameters; "
+      f"input images resized to {processor.size['height']}x{processor.size['width']}")
 
 # %% [markdown]
 # ## Load the data

@@ -24,7 +24,8 @@ from imgsim_tutorial.widgets import QueryGallery, gallery_view
 course = t.load_course()  # encoder, data and the embeddings notebook 01 cached; see course.py
 candidate_embeddings, query_embeddings = course.candidate_embeddings, course.query_embeddings
 candidate_labels, query_labels, label_names = course.candidate_labels, course.query_labels, course.label_names
-print(f"{len(candidate_embeddings)} candidates, {len(query_embeddings)} queries, dimension {candidate_embeddings.shape[1]}")
+print(f"{len(candidate_embeddings)} candidates, {len(query_embeddings)} queries, "
+      f"dimension {candidate_embeddings.shape[1]}")
 
 # %% [markdown]
 # ## Cosine similarity by hand

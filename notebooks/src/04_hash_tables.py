@@ -178,7 +178,8 @@ largest = table_view(index, table=0, bucket_rank=0, labels=candidate_labels, nam
 print(f"largest bucket of table 0: code {largest['code_bits']}, {largest['size']} items, {largest['label_counts']}, "
       f"purity {largest['purity']:.2f}")
 figure = plotting.show_images([course.candidate_images[i] for i in largest["members"]],
-                                [f"{i}: {label_names[label]}" for i, label in zip(largest["members"], largest["labels"])],
+                                [f"{i}: {label_names[label]}"
+                                 for i, label in zip(largest["members"], largest["labels"])],
                                 ncols=6, size=1.4)
 figure = plot_bucket_sizes(largest)
 
@@ -242,7 +243,8 @@ def recall_one_by_one(model, queries, true_ids, k=10):
 
 table_counts = [1, 2, 4, 8, 16]
 with warnings.catch_warnings():
-    warnings.simplefilter("ignore", t.ShortResultWarning)  # 1 table sometimes finds fewer than k: that shows as lower recall
+    # 1 table sometimes finds fewer than k: that shows as lower recall
+    warnings.simplefilter("ignore", t.ShortResultWarning)
     effects = {
         "own hyperplanes per table + cosine re-rank": [
             t.recall_at_k(t.LSHIndex(n_bits=8, n_tables=L).add(candidate_embeddings).search(query_embeddings, 10)[1],
@@ -394,7 +396,8 @@ print("sizes where LSH at recall@10 >= 0.9 answered faster than exact search:",
 work = {"exact search: every candidate": sizes,
         "LSHIndex: candidates re-ranked": [row["fraction_scanned"] * row["n"] for row in growth]}
 figure = plotting.plot_lines(sizes, work, "N, candidates (log scale)", "candidates scored per query (log)",
-                               log_x=True, log_y=True, title="SYNTHETIC realistic, d=768: the work, at recall@10 >= 0.9")
+                               log_x=True, log_y=True,
+                               title="SYNTHETIC realistic, d=768: the work, at recall@10 >= 0.9")
 figure = plotting.plot_lines(sizes, {"exact search": [row["exact_ms"] for row in growth],
                                        "LSHIndex, suggested for recall@10 >= 0.9": [row["median_query_ms"]
                                                                                   for row in growth]},

@@ -35,14 +35,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import imgsim_tutorial as t
-from imgsim_tutorial.teaching import exercise_book, plotting
+from imgsim_tutorial.data.synthetic import embedding_statistics, realistic_embeddings
 from imgsim_tutorial.evaluation import time_per_query
 from imgsim_tutorial.faiss_factory import FactoryIndex, add_factory_index, hnsw_index, hnsw_search
 from imgsim_tutorial.faiss_index import dataset_search
 from imgsim_tutorial.graph import GraphIndex
-from imgsim_tutorial.ivf import IVFIndex, nearest_centroids, spherical_kmeans
+from imgsim_tutorial.ivf import IVFIndex, spherical_kmeans
 from imgsim_tutorial.pq import PQIndex
-from imgsim_tutorial.data.synthetic import embedding_statistics, realistic_embeddings
+from imgsim_tutorial.teaching import exercise_book, plotting
 from imgsim_tutorial.widgets import GraphWalk, PartitionExplorer
 
 warnings.filterwarnings("ignore", message=".*fewer than k.*")  # short result lists show up as lower recall
@@ -257,7 +257,8 @@ by_setting = {(layered, ef): (recall, distances) for layered, ef, recall, distan
 for ef in (10, 16, 32, 64):
     (recall_on, cost_on), (recall_off, cost_off) = by_setting[True, ef], by_setting[False, ef]
     print(f"ef={ef}: recall {recall_on:.3f} vs {recall_off:.3f} one layer; cosines {cost_on:.0f} vs {cost_off:.0f}")
-assert all(by_setting[True, ef][0] >= by_setting[False, ef][0] - 0.01 and by_setting[True, ef][1] < by_setting[False, ef][1]
+assert all(by_setting[True, ef][0] >= by_setting[False, ef][0] - 0.01
+           and by_setting[True, ef][1] < by_setting[False, ef][1]
            for ef in (10, 16, 32, 64))
 
 # %% [markdown]
@@ -303,7 +304,8 @@ pq_rerank.codebooks_ = pq.codebooks_  # the same codebooks: only the re-rank dif
 pq_rerank.add(embeddings)
 rerank_recall = t.recall_at_k(pq_rerank.search(queries, K)[1], exact_ids)
 memory = pq_rerank.memory_bytes()
-print(f"recall@10: our PQ {pq_recall:.3f}, faiss.IndexPQ {faiss_pq_recall:.3f}, ours + re-rank of 200 {rerank_recall:.3f}")
+print(f"recall@10: our PQ {pq_recall:.3f}, faiss.IndexPQ {faiss_pq_recall:.3f}, "
+      f"ours + re-rank of 200 {rerank_recall:.3f}")
 print(f"in memory per image: {memory['codes'] / N:.0f} bytes of codes (+ {memory['ids'] / N:.0f} of id); "
       f"on disk: {pq_rerank.disk_bytes() / N:.0f} bytes; exact search holds {exact.vectors_.nbytes / N:.0f} bytes")
 assert abs(pq_recall - faiss_pq_recall) <= 0.05 and rerank_recall > pq_recall + 0.1
@@ -330,7 +332,8 @@ from datasets import Dataset  # noqa: E402  (only this cell needs it)
 searchable = add_factory_index(Dataset.from_dict({"embeddings": embeddings}), n_probes=10, trained_from=ivfpq)
 dataset_scores, dataset_ids = dataset_search(searchable, queries, k=K)
 print(f"the same index through datasets: recall@10 {t.recall_at_k(dataset_ids, exact_ids):.3f} (no re-rank); "
-      f"metric is inner product: {searchable.get_index('embeddings').faiss_index.metric_type == faiss.METRIC_INNER_PRODUCT}")
+      "metric is inner product:",
+      searchable.get_index("embeddings").faiss_index.metric_type == faiss.METRIC_INNER_PRODUCT)
 assert (np.diff(dataset_scores, axis=1) <= 1e-6).all()  # higher is better: cosine-like, not L2
 faiss.omp_set_num_threads(1)  # back to one thread for the timings below
 
@@ -354,7 +357,8 @@ for name, index in methods.items():
                        "bytes": sum(index.memory_bytes().values()) / N})
 print(f"{'method':38s} {'recall@10':>9s} {'ms/query':>9s} {'scanned':>8s} {'bytes/image':>11s}")
 for row in table_rows:
-    print(f"{row['method']:38s} {row['recall']:9.3f} {row['latency_ms']:9.2f} {row['scanned']:8.1%} {row['bytes']:11.0f}")
+    print(f"{row['method']:38s} {row['recall']:9.3f} {row['latency_ms']:9.2f} {row['scanned']:8.1%} "
+          f"{row['bytes']:11.0f}")
 
 # %% [markdown]
 # ("scanned" counts vectors or codes scored; PQ scores every *code*, cheaply. Memory counts what
@@ -375,7 +379,8 @@ stored_file = resources.files("imgsim_tutorial") / "assets" / "measured" / "beyo
 stored = json.loads(stored_file.read_text())
 print(f"STORED, {stored['data']}, n={stored['n']:,}, measured {stored['measured_at']}; exact search "
       f"{stored['exact_ms']:.1f} ms per query")
-print(f"{'method':14s} {'setting':34s} {'recall':>6s} {'ms (min-max)':>18s} {'speed-up':>8s} {'scanned':>8s} {'B/image':>8s}")
+print(f"{'method':14s} {'setting':34s} {'recall':>6s} {'ms (min-max)':>18s} {'speed-up':>8s} {'scanned':>8s} "
+      f"{'B/image':>8s}")
 for row in stored["rows"]:
     print(f"{row['method'][:14]:14s} {row['setting'][:34]:34s} {row['recall']:6.3f} "
           f"{row['latency_ms']:7.2f} ({row['latency_min_ms']:.1f}-{row['latency_max_ms']:.1f}) "

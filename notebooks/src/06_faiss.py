@@ -21,10 +21,10 @@ import faiss
 import numpy as np
 
 import imgsim_tutorial as t
-from imgsim_tutorial.teaching import exercise_book, plotting
-from imgsim_tutorial.evaluation import clustered_vectors, rerank_shortlists, time_call, time_per_query
-from imgsim_tutorial.faiss_index import FaissLSHIndex, FlatIPIndex, HNSWIndex, add_cosine_index, dataset_search
 from imgsim_tutorial.data.synthetic import embedding_statistics, realistic_embeddings, realistic_labels
+from imgsim_tutorial.evaluation import clustered_vectors, rerank_shortlists, time_call, time_per_query
+from imgsim_tutorial.faiss_index import FlatIPIndex, HNSWIndex, add_cosine_index, dataset_search
+from imgsim_tutorial.teaching import exercise_book, plotting
 from imgsim_tutorial.tuning import tradeoff_point
 
 course = t.load_course()
@@ -140,7 +140,8 @@ def exact_timings(indexes, queries, threads):
 default_threads = faiss.omp_get_max_threads()
 exact_indexes = {"NumPy CosineIndex": numpy_exact, "FAISS IndexFlatIP": faiss_exact}
 timings = {f"{threads} thread{'s' * (threads > 1)}" + (" (default)" if threads == default_threads else ""):
-           exact_timings(exact_indexes, pool_queries, threads) for threads in sorted({default_threads, 1}, reverse=True)}
+           exact_timings(exact_indexes, pool_queries, threads)
+           for threads in sorted({default_threads, 1}, reverse=True)}
 faiss.omp_set_num_threads(default_threads)
 print(f"{'':<22}{'':<20}{'one query, ms':>14}{'batch, ms/query':>17}")
 for setting, rows in timings.items():
@@ -377,7 +378,7 @@ ex.check(4, answer_predicted, answer_measured, index=hnsw)
 
 # %% [markdown]
 # **Exercise 5 ★★★.** How long a shortlist do binary codes need? Build
-# `FaissLSHIndex(n_bits=256, n_rerank=20)` on `pool`: 256 sign bits per vector, every code
+# `t.FaissLSHIndex(n_bits=256, n_rerank=20)` on `pool`: 256 sign bits per vector, every code
 # scanned by Hamming distance, then the `n_rerank` nearest codes re-ranked by exact cosine.
 # `n_rerank` is read at search time, so you can change it and search again. Find the smallest
 # `n_rerank` among 20, 50, 100, 200 and 500 at which recall@10 on `pool_queries` reaches 0.9.
@@ -385,6 +386,6 @@ ex.check(4, answer_predicted, answer_measured, index=hnsw)
 # compute per query, and how many Hamming distances does the binary index add?
 
 # %% tags=["exercise"]
-lsh_codes = None  # your code here: FaissLSHIndex(n_bits=256, n_rerank=20) built on pool
+lsh_codes = None  # your code here: t.FaissLSHIndex(n_bits=256, n_rerank=20) built on pool
 answer_rerank = None  # your code here: one of 20, 50, 100, 200, 500
 ex.check(5, answer_rerank, index=lsh_codes, queries=pool_queries, pool=pool)

@@ -16,7 +16,7 @@ if "google.colab" in sys.modules:
     %pip install -q "imgsim-tutorial @ git+https://github.com/imgsim-tutorial/imgsim-tutorial"
 
 # %%
-import numpy as np
+import numpy as np  # noqa: F401  (the exercises' solutions use it)
 from PIL import Image
 
 import imgsim_tutorial as t

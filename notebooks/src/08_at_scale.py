@@ -31,10 +31,10 @@ import warnings
 import numpy as np
 
 import imgsim_tutorial as t
-from imgsim_tutorial.teaching import exercise_book, plotting
 from imgsim_tutorial.data.augment import augmented_copies, known_duplicate_pairs
-from imgsim_tutorial.neardup import brute_force_pairs, compare_pairs, near_duplicate_pairs, plant_near_copies
 from imgsim_tutorial.data.synthetic import realistic_embeddings
+from imgsim_tutorial.neardup import brute_force_pairs, compare_pairs, near_duplicate_pairs, plant_near_copies
+from imgsim_tutorial.teaching import exercise_book, plotting
 
 course = t.load_course()
 leaves = course.candidate_images
@@ -195,7 +195,8 @@ spark_results = {}
 for bucket_length in (0.02, 0.05, 0.15):
     index = t.SparkLSHIndex(bucket_length=bucket_length, n_tables=8, seed=0).add(spark_data)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", t.ShortResultWarning)  # thin slabs leave some queries short of k: counted as misses
+        # thin slabs leave some queries short of k: counted as misses
+        warnings.simplefilter("ignore", t.ShortResultWarning)
         spark_scores, spark_ids, spark_stats = index.search_with_stats(spark_queries, 10)
     spark_results[bucket_length] = (t.recall_at_k(spark_ids, exact_ids),
                                     spark_stats["n_candidates"].mean() / len(spark_data))
@@ -230,7 +231,8 @@ started = time.perf_counter()
 spark_pairs = t.spark_near_duplicates(spark_collection, 0.9, bucket_length=0.08, n_tables=8)
 spark_quality = compare_pairs(spark_pairs, spark_reference)
 print(f"approxSimilarityJoin: {len(spark_pairs)} pairs in {time.perf_counter() - started:.1f} s; vs brute force "
-      f"({len(spark_reference)} pairs): recall {spark_quality['recall']:.3f}, precision {spark_quality['precision']:.3f}")
+      f"({len(spark_reference)} pairs): recall {spark_quality['recall']:.3f}, "
+      f"precision {spark_quality['precision']:.3f}")
 assert spark_quality["precision"] == 1.0 and spark_quality["recall"] > 0.8
 
 # %% [markdown]

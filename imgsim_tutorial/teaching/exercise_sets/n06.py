@@ -49,14 +49,16 @@ def hnsw_recall(answer, *, index, queries, pool, **_) -> Check:
         return _wrong(f"pass the notebook's HNSWIndex as index=, got {type(index).__name__}")
     true_ids = CosineIndex().add(pool).search(queries, K)[1]
     truth, value = _recall(index, queries, true_ids, ef_search=30), _number(answer)
+    verdict = check_value(answer, truth, atol=1e-9)
+    if verdict:
+        return verdict
     if value is not None and 1 < value <= 100 and np.isclose(value / 100, truth):
         return _wrong("a recall is a share between 0 and 1, not a percentage")
     if value is not None and index.ef_search != 30 and np.isclose(value, _recall(index, queries, true_ids)):
         return _wrong(f"that is the recall at ef_search={index.ef_search}, the setting the index holds now: "
                       "set it to 30 first")
-    verdict = check_value(answer, truth, atol=1e-9)
-    return verdict if verdict else _wrong(verdict.message + "; recall@10 of the 10 results of every query in "
-                                          "pool_queries, against pool_truth[1]")
+    return _wrong(verdict.message + "; recall@10 of the 10 results of every query in pool_queries, against "
+                  "pool_truth[1]")
 
 
 def dataset_hnsw(answer, *, dataset, queries, candidates, **_) -> Check:
@@ -197,7 +199,7 @@ EXERCISES = [
                     "answer_predicted = 768 * 4 + 16 * 4")),
     Exercise(5, 3, "How long a shortlist binary codes need",
              ("Build the index once; n_rerank is read at search time, so change it and search again.",
-              "lsh_codes = FaissLSHIndex(n_bits=256, n_rerank=20).add(pool); for each length from the shortest: "
+              "lsh_codes = t.FaissLSHIndex(n_bits=256, n_rerank=20).add(pool); for each length from the shortest: "
               "lsh_codes.n_rerank = length, recall@10 of lsh_codes.search(pool_queries, 10)[1] against "
               "pool_truth[1]; stop at the first >= 0.9."),
              rerank_length,

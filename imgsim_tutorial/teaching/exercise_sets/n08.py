@@ -88,10 +88,10 @@ def weakest_copy(predicted, measured=None, *, collection, planted, **_) -> Check
     if value is not None and value == float(predicted) and truth != theory:
         return _wrong("your measurement equals your prediction exactly: run the near-duplicate finder and "
                       "count the planted pairs it returns instead of copying the formula")
-    if value is not None and np.isclose(value, _share_found(vectors, planted, center=True), atol=1e-9):
+    verdict = check_value(measured, truth, atol=1e-9)
+    if not verdict and value is not None and np.isclose(value, _share_found(vectors, planted, center=True), atol=1e-9):
         return _wrong("that hashes centred embeddings (center=True): centring changes the cosines the hyperplanes "
                       f"see, and the formula is for the cosine {WEAKEST} itself; hash them as they are")
-    verdict = check_value(measured, truth, atol=1e-9)
     if not verdict:
         return _wrong("the prediction is right, the measurement is off: " + verdict.message + "; the share of "
                       "the planted pairs among the pairs near_duplicate_pairs returns (20 bits, 32 tables, seed 0)")
