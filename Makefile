@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml scripts/install_torch.py
 	$(PIP) install --quiet -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
-## Create .venv with everything the course and its tests need (again only when pyproject.toml changes).
+## Create .venv with everything the course and its tests need (again when pyproject.toml changes).
 install: $(STAMP)
 
 ## Open the course: JupyterLab on notebooks/ (auto mode: offline when the Hub is unreachable).
@@ -75,9 +75,11 @@ test-notebooks: install java
 # Every notebook in hub mode against a local stand-in of the Hub (tests/hub_standin.py): a
 # Hugging Face cache holding nateraw/vit-base-beans, beans in its real parquet layout, the
 # endpoint on a closed local port. Twice: with a small trained encoder (every assert holds), then
-# with a ViT-base-sized one, where each kernel and embedding worker must peak under 1 GB.
+# with a ViT-base-sized one, where each kernel and embedding worker must peak under 1 GB. The
+# course is embedded once per pass and copied to the notebooks that read it (see the test's notes).
+## Every notebook in hub mode against a local stand-in of the Hub: asserts, and memory with ViT-base.
 test-hub: install java
-	$(BIN)/python -m pytest -q -rs tests/test_hub_rehearsal.py
+	$(PYTEST) -q -rs tests/test_hub_rehearsal.py
 
 # Notebook 08 runs Apache Spark, which needs Java 17. Installed with apt when missing.
 java:
@@ -92,6 +94,7 @@ java:
 
 # Browser tests need Debian's Chromium. In CI (CI=true) it is installed when missing and the
 # tests must run; elsewhere, without Chromium, they skip with a one-line reason.
+## The widget notebooks in a real Chromium, against JupyterLab and Voila on 127.0.0.1.
 test-browser: install
 	@if [ "$$CI" = "true" ] && [ ! -x /usr/bin/chromium ]; then \
 		echo "CI: installing chromium with apt"; \
@@ -112,9 +115,10 @@ retarget:
 	@test -n "$(REPO)" || { echo "usage: make retarget REPO=OWNER/NAME"; exit 2; }
 	$(PYTHON) scripts/retarget.py $(REPO)
 
-## Speed and quality benchmarks on SYNTHETIC realistic embeddings, up to N = 100,000 (about 10 min on 2 idle cores; `python benchmarks/run.py --quick` checks it runs in 30 s); writes benchmarks/results/.
+## Speed and quality benchmarks on SYNTHETIC realistic embeddings, up to N = 100,000, then our IVF and graph against FAISS at 50,000 (about 15-20 min on 2 cores; `python benchmarks/run.py --quick` checks it runs); writes benchmarks/results/
 benchmark: install
 	HF_HUB_OFFLINE=1 IMGSIM_MODE=offline $(BIN)/python benchmarks/run.py
+	HF_HUB_OFFLINE=1 IMGSIM_MODE=offline $(BIN)/python benchmarks/vs_faiss.py
 
 ## The same plus the cost-growth step at N = 1,000,000 (about 8 min more: generating 3 GB of vectors and building HNSW on them).
 benchmark-full: install

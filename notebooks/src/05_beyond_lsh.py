@@ -193,7 +193,8 @@ walk = GraphWalk(n_neighbors=4, ef_search=1)
 walk.widget
 
 # %% [markdown]
-# `GraphIndex` builds the graph from exact neighbour lists, prunes each list for *diversity*
+# `GraphIndex` builds the graph from neighbour lists (exact below 4,096 points, approximate above:
+# each point compared with the points of the nearest k-means cells), prunes each list for *diversity*
 # (the HNSW rule: drop a neighbour that is closer to an already kept neighbour than to the
 # node), adds reverse links, and a few random **long links**. Without them the graph of
 # clustered data falls into islands, and a walk that starts in the wrong island stays there:
@@ -267,7 +268,9 @@ assert all(by_setting[True, ef][0] >= by_setting[False, ef][0] - 0.01
 # and spends its first steps crossing the collection; the upper layers (a few per cent of the
 # nodes, linked over long distances) make that crossing in a few jumps and hand the beam a
 # starting point already near the query. Our `GraphIndex`'s random long links do the same job
-# more crudely. The gap grows with the collection, because the crossing gets longer.
+# more crudely, and `GraphIndex(n_entry_points=...)` starts each walk from the nearest of many
+# entry points instead, a flat stand-in for the upper layers. The gap grows with the collection,
+# because the crossing gets longer.
 
 # %% [markdown]
 # ## 4 · Compression: product quantisation
@@ -369,7 +372,7 @@ for row in table_rows:
 # %% [markdown]
 # ## Stored measurements at 50,000 (SYNTHETIC, measured by `benchmarks/beyond_lsh.py`)
 #
-# Too slow to rerun in a notebook (the graph's exact neighbour lists alone take minutes), so
+# Too slow to rerun in a notebook (building every index at 50,000 takes minutes), so
 # these numbers are read from a file the benchmark wrote: one thread, single queries, each
 # latency the median of 5 rounds with the spread in brackets, ratios against exact search
 # measured in the same run.
