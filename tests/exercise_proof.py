@@ -7,7 +7,9 @@ A *proof notebook* is a stored notebook with cells added after each "Your turn" 
 2. the solution file ``notebooks/solutions/NN_exN.py``, run in the notebook, must be right;
 3. each plausible wrong answer the exercise lists (``Exercise.wrong``: code run after the
    solution) must be marked wrong by the same check call; then the solution runs again, so the
-   cells after it see the state a learner who solved it would have.
+   cells after it see the state a learner who solved it would have. A mistake that gives the
+   right value on this data (hub mode's smaller course can make two settings equally perfect) is
+   skipped, as no check could tell; at least one listed mistake must differ and be caught.
 
 Nothing else changes: every stored cell and output stays, so ``pytest --nbval-lax`` on a proof
 notebook checks all that it checks on the stored one, plus the exercises. ``make test-notebooks``
@@ -53,13 +55,33 @@ def proof_cells(stem: str, number: int, check_call: str) -> list[str]:
              f"assert ex.last[{number}].status == 'right', ex.last[{number}]"]
     cells.append(f"# proof: exercise {number}, each listed wrong answer is marked wrong\n"
                  f"assert len(ex[{number}].wrong) >= 2, 'list at least two plausible wrong answers'\n"
+                 f"_proof_caught = 0\n"
                  f"for _proof_wrong in ex[{number}].wrong:\n"
+                 f"    _proof_right = {{name: value for name, value in globals().items()\n"
+                 f"                     if name.startswith('answer')}}\n"
                  f"    exec(_proof_wrong)\n"
+                 f"    if _proof_same(_proof_right, globals()):\n"
+                 f"        continue  # on this data the mistake gives the right value: no check can tell\n"
                  f"    _proof_verdict = {check_call}\n"
                  f"    assert _proof_verdict.status == 'wrong', (_proof_wrong, _proof_verdict)\n"
+                 f"    _proof_caught += 1\n"
                  f"    {run_solution}\n"
+                 f"{run_solution}\n"
+                 f"assert _proof_caught >= 1, 'no listed wrong answer differs from the right one on this data'\n"
                  f"assert ex.last[{number}].status == 'right', ex.last[{number}]")
     return cells
+
+
+# Defined in the kernel before the first proof: do the answers after a wrong snippet equal the right ones?
+SAME = ("import numpy as _proof_np\n"
+        "def _proof_same(right, now):\n"
+        "    def equal(a, b):\n"
+        "        try:\n"
+        "            return bool(_proof_np.array_equal(_proof_np.asarray(a, dtype=object), "
+        "_proof_np.asarray(b, dtype=object)))\n"
+        "        except Exception:\n"
+        "            return a is b\n"
+        "    return all(equal(value, now.get(name)) for name, value in right.items())")
 
 
 def proof_notebook(path: Path):
@@ -67,10 +89,13 @@ def proof_notebook(path: Path):
     import nbformat
 
     notebook = nbformat.read(path, as_version=4)
-    for index, number, check_call in reversed(exercise_cells(notebook)):
+    found = exercise_cells(notebook)
+    for index, number, check_call in reversed(found):
         added = [nbformat.v4.new_code_cell(code, id=f"proof-{number}-{part}")
                  for part, code in enumerate(proof_cells(path.stem, number, check_call))]
         notebook.cells[index + 1:index + 1] = added
+    if found:
+        notebook.cells.insert(found[0][0], nbformat.v4.new_code_cell(SAME, id="proof-helpers"))
     return notebook
 
 
