@@ -43,6 +43,7 @@ _LAZY = {
     "top_k": "cosine_search",
     "average_precision": "evaluation", "label_precision": "evaluation", "mean_average_precision": "evaluation",
     "precision_at_k": "evaluation", "recall_at_k": "evaluation", "time_call": "evaluation",
+    "compare_speeds": "evaluation", "pinned_threads": "evaluation", "speed_table": "evaluation",
     "RandomHyperplanes": "random_projection", "any_table_collision_probability": "random_projection",
     "bit_agreement_probability": "random_projection", "hamming_distance": "random_projection",
     "table_collision_probability": "random_projection",

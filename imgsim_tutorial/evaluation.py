@@ -9,15 +9,22 @@ Builds on ``cosine_search.py``. Two kinds of "good":
 
 The original tutorial measured neither; here every speed-up is paid for in recall, and we show
 the bill. ``time_call`` reports a median and spread over repeats, never a single run.
+
+Speeds that are compared go through one protocol, :func:`compare_speeds`: threads pinned for NumPy's BLAS
+and FAISS together (:func:`pinned_threads`), a warm-up, rounds that interleave the methods, and each
+method's speed-up over the baseline computed round by round in the same call. Two runs on a shared
+machine can differ 3x; two methods timed in the same rounds differ by what they do.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
 
 from .index_base import ShortResultWarning
+from .vectors import check_int
 
 
 def _refuse_empty(values, name: str, expected: str) -> None:
@@ -134,6 +141,94 @@ def time_call(function, *args, repeats: int = 7, warmup: int = 1, **kwargs) -> d
             "max_s": float(seconds.max()), "iqr_s": float(np.subtract(*np.percentile(seconds, [75, 25]))),
             "repeats": repeats}
 
+
+@contextlib.contextmanager
+def pinned_threads(n: int = 1):
+    """Inside the block NumPy's BLAS, OpenMP and FAISS run ``n`` threads each; as before after it.
+
+    Exact search is a BLAS call and FAISS has its own OpenMP pool: limit one and not the other and
+    a comparison measures thread counts, not methods.
+
+    >>> with pinned_threads(1):
+    ...     float(np.ones((2, 2)) @ np.ones(2) @ np.ones(2))
+    4.0
+    """
+    n = check_int(n, "n", low=1, sensible=1)
+    from threadpoolctl import threadpool_limits
+
+    try:
+        import faiss
+    except ImportError:  # a course without FAISS still times its own indexes
+        faiss = None
+    before = faiss.omp_get_max_threads() if faiss else None
+    with threadpool_limits(n):
+        if faiss:
+            faiss.omp_set_num_threads(n)
+        try:
+            yield
+        finally:
+            if faiss:
+                faiss.omp_set_num_threads(before)
+
+
+def compare_speeds(methods: dict, *, baseline: str | None = None, threads: int = 1, rounds: int = 7,
+                   warmup: int = 1, per_call: int = 1) -> dict:
+    """Time several methods by one protocol; each one's speed-up over ``baseline`` from the same rounds.
+
+    ``methods`` maps a name to a no-argument callable (one search, a batch, or a loop over
+    ``per_call`` single queries: seconds are then reported per query). ``baseline`` is the method
+    the others are compared with (default: the first, e.g. exact search). The protocol: threads
+    pinned (``pinned_threads(threads)``), ``warmup`` calls of each method, then ``rounds`` rounds in
+    which every method runs once, in an order that rotates from round to round, so that a slow
+    moment of the machine falls on all of them. Returns, per method: ``median_s``, ``min_s``,
+    ``max_s``, ``iqr_s`` (seconds per call, or per query) and ``speedup``: the median over rounds of
+    baseline seconds / its seconds in that round (above 1: faster than the baseline).
+
+    >>> speeds = compare_speeds({"sort 10,000": lambda: sorted(range(10_000, 0, -1)),
+    ...                          "sort 10": lambda: sorted(range(10))})
+    >>> speeds["sort 10"]["speedup"] > 1, speeds["sort 10,000"]["speedup"]
+    (True, 1.0)
+    """
+    if not methods or not all(callable(method) for method in methods.values()):
+        raise ValueError("methods must map names to no-argument callables, e.g. {'exact': lambda: exact.search(q, 10)}")
+    names = list(methods)
+    baseline = names[0] if baseline is None else baseline
+    if baseline not in methods:
+        raise ValueError(f"baseline {baseline!r} is not one of the methods {names}")
+    rounds, per_call = check_int(rounds, "rounds", low=1, sensible=7), check_int(per_call, "per_call", low=1)
+    seconds = {name: [] for name in names}
+    with pinned_threads(threads):
+        for _ in range(check_int(warmup, "warmup", low=0)):
+            for method in methods.values():
+                method()
+        for turn in range(rounds):
+            for name in names[turn % len(names):] + names[:turn % len(names)]:
+                started = time.perf_counter()
+                methods[name]()
+                seconds[name].append((time.perf_counter() - started) / per_call)
+    reference = np.array(seconds[baseline])
+    result = {}
+    for name, times in seconds.items():
+        times = np.array(times)
+        result[name] = {"median_s": float(np.median(times)), "min_s": float(times.min()),
+                        "max_s": float(times.max()), "iqr_s": float(np.subtract(*np.percentile(times, [75, 25]))),
+                        "speedup": float(np.median(reference / times)), "rounds": rounds, "threads": threads}
+    return result
+
+
+def speed_table(speeds: dict, baseline: str | None = None) -> str:
+    """``compare_speeds``'s result as lines: milliseconds (median, range) next to the speed-up.
+
+    >>> print(speed_table({"exact": {"median_s": 0.008, "min_s": 0.007, "max_s": 0.009, "speedup": 1.0},
+    ...                    "LSH": {"median_s": 0.0004, "min_s": 0.0003, "max_s": 0.0005, "speedup": 20.0}}))
+    exact   8.000 ms (7.000-9.000)   1.0x exact
+    LSH     0.400 ms (0.300-0.500)  20.0x exact
+    """
+    baseline = baseline or next(iter(speeds))
+    width = max(len(name) for name in speeds)
+    return "\n".join(f"{name:<{width}} {row['median_s'] * 1e3:7.3f} ms "
+                     f"({row['min_s'] * 1e3:.3f}-{row['max_s'] * 1e3:.3f}) {row['speedup']:5.1f}x {baseline}"
+                     for name, row in speeds.items())
 
 
 def label_precision(candidates, candidate_labels, queries, query_labels, k: int = 5) -> float:

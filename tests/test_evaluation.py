@@ -1,5 +1,7 @@
 """Metrics worked by hand, and the naive baseline agreeing with the real index."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -82,3 +84,67 @@ def test_naive_search_agrees_with_cosine_index(rng):
     true_scores, true_ids = CosineIndex().add(candidates).search(query, 5)
     assert ids.tolist() == true_ids[0].tolist()
     np.testing.assert_allclose(scores, true_scores[0], atol=1e-5)
+
+
+# -- the timing protocol ------------------------------------------------------------------------
+def test_compare_speeds_measures_each_method_against_the_baseline_in_the_same_rounds():
+    from imgsim_tutorial import compare_speeds
+
+    order = []
+
+    def sleeper(name, seconds):
+        def run():
+            order.append(name)
+            time.sleep(seconds)
+        return run
+
+    speeds = compare_speeds({"slow": sleeper("slow", 0.010), "fast": sleeper("fast", 0.002),
+                             "mid": sleeper("mid", 0.005)}, rounds=4, warmup=1)
+    assert speeds["slow"]["speedup"] == 1.0
+    assert 3 < speeds["fast"]["speedup"] < 6, speeds["fast"]
+    assert 1.5 < speeds["mid"]["speedup"] < 2.5, speeds["mid"]
+    assert speeds["fast"]["min_s"] <= speeds["fast"]["median_s"] <= speeds["fast"]["max_s"]
+    # warm-up in order, then rounds whose order rotates: no method always runs first
+    assert order[:3] == ["slow", "fast", "mid"]
+    assert [order[3 + 3 * turn] for turn in range(4)] == ["slow", "fast", "mid", "slow"]
+
+
+def test_compare_speeds_reports_per_query_when_a_call_runs_several():
+    from imgsim_tutorial import compare_speeds
+
+    speeds = compare_speeds({"ten sleeps": lambda: [time.sleep(0.001) for _ in range(10)]}, rounds=2, per_call=10)
+    assert 0.0009 < speeds["ten sleeps"]["median_s"] < 0.005
+
+
+def test_pinned_threads_limits_blas_and_faiss_together_and_restores_them():
+    import faiss
+    from threadpoolctl import threadpool_info
+
+    from imgsim_tutorial import compare_speeds, pinned_threads
+
+    before = faiss.omp_get_max_threads()
+    seen = {}
+
+    def look():
+        seen["faiss"] = faiss.omp_get_max_threads()
+        seen["blas"] = {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
+
+    compare_speeds({"look": look}, rounds=1, threads=1)
+    assert seen["faiss"] == 1 and seen["blas"] <= {1}
+    assert faiss.omp_get_max_threads() == before
+    with pytest.raises(ValueError, match="n must be at least 1"):
+        with pinned_threads(0):
+            pass
+
+
+@pytest.mark.parametrize("methods, settings, message", [
+    ({}, {}, "no-argument callables"),
+    ({"exact": 3}, {}, "no-argument callables"),
+    ({"exact": lambda: None}, {"baseline": "faiss"}, "baseline 'faiss' is not one of"),
+    ({"exact": lambda: None}, {"rounds": 0}, "rounds must be at least 1"),
+])
+def test_compare_speeds_refuses_what_it_cannot_time(methods, settings, message):
+    from imgsim_tutorial import compare_speeds
+
+    with pytest.raises(ValueError, match=message):
+        compare_speeds(methods, **settings)

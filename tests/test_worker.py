@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -41,10 +42,30 @@ def result_of(done: subprocess.CompletedProcess) -> dict:
     return json.loads(done.stdout.split("RESULT ", 1)[1])
 
 
-def test_load_course_never_imports_the_encoder_into_the_kernel(tmp_path, leaf_embeddings):
-    first = run_python(LOAD, tmp_path)  # nothing cached: embedded in the worker
+@pytest.fixture(scope="module")
+def embedded_course(tmp_path_factory):
+    """One load_course from an empty cache, in a process of its own: ``(cache folder, its run)``.
+
+    Embedding the offline course takes 15-20 s on 2 cores; the tests that only need it cached start from
+    a copy of this cache, so that the file embeds it three times (here, an unwritable cache, a damaged
+    record), not eight."""
+    folder = tmp_path_factory.mktemp("embedded-course")
+    return folder, run_python(LOAD, folder)
+
+
+@pytest.fixture
+def cached_course(embedded_course, tmp_path, monkeypatch):
+    """A private copy of the embedded course's cache, set as IMGSIM_CACHE for this test."""
+    copy = tmp_path / "cache"
+    shutil.copytree(embedded_course[0], copy)
+    monkeypatch.setenv("IMGSIM_CACHE", str(copy))
+    return copy
+
+
+def test_load_course_never_imports_the_encoder_into_the_kernel(embedded_course, cached_course, leaf_embeddings):
+    first = embedded_course[1]  # nothing cached: embedded in the worker
     assert "embedding the course's images in a separate process" in first.stdout
-    second = run_python(LOAD, tmp_path)  # cached: no worker at all
+    second = run_python(LOAD, cached_course)  # cached: no worker at all
     assert "separate process" not in second.stdout
     for done in (first, second):
         found = result_of(done)
@@ -53,15 +74,13 @@ def test_load_course_never_imports_the_encoder_into_the_kernel(tmp_path, leaf_em
         np.testing.assert_allclose(found["first"], leaf_embeddings["test"][0][0, :4], atol=1e-6)
 
 
-def test_the_worker_reports_progress_in_the_notebook_as_it_comes(tmp_path):
-    done = run_python(LOAD, tmp_path)
-    assert "embedding: 100%" in done.stdout, "the worker's progress bar reaches the kernel's output"
+def test_the_worker_reports_progress_in_the_notebook_as_it_comes(embedded_course):
+    assert "embedding: 100%" in embedded_course[1].stdout, "the worker's progress bar reaches the kernel's output"
 
 
-def test_course_embed_images_in_the_worker_equals_the_kernel(tmp_path, monkeypatch, leaf_embeddings):
+def test_course_embed_images_in_the_worker_equals_the_kernel(cached_course, leaf_embeddings):
     from imgsim_tutorial import load_course
 
-    monkeypatch.setenv("IMGSIM_CACHE", str(tmp_path))
     course = load_course("offline")
     images = [course.query_images[5], Image.new("RGB", (50, 30), "orange")]
     in_worker = course.embed_images(images)
@@ -71,17 +90,14 @@ def test_course_embed_images_in_the_worker_equals_the_kernel(tmp_path, monkeypat
     np.testing.assert_allclose(in_worker[0], course.query_embeddings[5], atol=1e-5)
 
 
-def test_a_cached_course_is_read_without_a_worker_and_a_damaged_record_is_rebuilt(tmp_path, monkeypatch):
+def test_a_cached_course_is_read_without_a_worker_and_a_damaged_record_is_rebuilt(cached_course, monkeypatch):
     from imgsim_tutorial import load_course
 
-    monkeypatch.setenv("IMGSIM_CACHE", str(tmp_path))
-    first = load_course("offline")
-    monkeypatch.setattr("imgsim_tutorial.course.run_task", lambda *a, **k: pytest.fail("the cache was not used"))
-    np.testing.assert_array_equal(load_course("offline").candidate_embeddings, first.candidate_embeddings)
-    record = next((tmp_path / "embeddings").glob("course-offline-*.json"))
+    with monkeypatch.context() as patched:
+        patched.setattr("imgsim_tutorial.course.run_task", lambda *a, **k: pytest.fail("the cache was not used"))
+        first = load_course("offline")
+    record = next((cached_course / "embeddings").glob("course-offline-*.json"))
     record.write_text("{not json")
-    monkeypatch.undo()
-    monkeypatch.setenv("IMGSIM_CACHE", str(tmp_path))
     np.testing.assert_array_equal(load_course("offline").candidate_embeddings, first.candidate_embeddings)
     assert json.loads(record.read_text())["sizes"]["n_candidates"] is None, "rebuilt"
 
@@ -182,23 +198,22 @@ def test_a_worker_whose_kernel_is_killed_stops_and_cleans_up(tmp_path):
         kernel.kill()
 
 
-def test_a_course_record_with_bad_sizes_is_rebuilt_not_fatal(tmp_path, monkeypatch, capsys):
-    from imgsim_tutorial import load_course
+def test_a_course_record_with_bad_sizes_is_rebuilt_not_fatal(cached_course, beans, capsys):
+    """Each bad record is refused with its reason; what load_course then does (embed again) is the
+    damaged record's test above."""
+    from imgsim_tutorial.course import _cached_course
 
-    monkeypatch.setenv("IMGSIM_CACHE", str(tmp_path))
-    first = load_course("offline")
-    record = next((tmp_path / "embeddings").glob("course-offline-*.json"))
+    record = next((cached_course / "embeddings").glob("course-offline-*.json"))
     for bad in (0, -3, "5", 5.5, True, [1]):
         record.write_text(json.dumps({"format": 1, "sizes": {"n_candidates": bad, "n_queries": None,
                                                                "n_baseline": None}}))
-        np.testing.assert_array_equal(load_course("offline").candidate_embeddings, first.candidate_embeddings)
+        assert _cached_course("offline", beans) is None, f"n_candidates={bad!r} was accepted"
         assert "is unusable (sizes must be whole numbers" in capsys.readouterr().out
 
 
-def test_course_embed_images_takes_a_generator_and_names_a_lone_image(tmp_path, monkeypatch):
+def test_course_embed_images_takes_a_generator_and_names_a_lone_image(cached_course):
     from imgsim_tutorial import load_course
 
-    monkeypatch.setenv("IMGSIM_CACHE", str(tmp_path))
     course = load_course("offline")
     vectors = course.embed_images(course.query_images[i] for i in (1, 2))
     np.testing.assert_allclose(vectors, course.query_embeddings[1:3], atol=1e-5)
