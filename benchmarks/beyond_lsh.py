@@ -1,13 +1,14 @@
 """Notebook 05's stored measurements: every index of the course on one SYNTHETIC realistic set.
 
-Run:  OMP_NUM_THREADS=1 python benchmarks/beyond_lsh.py [n] [--only ivf,graph,...]   (n: 50,000)
+Run:  python benchmarks/beyond_lsh.py [n]   (n: 50,000; about 10 minutes on a quiet 2-core machine)
 
-Families: lsh, ivf, pq, ivf_pq, graph, hnsw_layers (default: all, ~15 min on a quiet machine).
-With ``--only`` the named families are measured again and merged into the stored file.
+Families: lsh, ivf, pq, ivf_pq, graph, hnsw_layers, all measured in one run (a file that mixed
+rows of two runs once quoted two exact-search times, 29 and 41 ms, for the same setting).
 
-Single queries on one thread; every ratio is against exact search measured in the same run;
-each latency is the median over ``ROUNDS`` rounds of 30 single queries, with the spread (min and
-max of the rounds) stored next to it, because the machine may be shared. Writes
+Every row is timed by the course's one protocol (``imgsim_tutorial.evaluation.compare_speeds``):
+single queries, NumPy's BLAS and FAISS pinned to one thread, ``ROUNDS`` rounds of 30 queries that
+interleave the method with exact search, and the speed-up taken round by round in the same call.
+Each row stores its own exact time next to its own, with the range of the rounds. Writes
 ``imgsim_tutorial/assets/measured/beyond_lsh_<n>.json``, which notebook 05 reads.
 """
 
@@ -27,25 +28,23 @@ sys.path.insert(0, str(ROOT))
 ROUNDS, N_TIMED, K = 5, 30, 10
 
 
-def latency_ms(index, queries):
-    from imgsim_tutorial.evaluation import time_per_query
-
-    rounds = [time_per_query(lambda query: index.search(query, K), queries[:N_TIMED], repeats=1) * 1e3
-              for _ in range(ROUNDS)]
-    return float(np.median(rounds)), float(np.min(rounds)), float(np.max(rounds))
-
-
-def measure(method, setting, index, queries, true_ids, exact_ms, build_s, **extra):
+def measure(method, setting, index, queries, true_ids, exact, build_s, **extra):
+    """One row: recall@K and share scanned over all queries, then time against ``exact`` in the same rounds."""
     from imgsim_tutorial import ShortResultWarning, recall_at_k
-    from imgsim_tutorial.evaluation import index_bytes
+    from imgsim_tutorial.evaluation import compare_speeds, index_bytes
 
+    timed = queries[:N_TIMED]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ShortResultWarning)
         _, ids, stats = index.search_with_stats(queries, K)
-        median, low, high = latency_ms(index, queries)
+        speeds = compare_speeds({"exact": lambda: [exact.search(query, K) for query in timed],
+                                 "method": lambda: [index.search(query, K) for query in timed]},
+                                threads=1, rounds=ROUNDS, per_call=len(timed))
+    mine = speeds["method"]
     row = {"method": method, "setting": setting, "recall": recall_at_k(ids, true_ids),
-           "scanned": float(stats["n_candidates"].mean() / len(index)), "latency_ms": median,
-           "latency_min_ms": low, "latency_max_ms": high, "speedup": exact_ms / median,
+           "scanned": float(stats["n_candidates"].mean() / len(index)), "latency_ms": mine["median_s"] * 1e3,
+           "latency_min_ms": mine["min_s"] * 1e3, "latency_max_ms": mine["max_s"] * 1e3,
+           "exact_ms": speeds["exact"]["median_s"] * 1e3, "speedup": mine["speedup"],
            "bytes_per_image": index_bytes(index) / len(index), "build_s": build_s, **extra}
     print(json.dumps({key: round(value, 4) if isinstance(value, float) else value for key, value in row.items()}),
           flush=True)
@@ -58,7 +57,7 @@ def built(make):
     return index, time.perf_counter() - started
 
 
-def families(embeddings, queries, true_ids, exact_ms, n_lists):
+def families(embeddings, queries, true_ids, exact, n_lists):
     """Each family of settings: one build, then a sweep of its query-time setting."""
     from imgsim_tutorial import LSHIndex
     from imgsim_tutorial.faiss_factory import FactoryIndex
@@ -73,14 +72,14 @@ def families(embeddings, queries, true_ids, exact_ms, n_lists):
             index, build_s = built(
                 lambda: LSHIndex(n_bits=n_bits, n_tables=n_tables, n_probes=n_probes).add(embeddings))
             yield measure("LSHIndex", f"n_bits={n_bits} n_tables={n_tables} n_probes={n_probes}", index,
-                          queries, true_ids, exact_ms, build_s)
+                          queries, true_ids, exact, build_s)
 
     def ivf():
         index, build_s = built(lambda: IVFIndex(n_lists=n_lists, n_probes=1).add(embeddings))
         for n_probes in [probes for probes in (1, 2, 4, 8, 16, 32) if probes <= n_lists]:
             index.n_probes = n_probes
             yield measure("IVFIndex", f"n_lists={n_lists} n_probes={n_probes}", index, queries, true_ids,
-                          exact_ms, build_s)
+                          exact, build_s)
 
     def pq():
         index, build_s = built(lambda: PQIndex(n_subvectors=16, n_bits=8, n_rerank=0).add(embeddings))
@@ -88,7 +87,7 @@ def families(embeddings, queries, true_ids, exact_ms, n_lists):
             index.n_rerank = n_rerank
             if n_rerank and getattr(index, "_vectors_file", None) is None:
                 index._write_vectors(embeddings)
-            yield measure("PQIndex", f"n_subvectors=16 n_rerank={n_rerank}", index, queries, true_ids, exact_ms,
+            yield measure("PQIndex", f"n_subvectors=16 n_rerank={n_rerank}", index, queries, true_ids, exact,
                           build_s, disk_bytes_per_image=index.disk_bytes() / n)
 
     def ivf_pq():
@@ -99,14 +98,14 @@ def families(embeddings, queries, true_ids, exact_ms, n_lists):
             for n_probes in [probes for probes in (4, 8, 16, 32) if probes <= n_lists]:
                 index.n_probes = n_probes
                 yield measure("FAISS IVF-PQ" + (f" + re-rank {n_rerank}" if n_rerank else ""),
-                              f"IVF{n_lists},PQ16 n_probes={n_probes}", index, queries, true_ids, exact_ms, build_s)
+                              f"IVF{n_lists},PQ16 n_probes={n_probes}", index, queries, true_ids, exact, build_s)
 
     def graph():
         index, build_s = built(lambda: GraphIndex(n_neighbors=16, ef_search=16).add(embeddings))
         for ef_search in (10, 16, 32, 64, 128):
             index.ef_search = ef_search
             yield measure("GraphIndex", f"n_neighbors=16 ef_search={ef_search}", index, queries, true_ids,
-                          exact_ms, build_s)
+                          exact, build_s)
 
     return {"lsh": lsh, "ivf": ivf, "pq": pq, "ivf_pq": ivf_pq, "graph": graph}
 
@@ -125,53 +124,43 @@ def hnsw_layers(embeddings, queries, true_ids):
             yield row
 
 
-def family_of(row) -> str:
-    """A stored row's family (rows written before families were recorded: from the method name)."""
-    prefixes = {"exact": "exact", "LSHIndex": "lsh", "IVFIndex": "ivf", "PQIndex": "pq", "FAISS IVF-PQ": "ivf_pq",
-                "GraphIndex": "graph"}
-    return row.get("family") or next(family for prefix, family in prefixes.items() if row["method"].startswith(prefix))
-
-
-def main(n: int = 50_000, only=None):
-    """Measure every family (or only those named) and merge them into the stored file: rows of a
-    family measured again replace the old ones; each row keeps the exact time of its own run."""
-    import faiss
-    from threadpoolctl import threadpool_limits
-
+def main(n: int = 50_000) -> Path:
+    """Measure every family in one run and write the stored file (rows as they come, so a long run keeps
+    what it measured)."""
     from imgsim_tutorial import CosineIndex
     from imgsim_tutorial.data.synthetic import default_n_clusters, realistic_embeddings
+    from imgsim_tutorial.evaluation import pinned_threads
 
-    faiss.omp_set_num_threads(1)
     target = ROOT / "imgsim_tutorial" / "assets" / "measured" / f"beyond_lsh_{n}.json"
-    stored = json.loads(target.read_text()) if target.exists() and only else {"rows": [], "hnsw_layers": []}
     embeddings, queries = realistic_embeddings(n, 768, n_queries=200, seed=0)
     n_lists = int(round(np.sqrt(n)))
-    with threadpool_limits(1):
+    stored = {"n": n, "dim": 768, "n_queries": len(queries), "k": K, "threads": 1, "rounds": ROUNDS,
+              "data": "SYNTHETIC realistic_embeddings(seed=0)", "timed_queries": N_TIMED,
+              "protocol": "compare_speeds: one thread for BLAS and FAISS, rounds interleaved with exact search",
+              "machine": platform.processor() or platform.machine(), "n_clusters": default_n_clusters(n),
+              "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": [], "hnsw_layers": []}
+    with pinned_threads(1):  # the builds too: one thread throughout, as the notebook says
         exact, build_s = built(lambda: CosineIndex().add(embeddings))
         _, true_ids = exact.search(queries, K)
-        exact_ms = latency_ms(exact, queries)[0]
-        run = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        exact_row = measure("exact (CosineIndex)", "", exact, queries, true_ids, exact_ms, build_s)
-        chosen = only or [*families(embeddings, queries, true_ids, exact_ms, n_lists), "hnsw_layers"]
-        stored["rows"] = [row for row in stored["rows"] if family_of(row) not in {"exact", *chosen}]
-        stored["rows"].insert(0, {**exact_row, "family": "exact", "exact_ms": exact_ms, "run": run})
-        for name in chosen:
-            if name == "hnsw_layers":
-                stored["hnsw_layers"] = list(hnsw_layers(embeddings, queries, true_ids))
-            else:
-                for row in families(embeddings, queries, true_ids, exact_ms, n_lists)[name]():
-                    stored["rows"].append({**row, "family": name, "exact_ms": exact_ms, "run": run})
-            stored.update({"n": n, "dim": 768, "n_queries": len(queries), "k": K, "threads": 1, "rounds": ROUNDS,
-                           "data": "SYNTHETIC realistic_embeddings(seed=0)", "timed_queries": N_TIMED,
-                           "machine": platform.processor() or platform.machine(), "n_clusters": default_n_clusters(n),
-                           "exact_ms": exact_ms, "measured_at": run})
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(json.dumps(stored, indent=1))  # after every family: a long run keeps what it measured
+        stored["rows"].append({**measure("exact (CosineIndex)", "", exact, queries, true_ids, exact, build_s),
+                               "family": "exact"})
+        for name, family in families(embeddings, queries, true_ids, exact, n_lists).items():
+            for row in family():
+                stored["rows"].append({**row, "family": name})
+                write(target, stored)
+        stored["hnsw_layers"] = list(hnsw_layers(embeddings, queries, true_ids))
+    write(target, stored)
     print(f"wrote {target}")
+    return target
+
+
+def write(target: Path, stored: dict) -> None:
+    """The file as measured so far; ``exact_ms`` is the median of the rows' own exact times."""
+    stored["exact_ms"] = float(np.median([row["exact_ms"] for row in stored["rows"]]))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(stored, indent=1))
 
 
 if __name__ == "__main__":
-    arguments = sys.argv[1:]
-    only = arguments[arguments.index("--only") + 1].split(",") if "--only" in arguments else None
-    numbers = [int(value) for value in arguments if value.isdigit()]
-    main(numbers[0] if numbers else 50_000, only)
+    numbers = [int(value) for value in sys.argv[1:] if value.isdigit()]
+    main(numbers[0] if numbers else 50_000)

@@ -217,18 +217,21 @@ def compare_speeds(methods: dict, *, baseline: str | None = None, threads: int =
 
 
 def speed_table(speeds: dict, baseline: str | None = None) -> str:
-    """``compare_speeds``'s result as lines: milliseconds (median, range) next to the speed-up.
+    """``compare_speeds``'s result as a table: milliseconds (median and range) next to the speed-up.
 
     >>> print(speed_table({"exact": {"median_s": 0.008, "min_s": 0.007, "max_s": 0.009, "speedup": 1.0},
     ...                    "LSH": {"median_s": 0.0004, "min_s": 0.0003, "max_s": 0.0005, "speedup": 20.0}}))
-    exact   8.000 ms (7.000-9.000)   1.0x exact
-    LSH     0.400 ms (0.300-0.500)  20.0x exact
+    method       ms (range)             speed-up over exact
+    exact     8.000 (7.000-9.000)          1.0x
+    LSH       0.400 (0.300-0.500)         20.0x
     """
     baseline = baseline or next(iter(speeds))
-    width = max(len(name) for name in speeds)
-    return "\n".join(f"{name:<{width}} {row['median_s'] * 1e3:7.3f} ms "
-                     f"({row['min_s'] * 1e3:.3f}-{row['max_s'] * 1e3:.3f}) {row['speedup']:5.1f}x {baseline}"
-                     for name, row in speeds.items())
+    width = max(len(name) for name in [*speeds, "method"])
+    lines = [f"{'method':<{width}} {'ms':>8} {'(range)':<19} speed-up over {baseline}"]
+    for name, row in speeds.items():
+        spread = f"({row['min_s'] * 1e3:.3f}-{row['max_s'] * 1e3:.3f})"
+        lines.append(f"{name:<{width}} {row['median_s'] * 1e3:8.3f} {spread:<19} {row['speedup']:6.1f}x")
+    return "\n".join(lines)
 
 
 def label_precision(candidates, candidate_labels, queries, query_labels, k: int = 5) -> float:

@@ -34,9 +34,10 @@ app.widget
 #
 # * **method = LSH**, then raise `n_bits` to 20 with 1 table: the query's bucket is nearly empty,
 #   the app says it found fewer than k. Add tables or probes until it finds k again.
-# * compare the query times of the three methods. With a few hundred candidates exact search
-#   already takes well under a millisecond, and the approximate indexes barely beat it, if at
-#   all: they pay off at scale (notebooks 05-06 and `make benchmark`).
+# * compare the query times of the three methods. With a few hundred candidates exact search is
+#   one small matrix product, and an approximate index's fixed costs (hashing, lookups, Python)
+#   can make it slower, not faster: the times the app prints say which, on your machine. They
+#   pay off at scale (notebooks 05-06 and `make benchmark`).
 # * upload an image that is not a leaf. Search always returns the *nearest* candidates, however
 #   far they are: look at the cosine scores to judge whether a match means anything.
 #
