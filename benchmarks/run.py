@@ -49,6 +49,7 @@ from imgsim_tutorial.data.synthetic import embedding_statistics, realistic_embed
 K, TARGET = 10, 0.9
 CORES = os.cpu_count() or 1
 SECTIONS = ("curves", "targets", "crossover", "easy", "growth")
+CROSSOVER_ASSET = Path(__file__).resolve().parents[1] / "imgsim_tutorial" / "assets" / "measured" / "lsh_crossover.json"
 FAMILIES = ("CosineIndex", "LSHIndex", "FAISS IVF", "FAISS HNSW")
 # LSH builds: (n_bits, n_tables, center, ((n_probes, min_collisions), ...)); each build is swept
 # over its query-time settings. min_collisions=1 is the plain union of the probed buckets.
@@ -494,6 +495,9 @@ def write(report, folder):
         report["datasets"] = {f"realistic N={report['curves']['n']:,} (SYNTHETIC)": [
             {**row, "latency_ms": row["single_ms"]} for row in report["curves"]["rows"]]}
     (folder / "results.json").write_text(json.dumps(report, indent=1, default=float))
+    if report.get("crossover"):  # notebook 04 reads this one: it ships inside the package (Colab has no benchmarks/)
+        shipped = {key: report.get(key) for key in ("date", "machine", "crossover")}
+        CROSSOVER_ASSET.write_text(json.dumps(shipped, indent=1, default=float))
 
 
 # -- the sections ------------------------------------------------------------------------------
