@@ -115,10 +115,11 @@ retarget:
 	@test -n "$(REPO)" || { echo "usage: make retarget REPO=OWNER/NAME"; exit 2; }
 	$(PYTHON) scripts/retarget.py $(REPO)
 
-## Speed and quality benchmarks on SYNTHETIC realistic embeddings, up to N = 100,000, then our IVF and graph against FAISS at 50,000 (about 15-20 min on 2 cores; `python benchmarks/run.py --quick` checks it runs); writes benchmarks/results/
+## Speed and quality benchmarks on SYNTHETIC realistic embeddings, up to N = 100,000, then our IVF and graph against FAISS at 50,000, then the LSH tuner's first suggestion at 100,000 (about 20-25 min on 2 cores; `python benchmarks/run.py --quick` checks it runs); writes benchmarks/results/
 benchmark: install
 	HF_HUB_OFFLINE=1 IMGSIM_MODE=offline $(BIN)/python benchmarks/run.py
 	HF_HUB_OFFLINE=1 IMGSIM_MODE=offline $(BIN)/python benchmarks/vs_faiss.py
+	HF_HUB_OFFLINE=1 IMGSIM_MODE=offline $(BIN)/python benchmarks/tuner_check.py
 
 ## The same plus the cost-growth step at N = 1,000,000 (about 8 min more: generating 3 GB of vectors and building HNSW on them).
 benchmark-full: install

@@ -121,3 +121,14 @@ def test_one_vocabulary_for_every_index():
         if "n_probes" in settings:
             with pytest.raises(ValueError, match="n_probes"):
                 cls(n_probes=0)
+
+
+def test_no_function_over_60_lines():
+    """A function a reader cannot see whole on one screen is split by what it does."""
+    root = Path(__file__).resolve().parents[1]
+    long = []
+    for path in [*root.glob("imgsim_tutorial/**/*.py"), *root.glob("benchmarks/*.py"), *root.glob("scripts/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
+                long.append(f"{path.relative_to(root)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1})")
+    assert not long, f"functions over 60 lines: {long}"

@@ -75,6 +75,15 @@ def test_notebook_is_small_and_portable(notebook):
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_reads_nothing_outside_the_package(notebook):
+    """On Colab the repository's folders do not exist: stored results ship in imgsim_tutorial/assets/."""
+    cells = json.loads(notebook.read_text())["cells"]
+    code = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+    for folder in ("../benchmarks", "benchmarks/results", "../docs", "../tests"):  # a path read, not a hint
+        assert folder not in code, f"{notebook.name}'s code reads {folder!r}: ship the file in imgsim_tutorial/assets/"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_starts_with_badges_and_ends_with_links(notebook):
     cells = json.loads(notebook.read_text())["cells"]
     first, last = "".join(cells[0]["source"]), "".join(cells[-1]["source"])

@@ -1,6 +1,8 @@
 """tuning: the formulas checked by hand, then the suggestion checked by measuring an LSHIndex."""
 
+import importlib.util
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +11,8 @@ from imgsim_tutorial import CosineIndex, LSHIndex, ShortResultWarning, recall_at
 from imgsim_tutorial.data.synthetic import realistic_embeddings
 from imgsim_tutorial.random_projection import any_table_collision_probability
 from imgsim_tutorial.tuning import (
+    centered_cosine,
+    directed_hit_probability,
     found_in_at_least,
     lsh_memory_bytes,
     predict_lsh,
@@ -16,7 +20,10 @@ from imgsim_tutorial.tuning import (
     similarity_profile,
     suggest_lsh_settings,
     table_hit_probability,
+    tradeoff_point,
 )
+
+SETTING_KEYS = ("n_bits", "n_tables", "n_probes", "center", "min_collisions")
 
 
 def test_probes_fill_the_nearest_radius_first():
@@ -112,9 +119,11 @@ def test_the_suggestion_reaches_its_target_when_measured(realistic):
     suggestions = suggest_lsh_settings(len(embeddings), 0.9, profile, max_tables=24)
     assert [s["cost"] for s in suggestions] == sorted(s["cost"] for s in suggestions)
     best = suggestions[0]
-    assert best["predicted_recall"] >= 0.9 and best["cost"] < best["exact_cost"]
-    index = LSHIndex(n_bits=best["n_bits"], n_tables=best["n_tables"], n_probes=best["n_probes"]).add(embeddings)
-    _, ids, stats = index.search_with_stats(queries, 10)
+    assert best["predicted_recall"] >= 0.9 and best["fraction_scanned"] < 0.1
+    index = LSHIndex(**{key: best[key] for key in SETTING_KEYS}).add(embeddings)  # literally, centring included
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ShortResultWarning)
+        _, ids, stats = index.search_with_stats(queries, 10)
     assert recall_at_k(ids, exact_ids) >= 0.87  # the target, within sampling error
     assert stats["n_candidates"].mean() < 0.6 * len(embeddings)  # and cheaper than exact search
 
@@ -125,7 +134,13 @@ def test_bad_targets_and_impossible_limits_say_what_to_change(realistic):
     with pytest.raises(ValueError, match="recall_target must be between 0 and 1"):
         suggest_lsh_settings(1000, 1.0, profile)
     with pytest.raises(ValueError, match="allow more tables"):
-        suggest_lsh_settings(1000, 0.999, profile, max_tables=1, probe_choices=(0,), bit_choices=(24,))
+        suggest_lsh_settings(1000, 0.999, profile, max_tables=1, probe_choices=(1,), bit_choices=(24,))
+    with pytest.raises(ValueError, match="probe_choices must be whole numbers from 1"):
+        suggest_lsh_settings(1000, 0.9, profile, probe_choices=(0,))  # n_probes counts the own bucket
+    with pytest.raises(ValueError, match="min_collision_choices must be whole numbers from 1"):
+        suggest_lsh_settings(1000, 0.9, profile, min_collision_choices=(0, 2))
+    with pytest.raises(ValueError, match="no centred similarities"):
+        predict_lsh({"neighbour_similarity": np.ones((1, 1)), "pair_similarity": np.ones(1)}, 10, 8, 4, center=True)
     with pytest.raises(ValueError, match="at least 11 embeddings"):
         similarity_profile(embeddings[:5], k=10)
 
@@ -151,3 +166,97 @@ def test_the_formula_needs_independent_tables_shared_ones_add_nothing(realistic)
     assert own > one + 0.1
     with pytest.raises(ValueError, match="score must be one of"):
         SharedPlanesLSH(score="jaccard")
+
+
+# -- centring, min_collisions and LSHIndex's own probes (issue #22, item 5) ---------------------
+def test_the_centred_profile_is_what_a_centred_index_hashes():
+    """By hand: the mean LSHIndex(center=True) subtracts, the exact neighbours, their centred cosines."""
+    rng = np.random.default_rng(4)
+    data = (rng.standard_normal((400, 24)) + 3.0).astype(np.float32)  # a large shared direction
+    query = rng.standard_normal((1, 24)).astype(np.float32) + 3.0
+    profile = similarity_profile(data, query, k=5, n_sample_queries=1, n_pairs=200, seed=1)
+    mean = LSHIndex(center=True).add(data).mean_  # what the index subtracts: the mean of the unit rows
+    unit, unit_query = data / np.linalg.norm(data, axis=1, keepdims=True), query[0] / np.linalg.norm(query)
+    assert np.allclose(mean, unit.mean(axis=0), atol=1e-6)
+    cosines = unit @ unit_query
+    top = np.argsort(-cosines)[:5]  # the true neighbours: by cosine of the original vectors
+    centred_all = (unit - mean) @ (unit_query - mean) / (
+        np.linalg.norm(unit - mean, axis=1) * np.linalg.norm(unit_query - mean))
+    assert np.allclose(profile["neighbour_similarity"][0], cosines[top], atol=1e-5)
+    assert np.allclose(profile["centered"]["neighbour_similarity"][0], centred_all[top], atol=1e-5)
+    pairs = profile["centered"]["pair_similarity"]  # each one is the query against some item, centred
+    assert all(np.isclose(centred_all, value, atol=1e-5).any() for value in pairs)
+    assert profile["pair_similarity"].mean() > 0.8 and abs(pairs.mean()) < 0.2  # centring removes the shared part
+    assert centered_cosine(unit_query, unit[top[0]], mean) == pytest.approx(centred_all[top[0]], abs=1e-6)
+
+
+def test_directed_probes_predict_a_measured_index(realistic):
+    """With probes the prediction follows LSHIndex's probing (least certain bits first), not random flips."""
+    embeddings, queries, exact_ids = realistic
+    profile = similarity_profile(embeddings, queries, k=10, n_sample_queries=150)
+    assert directed_hit_probability(0.8, 12, 1) == pytest.approx(table_hit_probability(0.8, 12, 1))
+    for center, min_collisions in [(False, 1), (True, 2)]:
+        index = LSHIndex(n_bits=12, n_tables=10, n_probes=5, center=center, min_collisions=min_collisions, seed=1)
+        predicted = predict_lsh(profile, len(embeddings), 12, 10, 5, min_collisions=min_collisions, center=center)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ShortResultWarning)
+            _, ids, stats = index.add(embeddings).search_with_stats(queries, 10)
+        assert recall_at_k(ids, exact_ids) == pytest.approx(predicted["predicted_recall"], abs=0.05)
+        assert stats["n_candidates"].mean() == pytest.approx(predicted["candidates"], rel=0.3)
+
+
+def test_suggestions_carry_center_and_min_collisions_and_are_followed_literally(realistic):
+    embeddings, queries, exact = realistic
+    profile = similarity_profile(embeddings, k=10, n_sample_queries=60)
+    suggestions = suggest_lsh_settings(len(embeddings), 0.9, profile, top=8)
+    assert {s["center"] for s in suggestions} <= {False, True} and all(s["min_collisions"] >= 1 for s in suggestions)
+    for suggestion in suggestions[:3]:
+        setting = {key: suggestion[key] for key in SETTING_KEYS}
+        index = LSHIndex(**setting)
+        assert {key: getattr(index, key) for key in SETTING_KEYS} == setting
+        again = predict_lsh(profile, len(embeddings), **setting)  # the same numbers from one setting
+        assert again["predicted_recall"] == pytest.approx(suggestion["predicted_recall"])
+        assert again["cost"] == pytest.approx(suggestion["cost"])
+        # the prediction clears the target by three standard errors of the sample, not by luck
+        assert suggestion["predicted_recall"] - 3 * suggestion["recall_standard_error"] >= 0.9 - 1e-9
+    point = tradeoff_point(embeddings, queries, (np.zeros(exact.shape), exact),
+                           **{key: suggestions[0][key] for key in SETTING_KEYS},
+                           timing_queries=2)
+    assert (point["index"].center, point["index"].min_collisions) == (suggestions[0]["center"],
+                                                                      suggestions[0]["min_collisions"])
+
+
+def test_the_tuner_centres_data_that_share_a_mean_direction(realistic):
+    """realistic_embeddings share a mean direction (random pairs at cosine about 0.25 here): centring makes
+    the random pairs unlike each other, so the same recall costs far fewer candidates."""
+    embeddings, _, _ = realistic
+    profile = similarity_profile(embeddings, k=10, n_sample_queries=60)
+    assert profile["pair_similarity"].mean() > 0.2 and abs(profile["centered"]["pair_similarity"].mean()) < 0.05
+    best = suggest_lsh_settings(len(embeddings), 0.9, profile)[0]
+    plain = suggest_lsh_settings(len(embeddings), 0.9, profile, center_choices=(False,))[0]
+    assert best["center"] is True and plain["center"] is False
+    assert best["cost"] < plain["cost"] and best["candidates"] < plain["candidates"]
+
+
+@pytest.fixture(scope="module")
+def mixture():
+    """benchmarks/vs_faiss.py's mixture: NOT the course's generator, and a shared mean direction."""
+    spec = importlib.util.spec_from_file_location("vs_faiss", Path(__file__).resolve().parents[1] / "benchmarks"
+                                                  / "vs_faiss.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    embeddings, queries = module.mixture_embeddings(20_000, 128, n_queries=150, seed=11)
+    return embeddings, queries, CosineIndex().add(embeddings).search(queries, 10)[1]
+
+
+def test_the_first_suggestion_reaches_its_target_on_other_data(mixture):
+    """Profiled on the collection alone, built literally, measured on held-out queries."""
+    embeddings, queries, exact_ids = mixture
+    for target in (0.9, 0.95):
+        best = suggest_lsh_settings(len(embeddings), target, similarity_profile(embeddings, k=10))[0]
+        index = LSHIndex(**{key: best[key] for key in SETTING_KEYS}).add(embeddings)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ShortResultWarning)
+            _, ids, stats = index.search_with_stats(queries, 10)
+        assert recall_at_k(ids, exact_ids) >= target, (best, recall_at_k(ids, exact_ids))
+        assert stats["n_candidates"].mean() < 0.05 * len(embeddings)  # and a small part of the collection
