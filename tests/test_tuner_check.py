@@ -1,21 +1,15 @@
 """benchmarks/tuner_check.py end to end on a small scale: the tuner's first suggestion, built literally,
 measured against exact search, next to a sweep (the speed targets are the full run's job, at N = 100,000)."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "tuner_check.py"
+from conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def tuner_check():
-    spec = importlib.util.spec_from_file_location("tuner_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("tuner_check")
 
 
 def test_quick_run_writes_the_suggestion_and_the_sweep(tuner_check, tmp_path):

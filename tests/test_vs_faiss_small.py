@@ -1,27 +1,22 @@
 """benchmarks/vs_faiss.py on a small scale: its data generator, its protocol end to end, and our
 indexes against FAISS's on the same data (quality only; the timings are the benchmark's job)."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_benchmark
 
 from imgsim_tutorial import CosineIndex, recall_at_k
 from imgsim_tutorial.graph import GraphIndex
 from imgsim_tutorial.ivf import IVFIndex
 
 faiss = pytest.importorskip("faiss")
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "vs_faiss.py"
 
 
 @pytest.fixture(scope="module")
 def vs_faiss():
-    spec = importlib.util.spec_from_file_location("vs_faiss", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("vs_faiss")
 
 
 @pytest.fixture(scope="module")
