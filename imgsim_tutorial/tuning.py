@@ -61,6 +61,9 @@ from .vectors import normalize
 ID_BYTES, CODE_BYTES = 8, 8  # int64 ids and uint64 codes, per item and per table
 
 
+PAIR_CHUNK = 2_000  # random pairs compared at a time in similarity_profile (bounded memory)
+
+
 def similarity_profile(embeddings, queries=None, k: int = 10, n_sample_queries: int = 100,
                        n_pairs: int = 20_000, seed: int = 0) -> dict:
     """What the formulas need, measured on a sample: neighbour and random-pair cosines, as the
@@ -96,11 +99,16 @@ def similarity_profile(embeddings, queries=None, k: int = 10, n_sample_queries: 
     scores, rows = CosineIndex().add(embeddings).search(queries, k + own)
     pairs_q = rng.integers(len(queries), size=n_pairs)
     pairs_c = rng.integers(len(embeddings), size=n_pairs)
-    pair_queries, pair_items = queries[pairs_q], embeddings[pairs_c]
     mean = embeddings.mean(axis=0)  # what LSHIndex(center=True) subtracts from items and queries
+    plain_pairs, centered_pairs = [], []
+    for start in range(0, n_pairs, PAIR_CHUNK):  # in chunks: 20,000 pairs of 768-d rows would hold 120 MB at once
+        chunk = slice(start, start + PAIR_CHUNK)
+        pair_queries, pair_items = queries[pairs_q[chunk]], embeddings[pairs_c[chunk]]
+        plain_pairs.append(np.sum(pair_queries * pair_items, axis=1))
+        centered_pairs.append(centered_cosine(pair_queries, pair_items, mean))
     centered = {"neighbour_similarity": centered_cosine(queries[:, None, :], embeddings[rows[:, own:]], mean),
-                "pair_similarity": centered_cosine(pair_queries, pair_items, mean)}
-    return {"neighbour_similarity": scores[:, own:], "pair_similarity": np.sum(pair_queries * pair_items, axis=1),
+                "pair_similarity": np.concatenate(centered_pairs)}
+    return {"neighbour_similarity": scores[:, own:], "pair_similarity": np.concatenate(plain_pairs),
             "centered": centered, "k": k, "dim": embeddings.shape[1]}
 
 

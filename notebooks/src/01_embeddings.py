@@ -99,7 +99,7 @@ print("same vector; its length is", np.linalg.norm(from_package).round(4))
 
 # %%
 few = t.seeded_subset(candidates, 8, seed=2)  # 8 rows drawn with a seed, not the first 8
-with_vectors = few.map(t.embedding_function(processor, model), batched=True, batch_size=4)
+with_vectors = few.map(t.embedding_function(processor, model), batched=True, batch_size=2)  # small batches: less memory
 print(with_vectors)
 print("labels of these rows:", [label_names[label] for label in few["labels"]])
 print("embeddings of the first example:", np.array(with_vectors[0]["embeddings"]).shape)
@@ -118,6 +118,7 @@ assert len(set(few["labels"])) > 1, "a seeded pick mixes the classes; the first 
 # %%
 candidate_embeddings = t.embed_dataset(candidates, processor, model)
 query_embeddings = t.embed_dataset(queries, processor, model)
+t.free_memory()  # hand back what the two passes freed (Binder gives a notebook about 1 GB)
 candidate_labels, query_labels = np.array(candidates["labels"]), np.array(queries["labels"])
 print("candidate embeddings:", candidate_embeddings.shape, candidate_embeddings.dtype)
 print("query embeddings:", query_embeddings.shape)
