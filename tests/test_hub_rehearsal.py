@@ -81,9 +81,18 @@ def standin(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def vit_base_standin(standin, tmp_path_factory):
-    """A ViT-base-sized random encoder: the real memory. The same beans files as ``standin``."""
-    return build_standin(tmp_path_factory, "vit-base", "IMGSIM_STANDIN_VIT_DIR",
-                         beans=Path(standin["IMGSIM_BEANS_DATASET"]))
+    """A ViT-base-sized random encoder: the real memory. The same beans files as ``standin``.
+
+    Its datasets cache is prepared (parquet to Arrow) here, in a process of its own, as notebook 00
+    prepares it for a learner: 00 holds no encoder, so the memory pass skips it, and 00's preparing
+    is measured in the correctness pass on the same beans files. Without this, 01 would prepare the
+    dataset on top of ViT-base in its kernel, which no learner who starts at 00 meets."""
+    built = build_standin(tmp_path_factory, "vit-base", "IMGSIM_STANDIN_VIT_DIR",
+                          beans=Path(standin["IMGSIM_BEANS_DATASET"]))
+    done = subprocess.run([sys.executable, "-c", "import imgsim_tutorial as t; t.load_beans()"], capture_output=True,
+                          text=True, timeout=600, env={**os.environ, **built, "IMGSIM_CACHE": tempfile.mkdtemp()})
+    assert done.returncode == 0, f"preparing the stand-in's beans failed:\n{done.stderr[-2000:]}"
+    return built
 
 
 def peak_rss_mb(pid: int) -> float:
