@@ -254,8 +254,8 @@ def embedding_function(processor, model, column: str = "image", normalize: bool 
     return EmbeddingFunction(processor, model, column, normalize)
 
 
-def cache_key(dataset, processor, model, normalize: bool = True) -> str:
-    """A short hash naming one (model, data, preprocessing) combination.
+def cache_key(dataset, processor, model) -> str:
+    """A short hash naming one (model, data, preprocessing) combination: the file of its raw vectors.
 
     The weights are part of it (:func:`model_fingerprint`): a retrained encoder or a new Hub
     revision with the same config must not be served the old model's vectors.
@@ -266,7 +266,7 @@ def cache_key(dataset, processor, model, normalize: bool = True) -> str:
         "config": model.config.to_json_string(use_diff=True),
         "processor": processor.to_json_string(),
         "data": getattr(dataset, "_fingerprint", None) or str(dataset.num_rows),
-        "normalize": normalize,
+        "normalize": False,  # the cache holds raw vectors; embed_dataset scales them on the way out
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -315,20 +315,26 @@ def embed_dataset(dataset, processor, model, batch_size: int | None = None, norm
                   cache: bool = True) -> np.ndarray:
     """Embed every image of a dataset split with ``Dataset.map``; cached on disk.
 
-    Returns float32 ``(dataset.num_rows, d)``, row i for example i. The cache file is checked
-    when read (see ``cache.py``): a damaged one is reported in one line and recomputed; a
-    read-only cache keeps the result in memory after one warning.
+    Returns float32 ``(dataset.num_rows, d)``, row i for example i, unit length if ``normalize``.
+    The cache holds the raw vectors and scales them on the way out, so asking again with
+    ``normalize=False`` (their lengths) costs a file read, not a second pass of the model. The
+    cache file is checked when read (see ``cache.py``): a damaged one is reported in one line and
+    recomputed; a read-only cache keeps the result in memory after one warning.
     """
-    key = cache_key(dataset, processor, model, normalize)
+    key = cache_key(dataset, processor, model)
     path = cache_dir() / "embeddings" / f"{key}.npz"
-    if cache:
-        stored = read_embeddings(path, key, dataset.num_rows)
-        if stored is not None:
-            return stored
-    vectors = embed_rows(dataset, processor, model, batch_size=batch_size, normalize=normalize)
-    if cache:
-        write_embeddings(path, key, vectors)
-    return vectors
+    vectors = read_embeddings(path, key, dataset.num_rows) if cache else None
+    if vectors is None:
+        vectors = embed_rows(dataset, processor, model, batch_size=batch_size, normalize=False)
+        if cache:
+            write_embeddings(path, key, vectors)
+    return unit_rows(vectors) if normalize else vectors
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 in float32, as ``torch.nn.functional.normalize`` does (eps 1e-12)."""
+    lengths = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.maximum(lengths, 1e-12)).astype(np.float32, copy=False)
 
 
 def random_init_like(model, seed: int = 0):

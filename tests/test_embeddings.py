@@ -68,6 +68,19 @@ def test_embed_dataset_is_cached(encoder, beans, private_cache):
     np.testing.assert_allclose(other[:3], first[1:], atol=1e-5)
 
 
+def test_raw_vectors_come_from_the_same_cache_file(encoder, beans, private_cache, monkeypatch):
+    """normalize=False (the raw lengths, notebook 01) is a file read, not a second pass of the model."""
+    processor, model = encoder
+    subset = beans["validation"].select(range(4))
+    unit = embed_dataset(subset, processor, model)
+    monkeypatch.setattr("imgsim_tutorial.embeddings.embed_rows", lambda *a, **k: pytest.fail("the model ran again"))
+    raw = embed_dataset(subset, processor, model, normalize=False)
+    np.testing.assert_allclose(raw, embed_images(subset["image"], processor, model, normalize=False), atol=1e-5)
+    np.testing.assert_allclose(raw / np.linalg.norm(raw, axis=1, keepdims=True), unit, atol=1e-6)
+    assert not np.allclose(np.linalg.norm(raw, axis=1), 1, atol=1e-3)  # they are not unit length already
+    np.testing.assert_allclose(unit, embed_images(subset["image"], processor, model), atol=1e-5)
+
+
 @pytest.mark.parametrize("mode", ["L", "LA", "RGBA", "P", "CMYK", "1", "I;16", "F", "RGB"])
 def test_any_pil_mode_becomes_rgb(encoder, mode):
     processor, model = encoder

@@ -169,11 +169,12 @@ def course_sizes(mode: str | None = None, device: str = "cpu") -> dict:
     ViT-base embeds only about 3-7 images/s on a 2-core CPU (measured on two machines), so the hub
     mode on a CPU searches a subset: 160 candidates and 40 queries embed in about 30-70 s. On a
     GPU, or offline, the whole train split.
-    ``n_baseline`` caps the images embedded again by the untrained baseline in notebook 01.
+    ``n_baseline`` caps the candidates embedded again by the untrained baseline in notebook 01 (it
+    embeds a third as many queries).
     None means "all of them".
     """
     if check_mode(mode) == "hub" and device == "cpu":
-        return {"n_candidates": 160, "n_queries": 40, "n_baseline": 60}
+        return {"n_candidates": 160, "n_queries": 40, "n_baseline": 48}
     return {"n_candidates": None, "n_queries": None, "n_baseline": None}
 
 

@@ -128,18 +128,15 @@ assert candidate_embeddings.shape == (candidates.num_rows, model.config.hidden_s
 assert np.allclose(np.linalg.norm(candidate_embeddings, axis=1), 1, atol=1e-4)
 
 # %% [markdown]
-# Every vector now has length 1: `embed_images` threw each raw CLS vector's length away. Is that
-# a loss? Exercise 3 asks whether the length alone tells the label. `normalize=False` keeps it; we
-# take the raw lengths of a seeded subset of candidates and of the queries now, while the trained
-# encoder is in memory (the next section frees it for good: its vectors are all the notebook
-# needs after that).
+# Every vector now has length 1: `embed_dataset` scaled each raw CLS vector to length 1. Is its
+# length a loss? Exercise 3 asks whether the length alone tells the label. The cache keeps the raw
+# vectors and scales them on the way out, so `normalize=False` hands them back from disk without
+# running the model again.
 
 # %%
-length_candidates = t.seeded_subset(candidates, sizes["n_baseline"] or 150, seed=2)
-length_labels = np.array(length_candidates["labels"])
-candidate_lengths = np.linalg.norm(t.embed_images(t.SplitImages(length_candidates), processor, model,
-                                                  normalize=False), axis=1)
-query_lengths = np.linalg.norm(t.embed_images(t.SplitImages(queries), processor, model, normalize=False), axis=1)
+candidate_lengths = np.linalg.norm(t.embed_dataset(candidates, processor, model, normalize=False), axis=1)
+query_lengths = np.linalg.norm(t.embed_dataset(queries, processor, model, normalize=False), axis=1)
+length_labels = candidate_labels
 print(f"raw lengths of {len(candidate_lengths)} candidates: {candidate_lengths.min():.3f} to "
       f"{candidate_lengths.max():.3f}; of {len(query_lengths)} queries: {query_lengths.min():.3f} to "
       f"{query_lengths.max():.3f}")
@@ -171,7 +168,7 @@ figure = plotting.plot_embeddings_2d(candidate_embeddings, candidate_labels, lab
 # %%
 # The random network embeds a seeded subset only: its answer is near chance either way, and it saves time.
 baseline_candidates = t.seeded_subset(candidates, sizes["n_baseline"] or 300, seed=1)
-baseline_queries = t.seeded_subset(queries, sizes["n_baseline"] or 100, seed=1)
+baseline_queries = t.seeded_subset(queries, (sizes["n_baseline"] or 300) // 3, seed=1)
 # One encoder in memory at a time (Binder gives all open notebooks 2 GB together; ViT-base's weights
 # take 330 MB): free the trained one (from here on the notebook needs only its vectors), then build the
 # random one from its config.
@@ -315,11 +312,11 @@ ex.check(2, answer_precisions, embeddings=candidate_embeddings, labels=candidate
 
 # %% [markdown]
 # **Exercise 3 ★★.** Does the length of a raw CLS vector alone tell the label? Earlier we kept
-# the raw lengths of a seeded subset of candidates (`candidate_lengths`, their labels
-# `length_labels`) and of the queries (`query_lengths`). Classify each query as the class whose
-# *mean candidate length* is nearest to the query's length, and give the share of queries it
-# labels right (0 to 1). Compare it with `chance` and with precision@1 of cosine search: what
-# does normalising to length 1 throw away, and what does it keep?
+# the raw lengths of the candidates (`candidate_lengths`, their labels `length_labels`) and of
+# the queries (`query_lengths`). Classify each query as the class whose *mean candidate length*
+# is nearest to the query's length, and give the share of queries it labels right (0 to 1).
+# Compare it with `chance` and with precision@1 of cosine search: what does normalising to length
+# 1 throw away, and what does it keep?
 
 # %% tags=["exercise"]
 answer_length_accuracy = None  # your code here: accuracy of the nearest-mean-length rule
