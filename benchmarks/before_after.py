@@ -7,8 +7,9 @@ Run:  python benchmarks/before_after.py --before 417ed4d:16,80,16 --after 11,40,
 its LSHIndex, centred; repeat it for several commits. ``--after BITS,TABLES,PROBES[,MIN_COLLISIONS]``
 is a setting of the package as it is now. On the same SYNTHETIC data as ``benchmarks/run.py``
 (``realistic_embeddings(n, seed=n)``), each gets recall@10 and its single-query milliseconds on
-one thread, measured in interleaved rounds with exact search, so that the ratios share the
-machine's state. Prints a markdown table.
+one thread, timed with exact search in the same interleaved rounds by the course's one protocol
+(``imgsim_tutorial.evaluation.compare_speeds``), so that the ratios share the machine's state.
+Prints a markdown table.
 """
 
 from __future__ import annotations
@@ -23,15 +24,14 @@ import tempfile
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
-from run import K, median_ms, threads  # noqa: E402
+from run import K  # noqa: E402
 
 import imgsim_tutorial as t  # noqa: E402
 from imgsim_tutorial.data.synthetic import realistic_embeddings  # noqa: E402
+from imgsim_tutorial.evaluation import compare_speeds, pinned_threads  # noqa: E402
 
 
 def package_at(commit: str, folder: Path, name: str):
@@ -44,7 +44,7 @@ def package_at(commit: str, folder: Path, name: str):
     return importlib.import_module(f"{name}.hash_tables")
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", action="append", default=[], help="COMMIT:BITS,TABLES,PROBES (repeatable)")
     parser.add_argument("--after", action="append", default=[], help="BITS,TABLES,PROBES[,MIN_COLLISIONS] (repeatable)")
@@ -52,13 +52,13 @@ def main():
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--single", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
-    with threads(1):
+    with pinned_threads(1):
         data, queries = realistic_embeddings(args.n, 768, n_queries=args.queries, seed=args.n)
     exact = t.CosineIndex().add(data)
     truth = exact.search(queries, K)[1]
-    contenders = {}  # label -> search function
+    contenders = {}  # label -> LSHIndex (of the package before or after)
     with tempfile.TemporaryDirectory() as folder:
         for number, spec in enumerate(args.before):
             commit, numbers = spec.split(":")
@@ -74,23 +74,22 @@ def main():
             index = t.LSHIndex(n_bits=bits, n_tables=tables, n_probes=probes, min_collisions=votes[0] if votes else 1,
                                seed=0, center=True).add(data)
             contenders[f"after {bits}b x {tables}t x {probes}p" + (f" >={votes[0]}" if votes else "")] = index
-        with threads(1), warnings.catch_warnings():
+        timed = queries[:args.single]
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", t.ShortResultWarning)
             recalls = {label: t.recall_at_k(index.search(queries, K)[1], truth) for label, index in contenders.items()}
-            times = {label: [] for label in ["exact", *contenders]}
-            for _ in range(args.rounds):
-                times["exact"].append(median_ms(lambda q: exact.search(q, K), queries[:args.single]))
-                for label, index in contenders.items():
-                    times[label].append(median_ms(lambda q, index=index: index.search(q, K), queries[:args.single]))
-    exact_ms = np.array(times["exact"])
+            searches = {label: lambda index=index: [index.search(query, K) for query in timed]
+                        for label, index in contenders.items()}
+            speeds = compare_speeds({"exact": lambda: [exact.search(query, K) for query in timed], **searches},
+                                    threads=1, rounds=args.rounds, per_call=len(timed))
     print(f"N = {args.n:,} x 768 (SYNTHETIC realistic), single queries on one thread, "
           f"{args.rounds} interleaved rounds\n")
     print("| index | recall@10 | ms per query | speed-up vs exact [min-max] |\n|---|---:|---:|---:|")
-    print(f"| exact (CosineIndex) | 1.000 | {np.median(exact_ms):.2f} | 1.0x |")
+    print(f"| exact (CosineIndex) | 1.000 | {speeds['exact']['median_s'] * 1e3:.2f} | 1.0x |")
     for label in contenders:
-        ratios = exact_ms / np.array(times[label])
-        print(f"| {label} | {recalls[label]:.3f} | {np.median(times[label]):.3f} | {np.median(ratios):.1f}x "
-              f"[{ratios.min():.1f}-{ratios.max():.1f}] |")
+        row = speeds[label]
+        print(f"| {label} | {recalls[label]:.3f} | {row['median_s'] * 1e3:.3f} | {row['speedup']:.1f}x "
+              f"[{row['speedup_min']:.1f}-{row['speedup_max']:.1f}] |")
 
 
 if __name__ == "__main__":

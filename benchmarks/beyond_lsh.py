@@ -1,9 +1,10 @@
-"""Notebook 05's stored measurements: every index of the course on one SYNTHETIC realistic set.
+"""The course's one comparison: every index it builds or uses, on one SYNTHETIC realistic set, in one run.
 
-Run:  python benchmarks/beyond_lsh.py [n]   (n: 50,000; about 10 minutes on a quiet 2-core machine)
+Run:  python benchmarks/beyond_lsh.py [n]   (n: 50,000; about 12 minutes on a quiet 2-core machine)
 
-Families: lsh, ivf, pq, ivf_pq, graph, hnsw_layers, all measured in one run (a file that mixed
-rows of two runs once quoted two exact-search times, 29 and 41 ms, for the same setting).
+Families: exact, lsh, ivf, pq, ivf_pq, graph, faiss_flat, faiss_ivf, faiss_hnsw, and hnsw_layers, all
+measured in one run (a file that mixed rows of two runs once quoted two exact-search times, 29 and
+41 ms, for the same setting). Notebooks 05 and 06 show parts of it (``t.evaluation.stored_comparison``).
 
 Every row is timed by the course's one protocol (``imgsim_tutorial.evaluation.compare_speeds``):
 single queries, NumPy's BLAS and FAISS pinned to one thread, ``ROUNDS`` rounds of 30 queries that
@@ -107,7 +108,35 @@ def families(embeddings, queries, true_ids, exact, n_lists):
             yield measure("GraphIndex", f"n_neighbors=16 ef_search={ef_search}", index, queries, true_ids,
                           exact, build_s)
 
-    return {"lsh": lsh, "ivf": ivf, "pq": pq, "ivf_pq": ivf_pq, "graph": graph}
+    return {"lsh": lsh, "ivf": ivf, "pq": pq, "ivf_pq": ivf_pq, "graph": graph,
+            **faiss_families(embeddings, queries, true_ids, exact, n_lists)}
+
+
+def faiss_families(embeddings, queries, true_ids, exact, n_lists):
+    """FAISS's own exact, IVF and HNSW indexes, in the same run as the course's hand-built ones, searched
+    through the course's wrappers (their per-call Python overhead included, as in ours)."""
+    from imgsim_tutorial.faiss_factory import FactoryIndex
+    from imgsim_tutorial.faiss_index import FlatIPIndex, HNSWIndex
+
+    def faiss_flat():
+        index, build_s = built(lambda: FlatIPIndex().add(embeddings))
+        yield measure("FAISS Flat (IndexFlatIP)", "", index, queries, true_ids, exact, build_s)
+
+    def faiss_ivf():
+        index, build_s = built(lambda: FactoryIndex(factory=f"IVF{n_lists},Flat", n_probes=1).add(embeddings))
+        for n_probes in [probes for probes in (1, 2, 4, 8, 16, 32) if probes <= n_lists]:
+            index.n_probes = n_probes
+            yield measure("FAISS IVF (IndexIVFFlat)", f"IVF{n_lists},Flat n_probes={n_probes}", index, queries,
+                          true_ids, exact, build_s)
+
+    def faiss_hnsw():
+        index, build_s = built(lambda: HNSWIndex(M=16, ef_construction=40, ef_search=16).add(embeddings))
+        for ef_search in (10, 16, 32, 64, 128):
+            index.ef_search = ef_search
+            yield measure("FAISS HNSW (IndexHNSWFlat)", f"M=16 ef_construction=40 ef_search={ef_search}", index,
+                          queries, true_ids, exact, build_s)
+
+    return {"faiss_flat": faiss_flat, "faiss_ivf": faiss_ivf, "faiss_hnsw": faiss_hnsw}
 
 
 def hnsw_layers(embeddings, queries, true_ids):

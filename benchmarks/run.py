@@ -13,12 +13,15 @@ Protocol, in the style of ann-benchmarks: every method is swept over its paramet
 over n_bits / n_tables / n_probes / min_collisions, with and without ``center``; FAISS IVF over
 nprobe; HNSW over efSearch; the hand-built IVF index), and each setting gives one point
 (recall@10, queries per second). Query-time settings (n_probes, min_collisions, nprobe,
-efSearch) share one build. Single queries run on ONE thread (threadpoolctl and
-``faiss.omp_set_num_threads(1)``), one query at a time, median over queries; batches of 200
-run on all cores. Speed-ups are ratios against exact search measured in the same run; key
-points are measured in several interleaved rounds and the spread (min-max) is reported,
-because the machine may be shared. ``benchmarks/before_after.py`` times an older copy of the
-package against this one in the same way.
+efSearch) share one build. Every time is taken by the course's one protocol,
+``imgsim_tutorial.evaluation.compare_speeds``: threads pinned for NumPy's BLAS and FAISS together
+(``pinned_threads``), a warm-up, then rounds in which the setting and exact search take turns,
+so that each speed-up over exact search comes from the same rounds. Single queries run on ONE
+thread, one query at a time (ms per query: the median over rounds); batches of 200 run on all
+cores. A sweep's setting gets ``SWEEP_ROUNDS`` rounds; the key points (targets, crossover) get
+``--rounds`` and report the spread (min-max) of the round-by-round speed-ups, because the machine
+may be shared. ``benchmarks/before_after.py`` times an older copy of the package against this
+one in the same way.
 
 Writes benchmarks/results/results.json (after every section), results.md and two PNGs:
 recall_vs_throughput.png (the curves) and cost_vs_n.png (cost growth with N).
@@ -27,7 +30,6 @@ recall_vs_throughput.png (the curves) and cost_vs_n.png (cost growth with N).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import os
@@ -45,8 +47,10 @@ sys.path.insert(0, str(HERE.parent))
 import imgsim_tutorial as t  # noqa: E402
 from imgsim_tutorial.cosine_search import rerank  # noqa: E402
 from imgsim_tutorial.data.synthetic import embedding_statistics, realistic_embeddings, realistic_labels  # noqa: E402
+from imgsim_tutorial.evaluation import compare_speeds, pinned_threads  # noqa: E402
 
 K, TARGET = 10, 0.9
+SWEEP_ROUNDS = 3  # rounds of each setting of a sweep against exact search (the key points take --rounds)
 CORES = os.cpu_count() or 1
 SECTIONS = ("curves", "targets", "crossover", "easy", "growth")
 CROSSOVER_ASSET = Path(__file__).resolve().parents[1] / "imgsim_tutorial" / "assets" / "measured" / "lsh_crossover.json"
@@ -66,41 +70,33 @@ GROWTH_BUILDS = {  # per N: the grids the growth sweep tries (100,000 reuses the
     "big": [(14, 20, True, ((5, 1), (17, 1), (17, 2), (33, 2), (49, 2)))]}
 
 
-@contextlib.contextmanager
-def threads(n):
-    """Run BLAS, OpenMP and FAISS with ``n`` threads inside the block."""
-    import faiss
-    from threadpoolctl import threadpool_limits
+def against_exact(exact, search, queries, *, threads: int, rounds: int, one_by_one: bool = True):
+    """``search`` and exact search timed in the same rounds (``compare_speeds`` on ``threads`` threads).
 
-    with threadpool_limits(n):
-        faiss.omp_set_num_threads(n)
-        try:
-            yield
-        finally:
-            faiss.omp_set_num_threads(CORES)
+    ``one_by_one``: each of ``queries`` searched alone; otherwise one batched call of all of them.
+    Returns ``compare_speeds``' rows ``(exact, method)``, seconds per query; ``search=None`` times
+    exact search alone (it is then the method too).
+    """
+    def exact_search(batch):
+        return exact.search(batch, K)[1]
 
-
-def median_ms(search_one, queries) -> float:
-    """Median milliseconds of ``search_one(query)``, one query at a time (after one warm-up)."""
-    search_one(queries[0])
-    times = []
-    for query in queries:
-        started = time.perf_counter()
-        search_one(query)
-        times.append(time.perf_counter() - started)
-    return 1e3 * float(np.median(times))
+    calls = {"exact": exact_search, **({"method": search} if search is not None else {})}
+    if one_by_one:
+        methods = {name: lambda call=call: [call(query) for query in queries] for name, call in calls.items()}
+    else:
+        methods = {name: lambda call=call: call(queries) for name, call in calls.items()}
+    speeds = compare_speeds(methods, threads=threads, rounds=rounds, per_call=len(queries))
+    return speeds["exact"], speeds.get("method", speeds["exact"])
 
 
-def batch_qps(search_all, queries, repeats=3) -> float:
-    """Queries per second of one batched call (median of ``repeats``; one call if it is slow)."""
-    times = []
-    for _ in range(repeats):
-        if times and times[0] > 0.5:
-            break
-        started = time.perf_counter()
-        search_all(queries)
-        times.append(time.perf_counter() - started)
-    return len(queries) / float(np.median(times))
+def milliseconds(row) -> list[float]:
+    """A ``compare_speeds`` row's round-by-round seconds per query, in milliseconds."""
+    return [seconds * 1e3 for seconds in row["round_s"]]
+
+
+def per_second(row) -> list[float]:
+    """A ``compare_speeds`` row's round-by-round queries per second."""
+    return [1 / seconds for seconds in row["round_s"]]
 
 
 def recall(found, truth) -> float:
@@ -108,9 +104,9 @@ def recall(found, truth) -> float:
 
 
 # -- the methods: each builds once and yields (label, params, search function) per setting ------
-def exact_method(data):
-    index = t.CosineIndex().add(data)
-    yield "CosineIndex (exact)", {}, lambda q: index.search(q, K)[1], None
+def exact_method(exact):
+    """Exact search as a method of the sweep: the ``CosineIndex`` every setting is timed against."""
+    yield "CosineIndex (exact)", {}, lambda q: exact.search(q, K)[1], exact
 
 
 BUILT = {}  # (N, n_bits, n_tables, center) -> LSHIndex, kept for the target rounds (N <= 100,000)
@@ -182,27 +178,39 @@ def hand_built_methods(data, log=print):
     # by-hand search (about 14 ms a query already at N = 5k) would dominate the run.
 
 
-def measure(methods, data, queries, truth, n_single, log, batch=True):
-    """One row per setting: recall, single-query ms (1 thread), batch q/s (all cores), scanned share."""
+def measure(methods, exact, queries, truth, n_single, log, batch=True):
+    """One row per setting: recall, scanned share, and its speed against ``exact`` (a ``CosineIndex``)
+    in the same rounds: single-query ms and speed-up (1 thread), batch q/s and speed-up (all cores)."""
     rows = []
     for method in methods:
         started = time.perf_counter()
         for name, params, search, index in method:
-            with threads(CORES):
+            with pinned_threads(CORES):
                 found = search(queries)
-                qps = batch_qps(search, queries) if batch else float("nan")
-            with threads(1):
-                ms = median_ms(search, queries[:n_single])
-            row = {"method": name, **params, "recall": recall(found, truth), "single_ms": ms,
-                   "single_qps": 1e3 / ms, "batch_qps": qps}
+            row = {"method": name, **params, "recall": recall(found, truth),
+                   **timed_setting(exact, None if index is exact else search, queries, n_single, batch)}
             if isinstance(index, t.LSHIndex):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", t.ShortResultWarning)
-                    row["scanned"] = float(index.search_with_stats(queries, K)[2]["n_candidates"].mean() / len(data))
+                    row["scanned"] = float(index.search_with_stats(queries, K)[2]["n_candidates"].mean() / len(exact))
             rows.append(row)
-            log(f"  {name} {params}: recall {row['recall']:.3f}, {ms:.3f} ms/query, {qps:.0f} q/s batch")
+            log(f"  {name} {params}: recall {row['recall']:.3f}, {row['single_ms']:.3f} ms/query "
+                f"({row['speedup']:.1f}x exact), {row['batch_qps']:.0f} q/s batch")
         log(f"  ({time.perf_counter() - started:.0f} s)")
     return rows
+
+
+def timed_setting(exact, search, queries, n_single, batch) -> dict:
+    """A sweep row's times: ``single_ms``, ``single_qps``, ``exact_ms`` and ``speedup`` (single
+    queries, 1 thread), ``batch_qps`` and ``batch_speedup`` (one batch, all cores; NaN without ``batch``)."""
+    exact_row, mine = against_exact(exact, search, queries[:n_single], threads=1, rounds=SWEEP_ROUNDS)
+    fields = {"single_ms": mine["median_s"] * 1e3, "single_qps": 1 / mine["median_s"],
+              "exact_ms": exact_row["median_s"] * 1e3, "speedup": mine["speedup"],
+              "batch_qps": float("nan"), "batch_speedup": float("nan")}
+    if batch:
+        _, mine = against_exact(exact, search, queries, threads=CORES, rounds=SWEEP_ROUNDS, one_by_one=False)
+        fields.update(batch_qps=1 / mine["median_s"], batch_speedup=mine["speedup"])
+    return fields
 
 
 def best_at_target(rows, name_prefix, key="single_ms"):
@@ -226,46 +234,37 @@ def describe(settings) -> str:
             + (f" >={votes}" if votes > 1 else "") + (" center" if settings.get("center") else ""))
 
 
-def rounds_vs_exact(data, queries, settings, n_single, n_rounds):
-    """Exact vs LSH single-query ms in interleaved rounds, the overhead ratio, batch throughput."""
-    exact = t.CosineIndex().add(data)
+def rounds_vs_exact(exact, data, queries, settings, n_single, n_rounds):
+    """Exact search against LSH at ``settings``, in ``n_rounds`` interleaved rounds (``compare_speeds``):
+    single queries on one thread, batches on all cores and on one; the overhead ratio; the split of
+    an LSH query's time. Per-round lists (``exact_ms``, ``lsh_ms``, ``*_batch_qps*``) and the
+    median and range of the round-by-round speed-ups."""
     index = BUILT.get((len(data), settings["n_bits"], settings["n_tables"], settings["center"]))
     if index is None:
         index = t.LSHIndex(seed=0, n_bits=settings["n_bits"], n_tables=settings["n_tables"],
                            center=settings["center"]).add(data)
     index.n_probes, index.min_collisions = settings["n_probes"], settings["min_collisions"]
-    result = {"exact_ms": [], "lsh_ms": []}
-    with threads(1), warnings.catch_warnings():
-        warnings.simplefilter("ignore", t.ShortResultWarning)
-        for _ in range(n_rounds):
-            result["exact_ms"].append(median_ms(lambda q: exact.search(q, K), queries[:n_single]))
-            result["lsh_ms"].append(median_ms(lambda q: index.search(q, K), queries[:n_single]))
-        result["overhead"] = overhead_ratio(index, queries[:n_single])
-        _, _, stats = index.search_with_stats(queries, K)
-        result["scanned"] = float(stats["n_candidates"].mean() / len(data))
-        result["split_ms"] = {part: 1e3 * float(stats[f"{part}_s"]) / len(queries)
-                              for part in ("hash", "lookup", "rerank")}
-    with threads(CORES), warnings.catch_warnings():
-        warnings.simplefilter("ignore", t.ShortResultWarning)
-        result["exact_batch_qps"] = [batch_qps(lambda q: exact.search(q, K), queries) for _ in range(n_rounds)]
-        result["lsh_batch_qps"] = [batch_qps(lambda q: index.search(q, K), queries) for _ in range(n_rounds)]
-    with threads(1), warnings.catch_warnings():  # on a busy machine extra BLAS threads can hurt: also one thread
-        warnings.simplefilter("ignore", t.ShortResultWarning)
-        result["exact_batch_qps_1t"] = [batch_qps(lambda q: exact.search(q, K), queries, repeats=1)
-                                        for _ in range(n_rounds)]
-        result["lsh_batch_qps_1t"] = [batch_qps(lambda q: index.search(q, K), queries, repeats=1)
-                                      for _ in range(n_rounds)]
-    speedups = np.array(result["exact_ms"]) / np.array(result["lsh_ms"])
-    result.update(settings=settings, speedup=float(np.median(speedups)), speedup_min=float(speedups.min()),
-                  speedup_max=float(speedups.max()),
-                  batch_ratio=median_ratio(result["lsh_batch_qps"], result["exact_batch_qps"]),
-                  batch_ratio_1t=median_ratio(result["lsh_batch_qps_1t"], result["exact_batch_qps_1t"]))
-    return result
 
+    def lsh_search(batch):
+        return index.search(batch, K)[1]
 
-def median_ratio(numerators, denominators) -> float:
-    """The median of the round-by-round ratios: each round's pair was measured side by side."""
-    return float(np.median(np.array(numerators) / np.array(denominators)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", t.ShortResultWarning)
+        exact_row, lsh_row = against_exact(exact, lsh_search, queries[:n_single], threads=1, rounds=n_rounds)
+        # on a busy machine extra BLAS threads can hurt: batches on all cores and on one
+        batches = {threads: against_exact(exact, lsh_search, queries, threads=threads, rounds=n_rounds,
+                                          one_by_one=False) for threads in (CORES, 1)}
+        with pinned_threads(1):
+            overhead = overhead_ratio(index, queries[:n_single])
+            _, _, stats = index.search_with_stats(queries, K)
+    return {"exact_ms": milliseconds(exact_row), "lsh_ms": milliseconds(lsh_row), "overhead": overhead,
+            "scanned": float(stats["n_candidates"].mean() / len(data)),
+            "split_ms": {part: 1e3 * float(stats[f"{part}_s"]) / len(queries) for part in ("hash", "lookup", "rerank")},
+            "exact_batch_qps": per_second(batches[CORES][0]), "lsh_batch_qps": per_second(batches[CORES][1]),
+            "exact_batch_qps_1t": per_second(batches[1][0]), "lsh_batch_qps_1t": per_second(batches[1][1]),
+            "settings": settings, "speedup": lsh_row["speedup"], "speedup_min": lsh_row["speedup_min"],
+            "speedup_max": lsh_row["speedup_max"], "batch_ratio": batches[CORES][1]["speedup"],
+            "batch_ratio_1t": batches[1][1]["speedup"]}
 
 
 def overhead_ratio(index, queries) -> dict:
@@ -308,13 +307,14 @@ def crossover(data_by_n, n_single, n_rounds, log, extra=()):
     ``extra``: results of :func:`rounds_vs_exact` at larger N, added as points."""
     points = []
     for n, (data, queries) in data_by_n.items():
-        truth = exact_ids(data, queries)
+        exact = t.CosineIndex().add(data)
+        truth = exact.search(queries, K)[1]
         builds = [(b, n_tables, True, ((1, 1), (5, 1), (17, 1), (5, 2), (9, 2)))
                   for b, n_tables in [(8, 20), (10, 20), (10, 40), (12, 40)]]
-        rows = measure([exact_method(data), lsh_method(data, builds, log=lambda m: None)],
-                       data, queries, truth, n_single, lambda m: None, batch=False)
+        rows = measure([exact_method(exact), lsh_method(data, builds, log=lambda m: None)],
+                       exact, queries, truth, n_single, lambda m: None, batch=False)
         best = best_at_target(rows, "LSHIndex")
-        timed = rounds_vs_exact(data, queries, lsh_settings(best), n_single, n_rounds) if best else None
+        timed = rounds_vs_exact(exact, data, queries, lsh_settings(best), n_single, n_rounds) if best else None
         exact_ms = float(np.median(timed["exact_ms"])) if best else rows[0]["single_ms"]
         points.append({"n": n, "exact_ms": exact_ms, "lsh_ms": float(np.median(timed["lsh_ms"])) if best else None,
                        "lsh": lsh_settings(best) if best else None, "recall": best["recall"] if best else None,
@@ -339,7 +339,8 @@ def crossover(data_by_n, n_single, n_rounds, log, extra=()):
 
 
 # -- report ------------------------------------------------------------------------------------
-MEASURED = ("method", "recall", "single_ms", "single_qps", "batch_qps", "scanned")  # a row's results, not settings
+MEASURED = ("method", "recall", "single_ms", "single_qps", "exact_ms", "speedup", "batch_qps", "batch_speedup",
+            "scanned")  # a row's results, not settings
 
 
 def markdown(report) -> str:
@@ -417,12 +418,13 @@ def crossover_table(crossover) -> list[str]:
 def sweep_table(title, block) -> list[str]:
     """A sweep table (the curves, the easy data): recall, speed and share scanned of every setting."""
     lines = [f"**{title}** (N = {block['n']:,}{', ' + block['data'] if 'data' in block else ''})", "",
-             "| method | settings | recall@10 | single ms (1 thread) | batch q/s (all cores) | scanned |",
-             "|---|---|---:|---:|---:|---:|"]
+             "| method | settings | recall@10 | single ms (1 thread) | speed-up over exact | batch q/s (all cores) "
+             "| scanned |",
+             "|---|---|---:|---:|---:|---:|---:|"]
     for r in block["rows"]:
         scanned = f"{r['scanned']:.1%}" if "scanned" in r else ""
         lines.append(f"| {r['method']} | {settings_text(r)} | {r['recall']:.3f} | {r['single_ms']:.3f} | "
-                     f"{r['batch_qps']:.0f} | {scanned} |")
+                     f"{speedup_text(r)} | {r['batch_qps']:.0f} | {scanned} |")
     return lines + [""]
 
 
@@ -430,13 +432,18 @@ def growth_table(growth) -> list[str]:
     """The growth table: per N, the fastest setting of each method family that reaches the target recall."""
     lines = ["**Cost growth with N** (the fastest setting of each method with recall@10 >= 0.9 in the sweep "
              "at that N; single query, one thread)", "",
-             "| N | queries | method | setting | recall@10 | single ms | batch q/s |",
-             "|---:|---:|---|---|---:|---:|---:|"]
+             "| N | queries | method | setting | recall@10 | single ms | speed-up over exact | batch q/s |",
+             "|---:|---:|---|---|---:|---:|---:|---:|"]
     for g in growth:
         for r in g["best"]:
             lines.append(f"| {g['n']:,} | {g['n_queries']} | {r['method']} | {settings_text(r)} | "
-                         f"{r['recall']:.3f} | {r['single_ms']:.3f} | {r['batch_qps']:.0f} |")
+                         f"{r['recall']:.3f} | {r['single_ms']:.3f} | {speedup_text(r)} | {r['batch_qps']:.0f} |")
     return lines + [""]
+
+
+def speedup_text(row) -> str:
+    """``12.3x``: a sweep row's speed-up over exact search in the same rounds ("?" in results written before)."""
+    return f"{row['speedup']:.1f}x" if "speedup" in row else "?"
 
 
 def settings_text(row) -> str:
@@ -519,7 +526,7 @@ class Run:
 
     def dataset(self, n, n_queries=None):
         """``(data, queries)``: N realistic embeddings and ``n_queries`` queries (default ``--queries``)."""
-        with threads(1):  # the generator's many small QR factorisations stall on busy BLAS threads
+        with pinned_threads(1):  # the generator's many small QR factorisations stall on busy BLAS threads
             data, queries = realistic_embeddings(n, 768, n_queries=n_queries or self.args.queries, seed=n)
         return data, queries
 
@@ -555,9 +562,10 @@ def measure_curves(run):
     run.report["statistics"] = [embedding_statistics(data, queries, K, labels, query_labels)]
     log(f"data N={args.curve_n:,}: {run.report['statistics'][0]}")
     log("curves")
-    methods = [exact_method(data), lsh_method(data, log=log, keep=True), faiss_ivf_method(data),
+    exact = t.CosineIndex().add(data)
+    methods = [exact_method(exact), lsh_method(data, log=log, keep=True), faiss_ivf_method(data),
                faiss_hnsw_method(data), hand_built_methods(data, log)]
-    run.report["curves"] = {"n": args.curve_n, "rows": measure(methods, data, queries, truth, args.single, log)}
+    run.report["curves"] = {"n": args.curve_n, "rows": measure(methods, exact, queries, truth, args.single, log)}
     run.save()
 
 
@@ -576,16 +584,17 @@ def target_at(run, n):
     """One target N: the LSH sweep (the curves' one if it was at this N), then its best setting timed."""
     args, log = run.args, run.log
     data, queries, truth = run.data_at(n)
+    exact = t.CosineIndex().add(data)
     if n == args.curve_n and "curves" in run.sections:
         sweep = [row for row in run.report["curves"]["rows"] if row["method"].startswith("LSHIndex")]
     else:
-        sweep = measure([lsh_method(data, TARGET_BUILDS, log=log, keep=True)], data, queries, truth,
+        sweep = measure([lsh_method(data, TARGET_BUILDS, log=log, keep=True)], exact, queries, truth,
                         args.single, log, batch=False)
     best = best_at_target(sweep, "LSHIndex")
     if best is None:
         log(f"N={n:,}: no LSHIndex setting reached recall@10 >= {TARGET}")
         return None
-    result = rounds_vs_exact(data, queries, lsh_settings(best), args.single, args.rounds)
+    result = rounds_vs_exact(exact, data, queries, lsh_settings(best), args.single, args.rounds)
     BUILT.clear()
     result.update(n=n, recall=best["recall"])
     log(f"N={n:,}: {result['settings']} speed-up {result['speedup']:.1f}x [{result['speedup_min']:.1f}-"
@@ -608,9 +617,10 @@ def measure_easy(run):
     n_easy = min(run.args.curve_n, 50_000)
     easy = t.evaluation.clustered_vectors(n_easy + run.args.queries, 768, n_clusters=n_easy // 100, seed=1)
     data, queries = easy[:n_easy], easy[n_easy:]
-    methods = [exact_method(data), lsh_method(data, [(12, 20, False, ((1, 1),))], run.log),
+    exact = t.CosineIndex().add(data)
+    methods = [exact_method(exact), lsh_method(data, [(12, 20, False, ((1, 1),))], run.log),
                faiss_hnsw_method(data, efs=(16,))]
-    rows = measure(methods, data, queries, exact_ids(data, queries), run.args.single, run.log)
+    rows = measure(methods, exact, queries, exact.search(queries, K)[1], run.args.single, run.log)
     run.report["easy"] = {"n": n_easy, "data": "evaluation.clustered_vectors, not realistic", "rows": rows}
     run.save()
 
@@ -636,12 +646,13 @@ def growth_at(run, n):
     n_queries = run.args.queries if n < 500_000 else 50
     data, queries = run.dataset(n, n_queries)
     run.log(f"growth N={n:,} generated")
-    truth = exact_ids(data, queries)
+    exact = t.CosineIndex().add(data)
+    truth = exact.search(queries, K)[1]
     builds = GROWTH_BUILDS["big" if n >= 500_000 else "small"]
-    methods = [exact_method(data), lsh_method(data, builds, run.log),
+    methods = [exact_method(exact), lsh_method(data, builds, run.log),
                faiss_ivf_method(data, nprobes=(4, 8, 16, 32)),
                faiss_hnsw_method(data, efs=(32, 64, 128, 256))]  # M=16, efConstruction=40 at every N
-    sweep = measure(methods, data, queries, truth, min(run.args.single, n_queries), run.log)
+    sweep = measure(methods, exact, queries, truth, min(run.args.single, n_queries), run.log)
     return {"n": n, "n_queries": n_queries, "rows": sweep, "best": best_per_family(sweep)}
 
 

@@ -11,8 +11,11 @@ Protocol, the same for ours and FAISS's, in one process:
   ``realistic_embeddings`` with other cluster settings and seed, and :func:`mixture_embeddings`
   below (an anisotropic Gaussian mixture with heavy-tailed cluster sizes and a shared mean
   direction). Held-out queries come from the same distribution; exact search is the oracle;
-- **one thread**: ``threadpool_limits(1)`` for NumPy's BLAS and ``faiss.omp_set_num_threads(1)``;
-- **builds**: ours and FAISS's alternate, ``--build-rounds`` times each (median reported).
+- **one thread**: ``imgsim_tutorial.evaluation.pinned_threads(1)`` for NumPy's BLAS and FAISS's
+  OpenMP together, around the whole run;
+- **timing**: the course's one protocol, ``imgsim_tutorial.evaluation.compare_speeds`` (rounds in
+  which the methods take turns, in an order that rotates from round to round);
+- **builds**: ours and FAISS's take turns, ``--build-rounds`` times each, no warm-up (median reported).
   IVF: both ``n_lists = 2 sqrt(N)``; ours is ``IVFIndex`` with its defaults (k-means on a sample
   of at most 256 points per list, 20 steps), FAISS's ``train`` + ``add`` with its defaults (the
   same sample cap, 10 steps). Graph: ``GraphIndex(n_neighbors=16)`` against
@@ -21,10 +24,11 @@ Protocol, the same for ours and FAISS's, in one process:
 - **setting per recall target**: the smallest ``n_probes`` (IVF, target recall@10 >= 0.9) or
   ``ef_search`` / ``efSearch`` (graph, >= 0.95) whose recall on all held-out queries reaches it,
   found separately for each index;
-- **single-query search**: in each of ``--rounds`` rounds every timed query goes to ours and to
-  FAISS one after the other (who goes first alternates by round), through the public
-  ``search(query[None], 10)`` of each. Reported: the median over rounds of each round's median
-  ms per query, and the median over rounds of the per-round ratio ours / FAISS (with its range).
+- **single-query search**: after a warm-up, in each of ``--rounds`` rounds the timed queries go one
+  at a time through exact search (``CosineIndex``), ours and FAISS's, through the public
+  ``search(query[None], 10)`` of each. Reported: ms per query (the median over rounds of each
+  round's mean), the median over rounds of the per-round ratio ours / FAISS (with its range),
+  and each one's speed-up over exact search in the same rounds.
 """
 
 from __future__ import annotations
@@ -106,20 +110,21 @@ def recall(ids, true_ids) -> float:
     return float(np.mean([len(set(a) & set(b)) / K for a, b in zip(ids.tolist(), true_ids.tolist())]))
 
 
-def timed_build(make):
-    started = time.perf_counter()
-    index = make()
-    return index, time.perf_counter() - started
-
-
 def interleaved_builds(make_ours, make_faiss, rounds: int):
-    """Build ours and FAISS's alternately; returns both (last) indexes and every build time."""
-    makers, times, built = {"ours": make_ours, "faiss": make_faiss}, {"ours": [], "faiss": []}, {}
-    for round_ in range(rounds):
-        for who in (("ours", "faiss") if round_ % 2 == 0 else ("faiss", "ours")):
-            built[who], seconds = timed_build(makers[who])
-            times[who].append(seconds)
-    return built["ours"], built["faiss"], times
+    """Build ours and FAISS's in turn (``compare_speeds``, no warm-up); returns both (last) indexes and
+    every build time, in seconds."""
+    from imgsim_tutorial.evaluation import compare_speeds
+
+    built = {}
+
+    def building(who, make):
+        def build():
+            built[who] = make()
+        return build
+
+    speeds = compare_speeds({"ours": building("ours", make_ours), "faiss": building("faiss", make_faiss)},
+                            threads=1, rounds=rounds, warmup=0)
+    return built["ours"], built["faiss"], {who: speeds[who]["round_s"] for who in ("ours", "faiss")}
 
 
 def smallest_setting(settings, set_to, search_all, true_ids, target):
@@ -133,28 +138,26 @@ def smallest_setting(settings, set_to, search_all, true_ids, target):
     return settings[-1], tried  # never reached: keep the largest, and the report says so
 
 
-def interleaved_search(ours, faiss_index, queries, rounds: int):
-    """Median ms per single query for each, per round, searching the same query one after the other."""
-    per_round = {"ours": [], "faiss": []}
-    for round_ in range(rounds):
-        spent = {"ours": [], "faiss": []}
-        pair = (("ours", ours), ("faiss", faiss_index))
-        order = pair if round_ % 2 == 0 else pair[::-1]
-        for query in queries:
-            one = query[None]
-            for who, index in order:
-                started = time.perf_counter()
-                index.search(one, K)
-                spent[who].append(time.perf_counter() - started)
-        for who in spent:
-            per_round[who].append(float(np.median(spent[who]) * 1e3))
-    ratios = np.array(per_round["ours"]) / np.array(per_round["faiss"])
-    return {"ours_ms": float(np.median(per_round["ours"])), "faiss_ms": float(np.median(per_round["faiss"])),
+def interleaved_search(ours, faiss_index, exact, queries, rounds: int) -> dict:
+    """Single queries through exact search, ours and FAISS's in the same rounds (``compare_speeds``, one
+    thread): ms per query of each, ours / FAISS per round, and each one's speed-up over exact search."""
+    from imgsim_tutorial.evaluation import compare_speeds
+
+    def one_at_a_time(index):
+        return lambda: [index.search(query[None], K) for query in queries]
+
+    speeds = compare_speeds({"exact": one_at_a_time(exact), "ours": one_at_a_time(ours),
+                             "faiss": one_at_a_time(faiss_index)}, threads=1, rounds=rounds, per_call=len(queries))
+    ours_ms, faiss_ms = (np.array(speeds[who]["round_s"]) * 1e3 for who in ("ours", "faiss"))
+    ratios = ours_ms / faiss_ms
+    return {"ours_ms": speeds["ours"]["median_s"] * 1e3, "faiss_ms": speeds["faiss"]["median_s"] * 1e3,
             "ratio": float(np.median(ratios)), "ratio_min": float(ratios.min()), "ratio_max": float(ratios.max()),
-            "ours_ms_rounds": per_round["ours"], "faiss_ms_rounds": per_round["faiss"]}
+            "ours_ms_rounds": ours_ms.tolist(), "faiss_ms_rounds": faiss_ms.tolist(),
+            "exact_ms": speeds["exact"]["median_s"] * 1e3, "ours_speedup": speeds["ours"]["speedup"],
+            "faiss_speedup": speeds["faiss"]["speedup"]}
 
 
-def measure_ivf(embeddings, queries, true_ids, timed, args) -> list[dict]:
+def measure_ivf(embeddings, queries, exact, true_ids, timed, args) -> list[dict]:
     import faiss
 
     from imgsim_tutorial.ivf import IVFIndex
@@ -179,11 +182,11 @@ def measure_ivf(embeddings, queries, true_ids, timed, args) -> list[dict]:
            "ours_setting": f"n_probes={ours_probes}", "faiss_setting": f"nprobe={faiss_probes}",
            "ours_recall": dict(ours_tried)[ours_probes], "faiss_recall": dict(faiss_tried)[faiss_probes],
            "ours_sweep": ours_tried, "faiss_sweep": faiss_tried, **build_summary(builds),
-           **interleaved_search(ours, theirs, timed, args.rounds)}
+           **interleaved_search(ours, theirs, exact, timed, args.rounds)}
     return [row]
 
 
-def measure_graph(embeddings, queries, true_ids, timed, args) -> list[dict]:
+def measure_graph(embeddings, queries, exact, true_ids, timed, args) -> list[dict]:
     import faiss
 
     from imgsim_tutorial.graph import GraphIndex
@@ -216,7 +219,7 @@ def measure_graph(embeddings, queries, true_ids, timed, args) -> list[dict]:
                      "ours_setting": f"ef_search={ours_ef}", "faiss_setting": f"efSearch={faiss_ef}",
                      "ours_recall": dict(ours_tried)[ours_ef], "faiss_recall": dict(faiss_tried)[faiss_ef],
                      "ours_sweep": ours_tried, "faiss_sweep": faiss_tried, **build_summary(builds),
-                     **interleaved_search(variant, theirs, timed, args.rounds)})
+                     **interleaved_search(variant, theirs, exact, timed, args.rounds)})
     return rows
 
 
@@ -264,11 +267,12 @@ def measure_all(n: int, args):
         data_stats[name] = {key: round(value, 4) if isinstance(value, float) else value for key, value in stats.items()}
         print(f"{name}: {embeddings.shape}, made in {time.perf_counter() - started:.0f} s; {data_stats[name]}",
               flush=True)
-        true_ids = CosineIndex().add(embeddings).search(queries, K)[1]
+        exact = CosineIndex().add(embeddings)
+        true_ids = exact.search(queries, K)[1]
         timed = queries[:args.n_timed]
         for family in args.only.split(","):
             measure = {"ivf": measure_ivf, "graph": measure_graph}[family.strip()]
-            for row in measure(embeddings, queries, true_ids, timed, args):
+            for row in measure(embeddings, queries, exact, true_ids, timed, args):
                 row.update(data=name, data_short=short, n=n, **verdicts(row))
                 rows.append(row)
                 print(markdown([row]).splitlines()[-1], flush=True)
@@ -290,20 +294,17 @@ def main(argv=None) -> dict:
     n = args.n or (5_000 if args.quick else 50_000)
     out = args.out or ROOT / "benchmarks" / "results" / ("vs_faiss_quick.json" if args.quick else "vs_faiss.json")
 
-    import faiss
-    from threadpoolctl import threadpool_info, threadpool_limits
+    import faiss  # imported before pinned_threads, which pins FAISS only once it is loaded
+    from threadpoolctl import threadpool_info
 
     from imgsim_tutorial import ShortResultWarning
+    from imgsim_tutorial.evaluation import pinned_threads
 
-    threads_before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        with threadpool_limits(1), warnings.catch_warnings():
-            warnings.simplefilter("ignore", ShortResultWarning)  # a sweep's small settings may miss results
-            rows, data_stats, timed = measure_all(n, args)
-            blas = [{key: info.get(key) for key in ("internal_api", "num_threads")} for info in threadpool_info()]
-    finally:
-        faiss.omp_set_num_threads(threads_before)  # as it was: a caller (a test) may share this process
+    # one thread for NumPy's BLAS and FAISS, as they were afterwards (a caller, a test, may share this process)
+    with pinned_threads(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ShortResultWarning)  # a sweep's small settings may miss results
+        rows, data_stats, timed = measure_all(n, args)
+        blas = [{key: info.get(key) for key in ("internal_api", "num_threads")} for info in threadpool_info()]
     table = markdown(rows)
     print(f"\nSYNTHETIC, N = {n:,}, d = 768, k = {K}, one thread, single queries; {args.rounds} rounds of "
           f"{len(timed)} interleaved queries; {args.build_rounds} interleaved builds each\n")

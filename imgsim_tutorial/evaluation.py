@@ -122,8 +122,22 @@ def mean_average_precision(result_labels, query_labels, candidate_labels) -> flo
                           for row, label in zip(result_labels, query_labels.tolist())]))
 
 
+def _spread(seconds) -> dict:
+    """Median, range and interquartile range of some timings: what ``time_call`` and ``compare_speeds`` report.
+
+    >>> _spread([1.0, 2.0, 4.0])
+    {'median_s': 2.0, 'min_s': 1.0, 'max_s': 4.0, 'iqr_s': 1.5}
+    """
+    seconds = np.asarray(seconds, dtype=np.float64)
+    return {"median_s": float(np.median(seconds)), "min_s": float(seconds.min()), "max_s": float(seconds.max()),
+            "iqr_s": float(np.subtract(*np.percentile(seconds, [75, 25])))}
+
+
 def time_call(function, *args, repeats: int = 7, warmup: int = 1, **kwargs) -> dict:
     """Run ``function(*args, **kwargs)`` several times; median and spread in seconds.
+
+    One duration (a build, one search) on its own. To compare methods, time them together with
+    :func:`compare_speeds`.
 
     >>> time_call(sorted, [3, 1, 2])["median_s"] < 1
     True
@@ -137,10 +151,7 @@ def time_call(function, *args, repeats: int = 7, warmup: int = 1, **kwargs) -> d
         started = time.perf_counter()
         function(*args, **kwargs)
         seconds.append(time.perf_counter() - started)
-    seconds = np.array(seconds)
-    return {"median_s": float(np.median(seconds)), "min_s": float(seconds.min()),
-            "max_s": float(seconds.max()), "iqr_s": float(np.subtract(*np.percentile(seconds, [75, 25]))),
-            "repeats": repeats}
+    return {**_spread(seconds), "repeats": repeats}
 
 
 @contextlib.contextmanager
@@ -179,8 +190,9 @@ def compare_speeds(methods: dict, *, baseline: str | None = None, threads: int =
     pinned (``pinned_threads(threads)``), ``warmup`` calls of each method, then ``rounds`` rounds in
     which every method runs once, in an order that rotates from round to round, so that a slow
     moment of the machine falls on all of them. Returns, per method: ``median_s``, ``min_s``,
-    ``max_s``, ``iqr_s`` (seconds per call, or per query) and ``speedup``: the median over rounds of
-    baseline seconds / its seconds in that round (above 1: faster than the baseline).
+    ``max_s``, ``iqr_s`` (seconds per call, or per query), ``round_s`` (the same, round by round),
+    ``speedup``: the median over rounds of baseline seconds / its seconds in that round (above 1:
+    faster than the baseline), and ``speedup_min`` / ``speedup_max``: the range of those ratios.
 
     >>> speeds = compare_speeds({"sort 10,000": lambda: sorted(range(10_000, 0, -1)),
     ...                          "sort 10": lambda: sorted(range(10))})
@@ -194,6 +206,7 @@ def compare_speeds(methods: dict, *, baseline: str | None = None, threads: int =
     if baseline not in methods:
         raise ValueError(f"baseline {baseline!r} is not one of the methods {names}")
     rounds, per_call = check_int(rounds, "rounds", low=1, sensible=7), check_int(per_call, "per_call", low=1)
+    threads = check_int(threads, "threads", low=1, sensible=1)
     seconds = {name: [] for name in names}
     with pinned_threads(threads):
         for _ in range(check_int(warmup, "warmup", low=0)):
@@ -207,10 +220,10 @@ def compare_speeds(methods: dict, *, baseline: str | None = None, threads: int =
     reference = np.array(seconds[baseline])
     result = {}
     for name, times in seconds.items():
-        times = np.array(times)
-        result[name] = {"median_s": float(np.median(times)), "min_s": float(times.min()),
-                        "max_s": float(times.max()), "iqr_s": float(np.subtract(*np.percentile(times, [75, 25]))),
-                        "speedup": float(np.median(reference / times)), "rounds": rounds, "threads": threads}
+        speedups = reference / np.array(times)
+        result[name] = {**_spread(times), "round_s": times, "speedup": float(np.median(speedups)),
+                        "speedup_min": float(speedups.min()), "speedup_max": float(speedups.max()),
+                        "rounds": rounds, "threads": threads}
     return result
 
 
@@ -261,6 +274,8 @@ def clustered_vectors(n: int, dim: int, n_clusters: int, spread: float = 0.4, se
 def time_per_query(search_one, queries, repeats: int = 3) -> float:
     """Seconds per query when ``search_one(query)`` is called one query at a time (median of repeats).
 
+    One method on its own, with threads as they are; to compare methods use :func:`compare_speeds`.
+
     >>> time_per_query(abs, [-1, 2, -3]) < 1
     True
     """
@@ -275,20 +290,24 @@ def index_bytes(index) -> int:
 
 
 def compare_indexes(builders: dict, candidates, queries, k: int = 10, n_single: int = 50,
-                    true_ids=None) -> list[dict]:
+                    true_ids=None, *, threads: int = 1, rounds: int = 3) -> list[dict]:
     """Build each index, search, and measure it against exact search, all in one run.
 
     ``builders`` maps a name to a no-argument function returning an unfitted index. Each row has
-    ``build_s``, ``latency_ms`` (median single-query), ``throughput_qps`` (one batched call),
-    ``recall`` (recall@k vs ``CosineIndex``), ``scanned`` (share of candidates scored, when the
-    index reports it) and ``bytes``. Pass ``true_ids`` (exact top-k ids) if already computed.
+    ``build_s`` (one build), ``recall`` (recall@k vs ``CosineIndex``), ``scanned`` (share of
+    candidates scored, when the index reports it), ``bytes``, and its speed next to exact search's,
+    timed by :func:`compare_speeds` in the same ``rounds`` on ``threads`` threads: ``latency_ms``
+    and ``exact_ms`` (ms per query, the first ``n_single`` queries searched one at a time),
+    ``speedup`` (exact / this index), ``throughput_qps`` (all queries in one batched call) and
+    ``batch_speedup``. Pass ``true_ids`` (exact top-k ids) if already computed.
     """
     import warnings
 
     from .cosine_search import CosineIndex
 
+    exact = CosineIndex().add(candidates)
     if true_ids is None:
-        _, true_ids = CosineIndex().add(candidates).search(queries, k)
+        _, true_ids = exact.search(queries, k)
     rows = []
     for name, build in builders.items():
         started = time.perf_counter()
@@ -302,12 +321,23 @@ def compare_indexes(builders: dict, candidates, queries, k: int = 10, n_single: 
             else:
                 _, ids = index.search(queries, k)
                 scanned = float("nan")
-            latency = time_per_query(lambda query: index.search(query, k), queries[:n_single])
-            batch = time_call(index.search, queries, k, repeats=3)["median_s"]
-        rows.append({"method": name, "build_s": build_s, "latency_ms": latency * 1e3,
-                     "throughput_qps": len(queries) / batch, "recall": recall_at_k(ids, true_ids),
+            speeds = _against_exact(exact, index, queries, k, n_single, threads=threads, rounds=rounds)
+        rows.append({"method": name, "build_s": build_s, **speeds, "recall": recall_at_k(ids, true_ids),
                      "scanned": scanned, "bytes": index_bytes(index)})
     return rows
+
+
+def _against_exact(exact, index, queries, k: int, n_single: int, *, threads: int, rounds: int) -> dict:
+    """``index`` and ``exact`` in the same rounds: single queries, then one batched call of all of them."""
+    single = queries[:n_single]
+    one_by_one = compare_speeds({"exact": lambda: [exact.search(query, k) for query in single],
+                                 "index": lambda: [index.search(query, k) for query in single]},
+                                threads=threads, rounds=rounds, per_call=len(single))
+    batched = compare_speeds({"exact": lambda: exact.search(queries, k), "index": lambda: index.search(queries, k)},
+                             threads=threads, rounds=rounds)
+    return {"latency_ms": one_by_one["index"]["median_s"] * 1e3, "exact_ms": one_by_one["exact"]["median_s"] * 1e3,
+            "speedup": one_by_one["index"]["speedup"], "throughput_qps": len(queries) / batched["index"]["median_s"],
+            "batch_speedup": batched["index"]["speedup"]}
 
 
 def rerank_shortlists(queries, candidates, shortlists, k: int = 10) -> np.ndarray:

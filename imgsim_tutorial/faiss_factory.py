@@ -89,20 +89,31 @@ class FactoryIndex(FaissIndexBase):
     def _ivf_part(self, queries=None):
         """``(ivf, queries)``: the IVF inside the FAISS index (None without one) and the queries as
         it sees them, past an ``RFlat`` refine step and an ``OPQ`` rotation."""
-        faiss = _faiss()
-        index = faiss.downcast_index(self.index_)
-        if isinstance(index, faiss.IndexRefine):
-            index = faiss.downcast_index(index.base_index)
-        if isinstance(index, faiss.IndexPreTransform):
-            for step in range(index.chain.size()):
-                queries = None if queries is None else index.chain.at(step).apply(queries)
-            index = faiss.downcast_index(index.index)
-        return (index if isinstance(index, faiss.IndexIVF) else None), queries
+        ivf, steps = self._structure()
+        for step in steps:
+            queries = None if queries is None else step.apply(queries)
+        return ivf, queries
+
+    def _structure(self):
+        """``(ivf or None, pre-transform steps)``, found once per FAISS index: walking it on every
+        search (downcasts through SWIG) cost more than a small IVF search itself."""
+        cached = getattr(self, "_structure_of", None)  # (index, ivf, steps), replaced in one assignment
+        if cached is None or cached[0] is not self.index_:
+            faiss = _faiss()
+            index, steps = faiss.downcast_index(self.index_), []
+            if isinstance(index, faiss.IndexRefine):
+                index = faiss.downcast_index(index.base_index)
+            if isinstance(index, faiss.IndexPreTransform):
+                steps = [index.chain.at(step) for step in range(index.chain.size())]
+                index = faiss.downcast_index(index.index)
+            cached = (self.index_, index if isinstance(index, faiss.IndexIVF) else None, steps)
+            self._structure_of = cached
+        return cached[1], cached[2]
 
     def _parameters(self):
         """Per-call search settings (never the index's own, so concurrent searches share nothing)."""
         faiss = _faiss()
-        if self._ivf_part()[0] is None:
+        if self._structure()[0] is None:
             return None  # no IVF: nothing to set
         parameters = faiss.SearchParametersIVF(nprobe=_check_probes(self.n_probes, self.factory))  # may be set since
         if isinstance(faiss.downcast_index(self.index_), faiss.IndexRefine):  # RFlat wants its own kind, around it
@@ -122,8 +133,17 @@ class FactoryIndex(FaissIndexBase):
         if ivf is None:
             return np.full(len(queries), len(self))
         _, lists = ivf.quantizer.search(seen, min(self.n_probes, ivf.nlist))
-        sizes = np.array([ivf.invlists.list_size(j) for j in range(ivf.nlist)])
-        return sizes[lists].sum(axis=1) + (min(self.n_rerank, len(self)) if self.n_rerank else 0)
+        return self._list_sizes(ivf)[lists].sum(axis=1) + (min(self.n_rerank, len(self)) if self.n_rerank else 0)
+
+    def _list_sizes(self, ivf) -> np.ndarray:
+        """Members per IVF list, read once per state of the index: one FAISS call per list cost about
+        0.3 ms per search at 224 lists, more than the search itself (``benchmarks/beyond_lsh.py``)."""
+        key = (ivf.nlist, ivf.ntotal)
+        cached = getattr(self, "_sizes", None)  # (key, sizes), replaced in one assignment: safe across threads
+        if cached is None or cached[0] != key:
+            cached = (key, np.array([ivf.invlists.list_size(j) for j in range(ivf.nlist)]))
+            self._sizes = cached
+        return cached[1]
 
     def _file_checks(self) -> dict:
         settings = parse_factory(self.factory)

@@ -21,8 +21,9 @@ with the cosines measured after centring, which :func:`similarity_profile` measu
 applies the formulas to one setting and :func:`suggest_lsh_settings` searches ``n_bits``,
 ``n_tables``, ``n_probes``, ``min_collisions`` and ``center`` for the fastest setting predicted to
 reach the target, with a margin for the sample's luck. Then **measure** it: :func:`tradeoff_point`
-builds one index and measures recall, the share scanned and the time per query against exact
-search; :func:`measured_s_curve` measures the share of pairs that become candidates.
+builds one index and measures recall, the share scanned and its speed-up over exact search (the
+two timed in the same rounds by ``evaluation.compare_speeds``); :func:`measured_s_curve` measures
+the share of pairs that become candidates.
 
 How fast a setting is was measured, not assumed (:data:`COST_TERMS_US`). Data: SYNTHETIC,
 ``mixture_embeddings(100_000, 768, n_queries=200, seed=11)`` from ``benchmarks/vs_faiss.py``.
@@ -51,12 +52,13 @@ from statistics import NormalDist
 
 import numpy as np
 
-from .evaluation import recall_at_k, time_per_query
+from .cosine_search import CosineIndex
+from .evaluation import compare_speeds, recall_at_k
 from .hash_tables import LSHIndex
 from .index_base import ShortResultWarning
 from .lsh_lookup import probe_flips
 from .random_projection import any_table_collision_probability, bit_agreement_probability
-from .vectors import normalize
+from .vectors import check_int, normalize
 
 ID_BYTES, CODE_BYTES = 8, 8  # int64 ids and uint64 codes, per item and per table
 
@@ -84,8 +86,6 @@ def similarity_profile(embeddings, queries=None, k: int = 10, n_sample_queries: 
     >>> profile["neighbour_similarity"].shape, profile["centered"]["pair_similarity"].shape
     ((10, 5), (100,))
     """
-    from .cosine_search import CosineIndex
-
     embeddings = normalize(embeddings, "embeddings")
     rng = np.random.default_rng(seed)
     own = queries is None
@@ -436,23 +436,65 @@ def _search_settings(n, recall_target, profile, center, max_tables, probe_choice
 
 # -- measuring a setting (what the formulas above predict) ------------------------------------
 def tradeoff_point(embeddings, queries, exact, n_bits: int, n_tables: int, n_probes: int, k: int = 10,
-                   seed: int = 0, timing_queries: int = 20, *, center: bool = False, min_collisions: int = 1) -> dict:
-    """recall@k against ``exact`` (its ``(scores, ids)``), fraction scanned, median query time.
+                   seed: int = 0, timing_queries: int = 20, *, center: bool = False, min_collisions: int = 1,
+                   exact_index=None, threads: int = 1, rounds: int = 3) -> dict:
+    """Build one ``LSHIndex`` and measure it against exact search: recall, work and speed.
 
-    ``center`` and ``min_collisions`` go to ``LSHIndex`` as they are, so a suggestion of
-    :func:`suggest_lsh_settings` is measured as suggested.
+    ``exact`` is exact search's ``(scores, ids)`` for ``queries``. ``center`` and
+    ``min_collisions`` go to ``LSHIndex`` as they are, so a suggestion of
+    :func:`suggest_lsh_settings` is measured as suggested. The speed is timed by ``compare_speeds``:
+    the first ``timing_queries`` queries, one at a time, through the LSH index and through
+    ``exact_index`` (exact search over the same ``embeddings``), in the same ``rounds`` on
+    ``threads`` threads. When ``exact_index`` is None, a ``CosineIndex`` is built for the call;
+    pass ``exact_index=CosineIndex().add(embeddings)`` when you measure several settings, to
+    build it once. Returns a dict:
+
+    - ``n_bits``, ``n_tables``, ``n_probes``, ``center``, ``min_collisions``, ``k``: the setting;
+    - ``recall``: recall@k against ``exact``'s ids, over all queries;
+    - ``fraction_scanned``: the mean share of the collection re-ranked per query;
+    - ``median_query_ms`` and ``exact_query_ms``: ms per query of LSH and of exact search (medians
+      over the rounds);
+    - ``speedup``: exact search's time / LSH's, the median of the round-by-round ratios (above 1:
+      LSH is faster); ``threads``: the threads both were timed on;
+    - ``neighbour_similarity``: the median cosine of the true top-k (where to read the S-curve);
+    - ``index``: the built ``LSHIndex``.
+
+    >>> data = np.random.default_rng(0).standard_normal((500, 16)); queries = data[:10]
+    >>> point = tradeoff_point(data, queries, CosineIndex().add(data).search(queries, 5), 4, 2, 1, k=5)
+    >>> point["speedup"] > 0, point["exact_query_ms"] > 0
+    (True, True)
     """
+    timed = queries[:check_int(timing_queries, "timing_queries", low=1, sensible=20)]
+    exact_index = _exact_index_of(embeddings, exact_index)
     index = LSHIndex(n_bits=n_bits, n_tables=n_tables, n_probes=n_probes, seed=seed, center=center,
                      min_collisions=min_collisions).add(embeddings)
     with warnings.catch_warnings():  # a short result list is expected at extreme settings; recall shows it
         warnings.simplefilter("ignore", ShortResultWarning)
         _, ids, stats = index.search_with_stats(queries, k)
-        seconds = time_per_query(lambda query: index.search(query, k), queries[:timing_queries])
+        speeds = compare_speeds({"exact": lambda: [exact_index.search(query, k) for query in timed],
+                                 "LSH": lambda: [index.search(query, k) for query in timed]},
+                                threads=threads, rounds=rounds, per_call=len(timed))
     exact_scores, exact_ids = exact
     return {"n_bits": n_bits, "n_tables": n_tables, "n_probes": n_probes, "center": center,
             "min_collisions": min_collisions, "k": k, "recall": recall_at_k(ids, exact_ids),
-            "fraction_scanned": float(stats["n_candidates"].mean() / len(index)), "median_query_ms": seconds * 1e3,
+            "fraction_scanned": float(stats["n_candidates"].mean() / len(index)),
+            "median_query_ms": speeds["LSH"]["median_s"] * 1e3, "exact_query_ms": speeds["exact"]["median_s"] * 1e3,
+            "speedup": speeds["LSH"]["speedup"], "threads": threads,
             "neighbour_similarity": float(np.median(exact_scores)), "index": index}
+
+
+def _exact_index_of(embeddings, exact_index):
+    """The exact index to time against: ``exact_index`` if it searches the same number of items, else a
+    ValueError; a new ``CosineIndex`` of ``embeddings`` when it is None."""
+    if exact_index is None:
+        return CosineIndex().add(embeddings)
+    if not (hasattr(exact_index, "search") and hasattr(exact_index, "__len__")):
+        raise ValueError(f"exact_index must be an index with .search(queries, k), e.g. CosineIndex().add(embeddings); "
+                         f"got {type(exact_index).__name__}")
+    if len(exact_index) != len(embeddings):
+        raise ValueError(f"exact_index holds {len(exact_index)} items but embeddings has {len(embeddings)}; time exact "
+                         "search over the same collection: exact_index=CosineIndex().add(embeddings)")
+    return exact_index
 
 
 def measured_s_curve(embeddings, queries, n_bits: int, n_tables: int, edges, seeds=(0, 1, 2),

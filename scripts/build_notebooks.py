@@ -18,6 +18,7 @@ without running anything (after ``scripts/retarget.py``, or when a notebook is a
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -116,7 +117,7 @@ def navigation(stem: str, stems: list[str], repository: str, branch: str) -> tup
         parts.append(f"[{title_of(stems[at + 1])} →]({stems[at + 1]}.ipynb)")
     footer = ("---\n\n**Done with this notebook?** Shut its kernel down before you open the next one "
               "(*Kernel → Shut Down Kernel*; on Colab, *Runtime → Disconnect and delete runtime*): "
-              "on Binder two running notebooks can pass its 2 GB memory limit.\n\n" + " · ".join(parts))
+              "on Binder two running notebooks can pass the memory limit they share.\n\n" + " · ".join(parts))
     return header, footer
 
 
@@ -169,12 +170,13 @@ def build(source: Path, execute: bool = True) -> Path:
     from nbclient import NotebookClient
 
     notebook = notebook_from_source(source)
-    target = NOTEBOOKS / f"{source.stem}.ipynb"
+    target, run_s = NOTEBOOKS / f"{source.stem}.ipynb", None
     if execute:
         started = time.time()
         NotebookClient(notebook, timeout=600, kernel_name="python3",
                        resources={"metadata": {"path": str(target.parent)}}).execute()
-        print(f"{target.name}: ran in {time.time() - started:.0f} s")
+        run_s = time.time() - started
+        print(f"{target.name}: ran in {run_s:.0f} s")
         for cell in notebook.cells:  # progress bars are noise in stored outputs
             if cell.cell_type == "code":
                 cell.outputs = [output for output in cell.outputs if not is_progress_bar(output)]
@@ -184,7 +186,27 @@ def build(source: Path, execute: bool = True) -> Path:
         print(f"{target.name}: navigation and text refreshed, outputs kept{note}")
     nbformat.validate(notebook)
     nbformat.write(notebook, target)
+    if target.parent == ROOT / "notebooks":  # the course's own notebooks, not a test's
+        record_times(source.stem, notebook, run_s)
     return target
+
+
+MEASURED_MAP = ROOT / "imgsim_tutorial" / "assets" / "measured" / "course_map.json"
+
+
+def record_times(stem: str, notebook, run_s: float | None, path: Path = MEASURED_MAP) -> None:
+    """Store a notebook's study time and, when it ran, its run time: notebook 00's course map reads them."""
+    from imgsim_tutorial.teaching.course_map import STUDY_PACE, study_time
+
+    stored = json.loads(path.read_text()) if path.exists() else {"notebooks": {}}
+    stored["measured"] = {"run": f"offline, whole notebook, on {os.cpu_count()} cores, cache warm (the leaves "
+                                 "drawn, 01's embeddings cached), by scripts/build_notebooks.py",
+                          "study": STUDY_PACE}
+    entry = stored["notebooks"].setdefault(stem, {})
+    entry["study"] = study_time(notebook)
+    if run_s is not None:
+        entry.update(run_s=round(run_s, 1), ran_on=time.strftime("%Y-%m-%d"))
+    path.write_text(json.dumps(stored, indent=1, ensure_ascii=False) + "\n")
 
 
 def main(arguments):
@@ -194,9 +216,10 @@ def main(arguments):
     os.environ.setdefault("IMGSIM_MODE", "offline")
     os.environ.setdefault("TQDM_DISABLE", "1")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
-    for stem in course_stems():
-        if not names or any(name in stem for name in names):
-            build(SOURCES / f"{stem}.py", execute=execute)
+    chosen = [stem for stem in course_stems() if not names or any(name in stem for name in names)]
+    # 00 prints the course map from the run times the others store: it runs after them.
+    for stem in sorted(chosen, key=lambda stem: stem.startswith("00")):
+        build(SOURCES / f"{stem}.py", execute=execute)
 
 
 if __name__ == "__main__":

@@ -84,6 +84,18 @@ SAME = ("import numpy as _proof_np\n"
         "    return all(equal(value, now.get(name)) for name, value in right.items())")
 
 
+BUDGET_MB = 1024  # Binder: 2 GB for two open notebooks (the hub rehearsal's budget too)
+# Before the first exercise: the kernel's peak over the lesson. Notebook 05 never reads the mode, so the
+# hub rehearsal leaves it to this run; for the others it is a first check, offline.
+MEMORY = ("# proof: the kernel's peak memory over the lesson (Linux), under Binder's budget per notebook\n"
+          "import pathlib as _pathlib, re as _re\n"
+          "_status = _pathlib.Path('/proc/self/status')\n"
+          "if _status.exists():\n"
+          "    _peak_mb = int(_re.search(r'VmHWM:\\s+(\\d+) kB', _status.read_text()).group(1)) / 1024\n"
+          f"    assert _peak_mb < {BUDGET_MB}, f'the kernel peaked at {{_peak_mb:.0f}} MB over the lesson, over "
+          f"the {BUDGET_MB} MB budget per notebook: free what you no longer need (t.free_memory())'\n")
+
+
 def proof_notebook(path: Path):
     """The notebook at ``path`` with the proof cells added (outputs of the new cells empty)."""
     import nbformat
@@ -95,7 +107,8 @@ def proof_notebook(path: Path):
                  for part, code in enumerate(proof_cells(path.stem, number, check_call))]
         notebook.cells[index + 1:index + 1] = added
     if found:
-        notebook.cells.insert(found[0][0], nbformat.v4.new_code_cell(SAME, id="proof-helpers"))
+        notebook.cells[found[0][0]:found[0][0]] = [nbformat.v4.new_code_cell(MEMORY, id="proof-memory"),
+                                                   nbformat.v4.new_code_cell(SAME, id="proof-helpers")]
     return notebook
 
 

@@ -142,9 +142,53 @@ def test_pinned_threads_limits_blas_and_faiss_together_and_restores_them():
     ({"exact": 3}, {}, "no-argument callables"),
     ({"exact": lambda: None}, {"baseline": "faiss"}, "baseline 'faiss' is not one of"),
     ({"exact": lambda: None}, {"rounds": 0}, "rounds must be at least 1"),
+    ({"exact": lambda: None}, {"threads": 0}, "threads must be at least 1"),
 ])
 def test_compare_speeds_refuses_what_it_cannot_time(methods, settings, message):
     from imgsim_tutorial import compare_speeds
 
     with pytest.raises(ValueError, match=message):
         compare_speeds(methods, **settings)
+
+
+def test_compare_speeds_keeps_every_round_and_the_range_of_the_speedups():
+    from imgsim_tutorial import compare_speeds
+
+    speeds = compare_speeds({"slow": lambda: time.sleep(0.004), "fast": lambda: time.sleep(0.001)}, rounds=5)
+    fast = speeds["fast"]
+    assert len(fast["round_s"]) == 5 and fast["median_s"] == pytest.approx(np.median(fast["round_s"]))
+    assert (fast["min_s"], fast["max_s"]) == (min(fast["round_s"]), max(fast["round_s"]))
+    ratios = np.array(speeds["slow"]["round_s"]) / fast["round_s"]
+    assert (fast["speedup_min"], fast["speedup"], fast["speedup_max"]) == pytest.approx(
+        (ratios.min(), np.median(ratios), ratios.max()))
+    assert speeds["slow"]["speedup_min"] == speeds["slow"]["speedup_max"] == 1.0  # the baseline against itself
+
+
+def test_time_call_and_compare_speeds_summarise_alike():
+    from imgsim_tutorial.evaluation import _spread
+
+    assert _spread([1.0, 2.0, 4.0]) == {"median_s": 2.0, "min_s": 1.0, "max_s": 4.0, "iqr_s": 1.5}
+    timing = time_call(sum, range(10), repeats=3)
+    assert set(_spread([1.0])) < set(timing)
+
+
+def test_compare_indexes_times_each_index_next_to_exact_search_on_one_thread(rng):
+    from threadpoolctl import threadpool_info
+
+    from imgsim_tutorial.evaluation import compare_indexes
+
+    seen = []
+
+    class Watched(CosineIndex):
+        """Exact search that notes the BLAS threads each search ran on."""
+
+        def search(self, queries, k=5):
+            seen.append({info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"})
+            return super().search(queries, k)
+
+    candidates, queries = rng.standard_normal((300, 16)), rng.standard_normal((12, 16))
+    (row,) = compare_indexes({"watched": Watched}, candidates, queries, k=5, n_single=4, rounds=2)
+    assert row["recall"] == 1.0 and row["exact_ms"] > 0 and row["latency_ms"] > 0 and row["throughput_qps"] > 0
+    assert row["speedup"] > 0 and row["batch_speedup"] > 0
+    assert len(seen) == 4 * (1 + 2) + (1 + 2)  # warm-up and 2 rounds of 4 single queries, then of one batch
+    assert all(threads <= {1} for threads in seen)

@@ -8,6 +8,7 @@ from PIL import Image
 from imgsim_tutorial import CosineIndex, LSHIndex
 from imgsim_tutorial.tuning import tradeoff_point
 from imgsim_tutorial.widgets import BucketExplorer, TableBrowser, TradeoffExplorer, bucket_view, table_view
+from imgsim_tutorial.widgets.tradeoffs import tradeoff_summary
 
 
 def png_size(data):
@@ -91,6 +92,17 @@ def test_tradeoff_point_against_exact_search():
     assert everything["recall"] == 1.0 and everything["fraction_scanned"] == 1.0
     narrow = tradeoff_point(data, queries, exact, n_bits=16, n_tables=1, n_probes=1)
     assert narrow["fraction_scanned"] < 0.1 and narrow["recall"] < everything["recall"]
+    # timed against exact search in the same rounds (a CosineIndex built for the call when none is given)
+    assert narrow["exact_query_ms"] > 0 and narrow["speedup"] > 0 and narrow["threads"] == 1
+
+
+def test_tradeoff_summary_shows_the_speedup_next_to_the_times():
+    point = {"k": 5, "recall": 0.8, "fraction_scanned": 0.125, "median_query_ms": 0.25, "exact_query_ms": 3.0,
+             "speedup": 11.96, "threads": 1}
+    summary = tradeoff_summary(point, 1500)
+    assert "recall@5 = 0.800" in summary and "scanned <b>12.5%</b> of 1500 candidates" in summary
+    assert "median query <b>0.25 ms</b> vs exact search 3.00 ms (same rounds, 1 thread)" in summary
+    assert summary.endswith("speed-up <b>12.0x</b>")
 
 
 def test_tradeoff_explorer_updates_and_caches():
@@ -102,3 +114,22 @@ def test_tradeoff_explorer_updates_and_caches():
     assert f"recall@5 = {explorer.point['recall']:.3f}" in explorer.summary.value
     explorer.n_tables.value = 1
     assert len(explorer.history) == 2  # the first setting came from the cache
+
+
+def test_tradeoff_explorer_times_exact_search_with_every_new_setting():
+    data = clustered(1500, 32, n_clusters=30, spread=0.3, seed=3)
+    explorer = TradeoffExplorer(data, data[:30] + 0.01, k=5, n_bits=10, n_tables=1)
+    exact_searches, search = [], explorer.exact_index.search
+
+    def counted(queries, k):
+        exact_searches.append(len(queries))
+        return search(queries, k)
+
+    explorer.exact_index.search = counted
+    explorer.n_tables.value = 8
+    assert exact_searches, "exact search is timed again, in the same rounds as the new setting"
+    point = explorer.point
+    assert point["n_tables"] == 8 and point["exact_query_ms"] > 0 and explorer.exact_time_ms == point["exact_query_ms"]
+    assert "median query" in explorer.summary.value
+    assert f"speed-up <b>{point['speedup']:.1f}x</b>" in explorer.summary.value
+    assert f"vs exact search {point['exact_query_ms']:.2f} ms" in explorer.summary.value

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from prose_numbers import unsourced_numbers
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -84,6 +85,38 @@ def test_notebook_reads_nothing_outside_the_package(notebook):
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_number_in_the_prose_comes_from_the_notebook(notebook):
+    """A decimal or a number with a unit in the markdown is in the code or an output (tests/prose_numbers.py)."""
+    missing = unsourced_numbers(json.loads(notebook.read_text()))
+    assert not missing, (f"{notebook.name}: numbers in the prose that no code or output of this run holds "
+                         "(print them, or say it without the number):\n  " + "\n  ".join(missing))
+
+
+def test_the_course_map_is_measured_on_the_notebooks_as_they_are():
+    """00's map prints study and run times from assets/measured/course_map.json: one entry per notebook,
+    its study time that of the stored notebook (so an edit without a rebuild fails here)."""
+    from imgsim_tutorial.teaching import course_map
+
+    measured = course_map.measured_map()["notebooks"]
+    assert set(measured) == {p.stem for p in NOTEBOOKS} == set(course_map.SYLLABUS)
+    for notebook in NOTEBOOKS:
+        times = measured[notebook.stem]
+        assert times["study"] == course_map.study_time(json.loads(notebook.read_text())), \
+            f"{notebook.name} changed since it was measured: python scripts/build_notebooks.py {notebook.stem[:2]}"
+        assert 0 < times["run_s"] < course_map.RUN_BUDGET_S, f"{notebook.name} ran {times['run_s']} s"
+    table = course_map.course_map()
+    assert all(f"`{p.stem}`" in table for p in NOTEBOOKS) and "min" in table
+
+
+def test_the_prose_number_check_can_fail():
+    notebook = {"cells": [{"cell_type": "markdown", "source": "Exact search takes 8.3 ms; recall 0.93 at 12 bits."},
+                          {"cell_type": "code", "source": "n_bits = 12", "outputs": [{"text": "recall 0.93"}]}]}
+    assert [line.split("'")[1] for line in unsourced_numbers(notebook)] == ["8.3 ms"]
+    exercise = {"cells": [{"cell_type": "markdown", "source": "**Exercise 2.** Use 0.05 and 16 bits."}]}
+    assert unsourced_numbers(exercise) == []
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_starts_with_badges_and_ends_with_links(notebook):
     cells = json.loads(notebook.read_text())["cells"]
     first, last = "".join(cells[0]["source"]), "".join(cells[-1]["source"])
@@ -112,5 +145,6 @@ def test_links_only_keeps_stored_outputs(tmp_path, monkeypatch, capsys):
     assert rebuilt.cells[2].outputs[0]["text"] == "hello\n" and rebuilt.cells[2].execution_count == 1
     assert "new/place" in rebuilt.cells[2].source
     assert "01-01" in capsys.readouterr().out  # it says which cell's code changed since its outputs
+    assert "01_demo" not in json.loads(build_notebooks.MEASURED_MAP.read_text())["notebooks"]  # no test data
     with pytest.raises(ValueError, match="without --links-only"):
         build_notebooks.keep_stored_outputs(rebuilt, tmp_path / "missing.ipynb")

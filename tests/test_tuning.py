@@ -260,3 +260,75 @@ def test_the_first_suggestion_reaches_its_target_on_other_data(mixture):
             _, ids, stats = index.search_with_stats(queries, 10)
         assert recall_at_k(ids, exact_ids) >= target, (best, recall_at_k(ids, exact_ids))
         assert stats["n_candidates"].mean() < 0.05 * len(embeddings)  # and a small part of the collection
+
+
+# -- measuring a setting: LSH and exact search timed in the same rounds ------------------------
+def blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
+
+
+class SlowExact:
+    """Stands in for exact search: 10 ms a query; notes each call and the BLAS threads it ran on."""
+
+    def __init__(self, n, calls):
+        self.n, self.calls = n, calls
+
+    def __len__(self):
+        return self.n
+
+    def search(self, queries, k):
+        import time
+
+        self.calls.append(("exact", blas_threads()))
+        time.sleep(0.010)
+
+
+@pytest.fixture
+def small_collection():
+    from conftest import clustered
+
+    data = clustered(1000, 16, n_clusters=10, seed=4)
+    queries = data[:10] + 0.01
+    return data, queries, CosineIndex().add(data).search(queries, 5)
+
+
+def test_tradeoff_point_times_exact_search_in_the_same_rounds_on_one_thread(small_collection, monkeypatch):
+    data, queries, exact = small_collection
+    calls = []
+    searched = LSHIndex.search
+
+    def watched(self, queries, k=5):
+        calls.append(("LSH", None))
+        return searched(self, queries, k)
+
+    monkeypatch.setattr(LSHIndex, "search", watched)
+    point = tradeoff_point(data, queries, exact, 8, 4, 1, k=5, timing_queries=2, rounds=3,
+                           exact_index=SlowExact(len(data), calls))
+    assert 9 < point["exact_query_ms"] < 200 and point["median_query_ms"] < point["exact_query_ms"]
+    assert point["speedup"] > 3 and point["threads"] == 1
+    order = [who for who, _ in calls]
+    assert order.count("exact") == order.count("LSH") == 2 * (1 + 3)  # 2 queries: a warm-up and 3 rounds each
+    turns = [who for position, who in enumerate(order) if position == 0 or who != order[position - 1]]
+    assert len(turns) >= 4  # the two take turns, not all of one and then all of the other
+    assert all(threads <= {1} for who, threads in calls if who == "exact")
+
+
+def test_tradeoff_point_builds_exact_search_when_none_is_given(small_collection):
+    data, queries, exact = small_collection
+    point = tradeoff_point(data, queries, exact, 8, 4, 1, k=5, timing_queries=3, rounds=2)
+    assert point["exact_query_ms"] > 0 and point["median_query_ms"] > 0 and point["speedup"] > 0
+    assert {"recall", "fraction_scanned", "neighbour_similarity", "index"} <= set(point)
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"exact_index": CosineIndex().add(np.eye(10))}, "exact_index holds 10 items but embeddings has 1000"),
+    ({"exact_index": "exact"}, r"exact_index must be an index with \.search"),
+    ({"timing_queries": 0}, "timing_queries must be at least 1"),
+    ({"threads": 0}, "threads must be at least 1"),
+])
+def test_tradeoff_point_refuses_what_it_cannot_time(small_collection, settings, message):
+    data, queries, exact = small_collection
+    with pytest.raises(ValueError, match=message):
+        tradeoff_point(data, queries, exact, 8, 4, 1, k=5, **settings)

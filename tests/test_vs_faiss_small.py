@@ -71,5 +71,8 @@ def test_the_benchmark_runs_end_to_end(vs_faiss, tmp_path):
     for row in stored["rows"]:
         assert row["ours_ms"] > 0 and row["faiss_ms"] > 0 and row["ours_build_s"] > 0
         assert np.isclose(row["ratio"], np.median(np.array(row["ours_ms_rounds"]) / row["faiss_ms_rounds"]))
+        # timed by compare_speeds, exact search in the same rounds
+        assert len(row["ours_ms_rounds"]) == 2 and len(row["ours_build_rounds"]) == 1
+        assert row["exact_ms"] > 0 and row["ours_speedup"] > 0 and row["faiss_speedup"] > 0
         assert {"search_met", "build_met", "recall_met"} <= set(row)
     assert "| data |" in stored["table"]

@@ -19,6 +19,20 @@ DPI = 100
 REFERENCE = "#777777"  # reference lines: chance, exact search, the target
 
 
+def readable_bytes(nbytes: float) -> str:
+    """A size in the largest decimal unit that keeps it at 1 or more, as people say it.
+
+    >>> readable_bytes(3072), readable_bytes(768 * 4 * 1e6), readable_bytes(32e9), readable_bytes(3.07e12)
+    ('3.1 kB', '3.1 GB', '32 GB', '3.1 TB')
+    """
+    if nbytes < 0:
+        raise ValueError(f"a size cannot be negative, got {nbytes}")
+    units = ["B", "kB", "MB", "GB", "TB"]
+    while nbytes >= 1000 and len(units) > 1:
+        nbytes, units = nbytes / 1000, units[1:]
+    return f"{nbytes:.0f} {units[0]}" if units[0] == "B" or nbytes >= 10 else f"{nbytes:.1f} {units[0]}"
+
+
 def _figure(width, height):
     import matplotlib.pyplot as plt
 

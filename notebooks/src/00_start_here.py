@@ -104,26 +104,34 @@ assert np.bincount(samples["labels"], minlength=3).tolist() == [4, 4, 4], "four 
 # %% [markdown]
 # ## The map
 #
-# Times are whole-notebook runs, offline, measured on an idle 2-core machine (2026-12-02) with
-# the leaves already drawn and notebook 01's embeddings cached (a first run adds about 10 s for
-# the leaves).
-# In hub mode on a CPU, ViT-base embeds about 3-7 images per second. Notebooks 02-08 never load
-# the encoder into their own kernel: they read the vectors from the cache, and what is not there
-# (a fresh Colab runtime) is embedded once in a separate process, with a progress bar and its
-# expected time printed, then kept for the next notebook.
-#
-# | notebook | you learn | package module | time to run |
-# |---|---|---|---|
-# | `00_start_here` | the pipeline, the two modes, the data | `data.py`, `leaves.py`, `mode.py`, `diagrams.py` | 4 s |
-# | `01_embeddings` | what an embedding is; `datasets.map`; which encoder for your photos | `embeddings.py` | 15 s |
-# | `02_cosine_search` | cosine similarity, exact top-k, precision@k and AP@k, when "no match" | `cosine_search.py`, `evaluation.py` | 13 s |
-# | `03_random_projection` | hyperplanes, sign bits, collision probability: theory vs measurement | `random_projection.py` | 6 s |
-# | `04_hash_tables` | LSH built by hand, then `LSHIndex`; recall-vs-speed curves; when LSH pays off; adding and deleting | `hash_tables.py`, `baselines.py` | 23 s |
-# | `05_beyond_lsh` | learned buckets (IVF), graphs (HNSW), compression (PQ), built by hand | `ivf.py`, `graph.py`, `pq.py` | 71 s |
-# | `06_faiss` | FAISS indexes, search inside a 🤗 dataset, recall-vs-speed curves | `faiss_index.py` | 43 s |
-# | `07_search_app` | a small search app built from the course's parts | `widgets/app.py` | 9 s |
-# | `08_at_scale` | near-duplicates, the same LSH on Apache Spark, a billion images on paper | `neardup.py`, `spark.py` | 39 s |
-#
+# The table is printed from measurements stored with the package: the **run** time is the whole
+# notebook, offline, on the machine that built the course (its cores are named under the
+# table), with the leaves already drawn and notebook 01's embeddings cached. The **study** time
+# reads the prose at 150 words a minute, allows 6 s per line of lesson code and 4 minutes per
+# exercise; a notebook that needs more than one sitting of 45 minutes says so. In hub mode on a CPU, ViT-base embeds a few images per second: notebook 01 pays
+# for that, and notebooks 02-08 never load the encoder into their own kernel. They read the
+# vectors from the cache, and what is not there (a fresh Colab runtime) is embedded once in a
+# separate process, with a progress bar and its expected time printed, then kept for the next
+# notebook.
+
+# %%
+from IPython.display import Markdown
+
+from imgsim_tutorial.teaching import course_map
+
+measured = course_map.measured_map()
+pace = measured["measured"]["study"]
+print(f"run: {measured['measured']['run']}\nstudy: {pace['words_per_minute']} words a minute, "
+      f"{pace['seconds_per_code_line']} s per line of lesson code, {pace['minutes_per_exercise']} minutes per "
+      f"exercise; one sitting: {course_map.STUDY_BUDGET_MINUTES} minutes")
+Markdown(course_map.course_map(measured))
+
+# %%
+slow = {stem: times["run_s"] for stem, times in measured["notebooks"].items()
+        if times.get("run_s", 0) >= course_map.RUN_BUDGET_S}
+assert not slow, f"over the {course_map.RUN_BUDGET_S} s budget: {slow}"
+
+# %% [markdown]
 # ## The vocabulary
 #
 # `embeddings` are an `(n, d)` array, one row per image; `queries` are `(nq, d)`; a search

@@ -163,7 +163,7 @@ figure = plotting.plot_embeddings_2d(candidate_embeddings, candidate_labels, lab
 # * the *same architecture with random weights* (what training bought us; on a seeded subset),
 # * raw pixels as vectors (no model at all).
 #
-# With three balanced classes, guessing gives about 0.33.
+# With three balanced classes, guessing gives about one in three.
 
 # %%
 # The random network embeds a seeded subset only: its answer is near chance either way, and it saves time.
