@@ -114,7 +114,8 @@ assert same_sets >= 0.99  # near-tied 10th/11th scores may swap between the two 
 timed_queries = query_embeddings[:30]
 searches = {  # one query at a time, each method in the same rounds, one thread (t.compare_speeds)
     "exact search (CosineIndex)": lambda: [exact_index.search(q, 10) for q in timed_queries],
-    "LSH by hand (dicts)": lambda: [search_by_hand(q, tables, hyperplanes, candidate_embeddings) for q in timed_queries],
+    "LSH by hand (dicts)": lambda: [search_by_hand(q, tables, hyperplanes, candidate_embeddings)
+                                    for q in timed_queries],
     "LSHIndex": lambda: [reference.search(q, 10) for q in timed_queries],
 }
 speeds = t.compare_speeds(searches, threads=1, rounds=5, per_call=len(timed_queries))
