@@ -504,7 +504,9 @@ def write(report, folder):
     (folder / "results.json").write_text(json.dumps(report, indent=1, default=float))
     if report.get("crossover"):  # notebook 04 reads this one: it ships inside the package (Colab has no benchmarks/)
         shipped = {key: report.get(key) for key in ("date", "machine", "crossover")}
-        CROSSOVER_ASSET.write_text(json.dumps(shipped, indent=1, default=float))
+        measured_on = report.get("dates", {}).get("crossover", report.get("date"))
+        if measured_on == report.get("date"):  # measured in this run: a kept section's file stays as it was
+            CROSSOVER_ASSET.write_text(json.dumps(shipped, indent=1, default=float))
 
 
 # -- the sections ------------------------------------------------------------------------------
@@ -685,10 +687,14 @@ def start_report(args) -> dict:
     report = {"date": date.today().isoformat(), "n_queries": args.queries,
               "machine": f"{platform.machine()} CPU, {CORES} cores, Python {platform.python_version()}, "
                          f"load average {os.getloadavg()[0]:.1f} at start"}
+    dates = {section: report["date"] for section in SECTIONS}
     if set(args.sections) != set(SECTIONS) and (args.out / "results.json").exists():
         kept = json.loads((args.out / "results.json").read_text())  # update only the sections run now
+        earlier = kept.get("dates", {})  # a kept section keeps the date it was measured on
+        dates = {section: report["date"] if section in args.sections else earlier.get(section, kept["date"])
+                 for section in SECTIONS}
         report = {**kept, **{key: report[key] for key in ("date", "machine")}, "n_queries": args.queries}
-    return report
+    return {**report, "dates": dates}
 
 
 def main():
