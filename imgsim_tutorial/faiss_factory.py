@@ -138,12 +138,11 @@ class FactoryIndex(FaissIndexBase):
     def _list_sizes(self, ivf) -> np.ndarray:
         """Members per IVF list, read once per state of the index: one FAISS call per list cost about
         0.3 ms per search at 224 lists, more than the search itself (``benchmarks/beyond_lsh.py``)."""
-        key = (ivf.nlist, ivf.ntotal)
-        cached = getattr(self, "_sizes", None)  # (key, sizes), replaced in one assignment: safe across threads
-        if cached is None or cached[0] != key:
-            cached = (key, np.array([ivf.invlists.list_size(j) for j in range(ivf.nlist)]))
+        cached = getattr(self, "_sizes", None)  # (index, ntotal, sizes), replaced in one assignment: thread-safe
+        if cached is None or cached[0] is not self.index_ or cached[1] != ivf.ntotal:
+            cached = (self.index_, ivf.ntotal, np.array([ivf.invlists.list_size(j) for j in range(ivf.nlist)]))
             self._sizes = cached
-        return cached[1]
+        return cached[2]
 
     def _file_checks(self) -> dict:
         settings = parse_factory(self.factory)
