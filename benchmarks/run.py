@@ -273,7 +273,7 @@ def overhead_ratio(index, queries) -> dict:
     Also times the bucket lookup alone (finding the buckets, merging or counting their members),
     so that ``residual_ms`` (the query minus its three parts) is what is left for Python overhead.
     """
-    from imgsim_tutorial.lsh_lookup import union_of_buckets
+    from imgsim_tutorial._support.lsh_lookup import union_of_buckets
 
     ratios, parts = [], []
     for query in queries:

@@ -2,13 +2,14 @@
 
 The listing reads like the syllabus. Lesson modules sit at the top level, in course order:
 ``embeddings`` (01), ``cosine_search`` and ``evaluation`` (02), ``random_projection`` (03),
-``hash_tables``/``lsh_lookup``, ``baselines`` and ``tuning`` (04), ``ivf``, ``graph``, ``pq`` and
-``faiss_factory`` (05), ``faiss_index`` (06), ``neardup`` and ``spark`` (08); ``course`` is what
-every notebook starts from. ``vectors`` (input checks) and ``index_base`` (the contract every
-index keeps) are what the indexes stand on. Three folders hold what a learner reads less:
-``data/`` (the beans photos or their offline stand-in, leaves, uploads, augmented copies,
-synthetic embeddings), ``teaching/`` (exercises, plotting, diagrams) and ``_support/``
-(plumbing: mode, cache, files, memory, the embedding worker); ``widgets/`` holds the views.
+``hash_tables`` and ``tuning`` (04), ``ivf``, ``graph``, ``pq`` and ``faiss_factory`` (05),
+``faiss_index`` (06), ``neardup`` and ``spark`` (08); ``course`` is what every notebook starts
+from. ``vectors`` (input checks) and ``index_base`` (the contract every index keeps) are what the
+indexes stand on. Three folders hold what a learner reads less: ``data/`` (the beans photos or
+their offline stand-in, leaves, uploads, augmented copies, synthetic embeddings), ``teaching/``
+(exercises, plotting, diagrams, the original tutorial's baselines) and ``_support/`` (plumbing:
+mode, cache, files, memory, the embedding worker, LSH's all-at-once bucket lookup); ``widgets/``
+holds the views.
 Imports run one way: lessons never import widgets, ``_support`` never imports a lesson.
 
 Every public name is importable from the top level (``from imgsim_tutorial import HNSWIndex``),
@@ -48,7 +49,7 @@ _LAZY = {
     "bit_agreement_probability": "random_projection", "hamming_distance": "random_projection",
     "table_collision_probability": "random_projection",
     "HashTable": "hash_tables", "LSHIndex": "hash_tables",
-    "SharedPlanesLSH": "baselines", "naive_search": "baselines",
+    "SharedPlanesLSH": "teaching.baselines", "naive_search": "teaching.baselines",
     "FlatIPIndex": "faiss_index", "FaissLSHIndex": "faiss_index", "MultiHashIndex": "faiss_index",
     "HNSWIndex": "faiss_index", "add_cosine_index": "faiss_index", "dataset_search": "faiss_index",
     "IVFIndex": "ivf", "GraphIndex": "graph", "PQIndex": "pq",

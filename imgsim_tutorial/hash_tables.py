@@ -19,7 +19,7 @@ that many tables: a true neighbour collides in many tables, a chance visitor in 
 
 The union of buckets is a shortlist. ``search`` re-ranks it by exact cosine, so every score it
 returns is a true cosine similarity; the collision count is only a shortlisting signal. How a
-query finds its buckets quickly (all tables, probes and queries at once) is ``lsh_lookup.py``.
+query finds its buckets quickly (all tables, probes and queries at once) is ``_support/lsh_lookup.py``.
 Persistence is ``IndexBase``'s: one versioned ``.npz`` with a JSON header; no pickle anywhere.
 """
 
@@ -30,9 +30,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ._support.lsh_lookup import BucketLookup, probe_flips, probe_masks, union_of_buckets
 from .cosine_search import rerank
 from .index_base import IndexBase
-from .lsh_lookup import BucketLookup, probe_flips, probe_masks, union_of_buckets
 from .random_projection import RandomHyperplanes, pack_bits
 from .vectors import available_cores, check_bool, check_int
 
@@ -89,7 +89,7 @@ def probe_sequence(margins: np.ndarray, n_probes: int) -> list[tuple[int, ...]]:
     smallest ``|margin|``) come first, because those bits are the likeliest to be wrong.
 
     Ties go to the flip set met first. This is the one-table view; the search computes the
-    same sequence for all tables and queries at once (``lsh_lookup.probe_flips``).
+    same sequence for all tables and queries at once (``_support.lsh_lookup.probe_flips``).
 
     >>> probe_sequence(np.array([0.9, -0.1, 0.5]), 5)   # its own bucket, then 4 more
     [(1,), (2,), (0,), (1, 2)]

@@ -52,11 +52,11 @@ from statistics import NormalDist
 
 import numpy as np
 
+from ._support.lsh_lookup import probe_flips
 from .cosine_search import CosineIndex
 from .evaluation import compare_speeds, recall_at_k
 from .hash_tables import LSHIndex
 from .index_base import ShortResultWarning
-from .lsh_lookup import probe_flips
 from .random_projection import any_table_collision_probability, bit_agreement_probability
 from .vectors import check_int, normalize
 

@@ -9,9 +9,9 @@ import pytest
 from conftest import clustered
 
 from imgsim_tutorial import CosineIndex, ShortResultWarning, recall_at_k
-from imgsim_tutorial.baselines import SharedPlanesLSH
 from imgsim_tutorial.hash_tables import HashTable, LSHIndex, probe_sequence
 from imgsim_tutorial.random_projection import hamming_distance
+from imgsim_tutorial.teaching.baselines import SharedPlanesLSH
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ import pytest
 from conftest import clustered
 
 from imgsim_tutorial import LSHIndex, ShortResultWarning, cosine_search
+from imgsim_tutorial._support.lsh_lookup import BucketLookup, probe_flips, probe_masks, probe_plan, union_of_buckets
 from imgsim_tutorial.cosine_search import rerank, top_k
 from imgsim_tutorial.data.synthetic import realistic_embeddings
-from imgsim_tutorial.lsh_lookup import BucketLookup, probe_flips, probe_masks, probe_plan, union_of_buckets
 from imgsim_tutorial.random_projection import pack_bits
 
 

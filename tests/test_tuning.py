@@ -147,7 +147,7 @@ def test_bad_targets_and_impossible_limits_say_what_to_change(realistic):
 
 def test_the_formula_needs_independent_tables_shared_ones_add_nothing(realistic):
     """1-(1-p^K)^L assumes each table draws its own hyperplanes; the tutorial's shared ones add no recall."""
-    from imgsim_tutorial.baselines import SharedPlanesLSH
+    from imgsim_tutorial.teaching.baselines import SharedPlanesLSH
 
     embeddings, queries, exact_ids = realistic
     queries = queries[:40]

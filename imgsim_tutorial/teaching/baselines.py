@@ -18,7 +18,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from .random_projection import RandomHyperplanes
+from ..random_projection import RandomHyperplanes
 
 
 def naive_search(query, candidate_vectors, candidate_ids, k: int = 5):
