@@ -40,9 +40,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from tuner_check import members_read  # noqa: E402
-from vs_faiss import mixture_embeddings  # noqa: E402
 
 from imgsim_tutorial import CosineIndex, LSHIndex, ShortResultWarning  # noqa: E402
+from imgsim_tutorial.data.synthetic import mixture_embeddings  # noqa: E402
 
 K = 10
 TERMS = ("query", "candidate", "touched", "lookup", "hash")

@@ -45,9 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from vs_faiss import mixture_embeddings  # noqa: E402
-
 from imgsim_tutorial import CosineIndex, LSHIndex, ShortResultWarning, recall_at_k  # noqa: E402
+from imgsim_tutorial.data.synthetic import mixture_embeddings  # noqa: E402
 from imgsim_tutorial.evaluation import compare_speeds  # noqa: E402
 from imgsim_tutorial.tuning import similarity_profile, suggest_lsh_settings  # noqa: E402
 

@@ -9,8 +9,8 @@ Protocol, the same for ours and FAISS's, in one process:
 
 - **data**: two SYNTHETIC sets, d = 768, unit rows, never the course's own generator settings:
   ``realistic_embeddings`` with other cluster settings and seed, and :func:`mixture_embeddings`
-  below (an anisotropic Gaussian mixture with heavy-tailed cluster sizes and a shared mean
-  direction). Held-out queries come from the same distribution; exact search is the oracle;
+  (``imgsim_tutorial.data.synthetic``: an anisotropic Gaussian mixture with heavy-tailed cluster
+  sizes and a shared mean direction). Held-out queries come from the same distribution; exact search is the oracle;
 - **one thread**: ``imgsim_tutorial.evaluation.pinned_threads(1)`` for NumPy's BLAS and FAISS's
   OpenMP together, around the whole run;
 - **timing**: the course's one protocol, ``imgsim_tutorial.evaluation.compare_speeds`` (rounds in
@@ -52,49 +52,8 @@ LIMITS = {("ivf", "search"): 2.0, ("ivf", "build"): 3.0, ("graph", "search"): 3.
 EF_SWEEP = [10, 12, 16, 20, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 256, 320, 384, 512, 768, 1024]
 
 
-def mixture_embeddings(n: int, dim: int = 768, *, n_queries: int = 0, seed: int = 0, n_clusters: int | None = None,
-                       mean_weight: float = 0.6, centre_weight: float = 0.45, spread: float = 0.35, rank: int = 24,
-                       size_tail: float = 1.5, noise: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
-    """An anisotropic Gaussian mixture that looks like image embeddings: ``(embeddings, queries)``.
-
-    Every point is ``mean_weight * m + centre_weight * c_j + s_j * (x + noise * e)``, normalised:
-    ``m`` a direction shared by all (random pairs have cosine about 0.5, as CLIP's do), ``c_j``
-    its cluster's centre, ``x`` a draw from the cluster's own covariance (``rank`` random axes
-    with variances falling as 1/i: elongated, not round, clusters), ``e`` isotropic noise and
-    ``s_j`` a log-normal spread per cluster. Cluster sizes are Pareto (``size_tail``):
-    a few huge clusters and a long tail of small ones.
-
-    >>> embeddings, queries = mixture_embeddings(300, 32, n_queries=4, seed=1)
-    >>> embeddings.shape, queries.shape
-    ((300, 32), (4, 32))
-    """
-    rng = np.random.default_rng(seed)
-    n_clusters = n_clusters or max(8, n // 125)
-    sizes = rng.pareto(size_tail, n_clusters) + 1.0
-    cluster_of = rng.choice(n_clusters, size=n + n_queries, p=sizes / sizes.sum())
-    mean = rng.standard_normal(dim)
-    mean /= np.linalg.norm(mean)
-    centres = rng.standard_normal((n_clusters, dim))
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    variances = 1.0 / np.arange(1, rank + 1)
-    strengths = np.sqrt(variances / variances.sum())
-    spreads = spread * np.exp(rng.normal(0.0, 0.3, n_clusters))
-    points = np.empty((n + n_queries, dim), dtype=np.float32)
-    for cluster in range(n_clusters):
-        members = np.flatnonzero(cluster_of == cluster)
-        if not len(members):
-            continue
-        axes = rng.standard_normal((rank, dim)) / np.sqrt(dim)
-        inside = (rng.standard_normal((len(members), rank)) * strengths) @ axes
-        isotropic = rng.standard_normal((len(members), dim)) / np.sqrt(dim)
-        points[members] = (mean_weight * mean + centre_weight * centres[cluster]
-                           + spreads[cluster] * (inside + noise * isotropic))
-    points /= np.linalg.norm(points, axis=1, keepdims=True)
-    return points[:n], points[n:]
-
-
 def datasets(n: int, n_queries: int) -> dict:
-    from imgsim_tutorial.data.synthetic import realistic_embeddings
+    from imgsim_tutorial.data.synthetic import mixture_embeddings, realistic_embeddings
 
     return {
         "realistic_embeddings(n_clusters=n/160, zipf=1.3, subspace_dim=32, seed=7)":

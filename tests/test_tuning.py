@@ -1,8 +1,6 @@
 """tuning: the formulas checked by hand, then the suggestion checked by measuring an LSHIndex."""
 
-import importlib.util
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -240,12 +238,10 @@ def test_the_tuner_centres_data_that_share_a_mean_direction(realistic):
 
 @pytest.fixture(scope="module")
 def mixture():
-    """benchmarks/vs_faiss.py's mixture: NOT the course's generator, and a shared mean direction."""
-    spec = importlib.util.spec_from_file_location("vs_faiss", Path(__file__).resolve().parents[1] / "benchmarks"
-                                                  / "vs_faiss.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    embeddings, queries = module.mixture_embeddings(20_000, 128, n_queries=150, seed=11)
+    """``mixture_embeddings``: NOT the course's generator, and a shared mean direction."""
+    from imgsim_tutorial.data.synthetic import mixture_embeddings
+
+    embeddings, queries = mixture_embeddings(20_000, 128, n_queries=150, seed=11)
     return embeddings, queries, CosineIndex().add(embeddings).search(queries, 10)[1]
 
 

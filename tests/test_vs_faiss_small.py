@@ -8,6 +8,7 @@ import pytest
 from conftest import load_benchmark
 
 from imgsim_tutorial import CosineIndex, recall_at_k
+from imgsim_tutorial.data.synthetic import mixture_embeddings
 from imgsim_tutorial.graph import GraphIndex
 from imgsim_tutorial.ivf import IVFIndex
 
@@ -21,14 +22,14 @@ def vs_faiss():
 
 @pytest.fixture(scope="module")
 def mixture(vs_faiss):
-    return vs_faiss.mixture_embeddings(3000, 96, n_queries=60, seed=5)
+    return mixture_embeddings(3000, 96, n_queries=60, seed=5)
 
 
 def test_mixture_looks_like_embeddings(vs_faiss, mixture):
     embeddings, queries = mixture
     assert embeddings.shape == (3000, 96) and queries.shape == (60, 96) and embeddings.dtype == np.float32
     assert np.allclose(np.linalg.norm(embeddings, axis=1), 1, atol=1e-5)
-    again, _ = vs_faiss.mixture_embeddings(3000, 96, n_queries=60, seed=5)
+    again, _ = mixture_embeddings(3000, 96, n_queries=60, seed=5)
     assert np.array_equal(again, embeddings)  # seeded
     pairs = np.random.default_rng(0).integers(3000, size=(2, 2000))
     random_pair = np.mean(np.sum(embeddings[pairs[0]] * embeddings[pairs[1]], axis=1))

@@ -18,7 +18,8 @@ and :func:`realistic_embeddings` reproduces each of them:
 
 It leaves out everything about pixels: these are vectors only, and they are labelled SYNTHETIC
 wherever they are used. :func:`embedding_statistics` measures the four properties so that a
-notebook can print them next to every result.
+notebook can print them next to every result. :func:`mixture_embeddings` is a second, independent
+generator (an anisotropic Gaussian mixture) for checks that must not rest on the course's own data.
 """
 
 from __future__ import annotations
@@ -140,3 +141,44 @@ def embedding_statistics(embeddings, queries, k: int = 10, labels=None, query_la
 
 def _unit(vectors):
     return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
+
+
+def mixture_embeddings(n: int, dim: int = 768, *, n_queries: int = 0, seed: int = 0, n_clusters: int | None = None,
+                       mean_weight: float = 0.6, centre_weight: float = 0.45, spread: float = 0.35, rank: int = 24,
+                       size_tail: float = 1.5, noise: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """An anisotropic Gaussian mixture that looks like image embeddings: ``(embeddings, queries)``.
+
+    Every point is ``mean_weight * m + centre_weight * c_j + s_j * (x + noise * e)``, normalised:
+    ``m`` a direction shared by all (random pairs have cosine about 0.5, as CLIP's do), ``c_j``
+    its cluster's centre, ``x`` a draw from the cluster's own covariance (``rank`` random axes
+    with variances falling as 1/i: elongated, not round, clusters), ``e`` isotropic noise and
+    ``s_j`` a log-normal spread per cluster. Cluster sizes are Pareto (``size_tail``):
+    a few huge clusters and a long tail of small ones.
+
+    >>> embeddings, queries = mixture_embeddings(300, 32, n_queries=4, seed=1)
+    >>> embeddings.shape, queries.shape
+    ((300, 32), (4, 32))
+    """
+    rng = np.random.default_rng(seed)
+    n_clusters = n_clusters or max(8, n // 125)
+    sizes = rng.pareto(size_tail, n_clusters) + 1.0
+    cluster_of = rng.choice(n_clusters, size=n + n_queries, p=sizes / sizes.sum())
+    mean = rng.standard_normal(dim)
+    mean /= np.linalg.norm(mean)
+    centres = rng.standard_normal((n_clusters, dim))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    variances = 1.0 / np.arange(1, rank + 1)
+    strengths = np.sqrt(variances / variances.sum())
+    spreads = spread * np.exp(rng.normal(0.0, 0.3, n_clusters))
+    points = np.empty((n + n_queries, dim), dtype=np.float32)
+    for cluster in range(n_clusters):
+        members = np.flatnonzero(cluster_of == cluster)
+        if not len(members):
+            continue
+        axes = rng.standard_normal((rank, dim)) / np.sqrt(dim)
+        inside = (rng.standard_normal((len(members), rank)) * strengths) @ axes
+        isotropic = rng.standard_normal((len(members), dim)) / np.sqrt(dim)
+        points[members] = (mean_weight * mean + centre_weight * centres[cluster]
+                           + spreads[cluster] * (inside + noise * isotropic))
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    return points[:n], points[n:]
