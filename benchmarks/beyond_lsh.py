@@ -4,13 +4,13 @@ Run:  python benchmarks/beyond_lsh.py [n]   (n: 50,000; about 12 minutes on a qu
 
 Families: exact, lsh, ivf, pq, ivf_pq, graph, faiss_flat, faiss_ivf, faiss_hnsw, and hnsw_layers, all
 measured in one run (a file that mixed rows of two runs once quoted two exact-search times, 29 and
-41 ms, for the same setting). Notebooks 05 and 06 show parts of it (``t.evaluation.stored_comparison``).
+41 ms, for the same setting). Notebooks 07, 08 and 09 show parts of it (``t.evaluation.stored_comparison``).
 
 Every row is timed by the course's one protocol (``imgsim_tutorial.evaluation.compare_speeds``):
 single queries, NumPy's BLAS and FAISS pinned to one thread, ``ROUNDS`` rounds of 30 queries that
 interleave the method with exact search, and the speed-up taken round by round in the same call.
 Each row stores its own exact time next to its own, with the range of the rounds. Writes
-``imgsim_tutorial/assets/measured/beyond_lsh_<n>.json``, which notebook 05 reads.
+``imgsim_tutorial/assets/measured/beyond_lsh_<n>.json``, which notebook 08 reads.
 """
 
 from __future__ import annotations

@@ -497,12 +497,12 @@ def plot(report, folder):
 
 
 def write(report, folder):
-    """results.json, with the curve rows also under "datasets" (the older layout notebook 04 reads)."""
+    """results.json, with the curve rows also under "datasets" (the older layout notebook 05 reads)."""
     if report.get("curves"):
         report["datasets"] = {f"realistic N={report['curves']['n']:,} (SYNTHETIC)": [
             {**row, "latency_ms": row["single_ms"]} for row in report["curves"]["rows"]]}
     (folder / "results.json").write_text(json.dumps(report, indent=1, default=float))
-    if report.get("crossover"):  # notebook 04 reads this one: it ships inside the package (Colab has no benchmarks/)
+    if report.get("crossover"):  # notebook 05 reads this one: it ships inside the package (Colab has no benchmarks/)
         shipped = {key: report.get(key) for key in ("date", "machine", "crossover")}
         measured_on = report.get("dates", {}).get("crossover", report.get("date"))
         if measured_on == report.get("date"):  # measured in this run: a kept section's file stays as it was

@@ -20,7 +20,7 @@ Protocol, the same for ours and FAISS's, in one process:
   of at most 256 points per list, 20 steps), FAISS's ``train`` + ``add`` with its defaults (the
   same sample cap, 10 steps). Graph: ``GraphIndex(n_neighbors=16)`` against
   ``IndexHNSWFlat(M=16)`` with ``efConstruction = 40``; the graph is searched twice, from its
-  one entry point (the default notebook 05 teaches) and with ``n_entry_points = N / 25``;
+  one entry point (the default notebook 07 teaches) and with ``n_entry_points = N / 25``;
 - **setting per recall target**: the smallest ``n_probes`` (IVF, target recall@10 >= 0.9) or
   ``ef_search`` / ``efSearch`` (graph, >= 0.95) whose recall on all held-out queries reaches it,
   found separately for each index;

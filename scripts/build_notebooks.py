@@ -202,6 +202,8 @@ def record_times(stem: str, notebook, run_s: float | None, path: Path = MEASURED
     stored["measured"] = {"run": f"offline, whole notebook, on {os.cpu_count()} cores, cache warm (the leaves "
                                  "drawn, 01's embeddings cached), by scripts/build_notebooks.py",
                           "study": STUDY_PACE}
+    stems = set(course_stems())  # a notebook that was renamed or split leaves the map
+    stored["notebooks"] = {name: times for name, times in stored["notebooks"].items() if name in stems}
     entry = stored["notebooks"].setdefault(stem, {})
     entry["study"] = study_time(notebook)
     if run_s is not None:

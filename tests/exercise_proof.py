@@ -85,7 +85,7 @@ SAME = ("import numpy as _proof_np\n"
 
 
 BUDGET_MB = 1024  # Binder: 2 GB for two open notebooks (the hub rehearsal's budget too)
-# Before the first exercise: the kernel's peak over the lesson. Notebook 05 never reads the mode, so the
+# Before the first exercise: the kernel's peak over the lesson. Notebooks 06-08 never read the mode, so the
 # hub rehearsal leaves it to this run; for the others it is a first check, offline.
 MEMORY = ("# proof: the kernel's peak memory over the lesson (Linux), under Binder's budget per notebook\n"
           "import pathlib as _pathlib, re as _re\n"

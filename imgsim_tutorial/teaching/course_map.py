@@ -24,13 +24,18 @@ SYLLABUS = {
                          "cosine_search.py, evaluation.py"),
     "03_random_projection": ("hyperplanes, sign bits, collision probability: theory vs measurement",
                              "random_projection.py"),
-    "04_hash_tables": ("LSH built by hand, then `LSHIndex`; recall-vs-speed curves; when LSH pays off; "
-                       "adding and deleting", "hash_tables.py, tuning.py"),
-    "05_beyond_lsh": ("learned buckets (IVF), graphs (HNSW), compression (PQ), built by hand",
-                      "ivf.py, graph.py, pq.py"),
-    "06_faiss": ("FAISS indexes, search inside a 🤗 dataset, recall-vs-speed curves", "faiss_index.py"),
-    "07_search_app": ("a small search app built from the course's parts", "widgets/app.py"),
-    "08_at_scale": ("near-duplicates, the same LSH on Apache Spark, a billion images on paper",
+    "04_hash_tables": ("LSH built by hand, then `LSHIndex`; the tutorial's two bugs; the S-curve; choosing settings",
+                       "hash_tables.py, tuning.py"),
+    "05_lsh_in_practice": ("when LSH beats exact search; counting collisions; recall-vs-speed curves; storing, "
+                           "updating and saving an index", "hash_tables.py, tuning.py"),
+    "06_ivf": ("learned buckets: k-means cells by hand, `IVFIndex` checked against FAISS; where learning loses",
+               "ivf.py"),
+    "07_graphs": ("a walk on a proximity graph, long links, the beam; HNSW's layers and knobs", "graph.py"),
+    "08_pq_and_choosing": ("product quantisation by hand, IVF-PQ, every method side by side; choosing an index",
+                           "pq.py, faiss_factory.py, choose.py"),
+    "09_faiss": ("FAISS indexes, search inside a 🤗 dataset, recall-vs-speed curves", "faiss_index.py"),
+    "10_search_app": ("a small search app built from the course's parts", "widgets/app.py"),
+    "11_at_scale": ("near-duplicates, the same LSH on Apache Spark, a billion images on paper",
                     "neardup.py, spark.py"),
 }
 

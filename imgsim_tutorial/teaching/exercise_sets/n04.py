@@ -1,5 +1,6 @@
-"""Notebook 04, hash tables: the fewest tables for a recall target, ranking by votes, what an index
-stores per image, and the recall of one setting predicted, then measured."""
+"""Notebook 04, hash tables: the fewest tables for a recall target, and the recall of one setting
+predicted, then measured.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +12,12 @@ from ...cosine_search import CosineIndex
 from ...evaluation import recall_at_k
 from ...hash_tables import LSHIndex
 from ...index_base import ShortResultWarning
-from ...tuning import lsh_memory_bytes, predict_lsh
+from ...tuning import predict_lsh
 from ..exercise_book import Exercise
 from ..exercises import RIGHT, WRONG, Check, check_value, known_mistake
 
 TARGET, TABLE_BITS = 0.95, 8  # exercise 1: recall@10 wanted with tables of 8 bits
-MEMORY_SETTING = {"n_tables": 20, "dim": 768, "n_bits": 16}  # exercise 3
-PREDICT_BITS, PREDICT_TABLES = 12, 8  # exercise 4
+PREDICT_BITS, PREDICT_TABLES = 12, 8  # exercise 2
 MAX_TABLES = 256  # more than any exercise needs; keeps a check fast
 
 
@@ -52,45 +52,6 @@ def smallest_tables(answer, *, embeddings, queries, **_) -> Check:
     if n_tables > 1 and lsh_recall(embeddings, queries, true_ids, n_bits=TABLE_BITS, n_tables=n_tables - 1) >= TARGET:
         return Check(WRONG, "n_tables", f"{n_tables} tables reach {TARGET}, but so do fewer: find the smallest")
     return Check(RIGHT, "n_tables", f"right (recall@10 {recall:.3f})")
-
-
-def _top10_lists(rows) -> np.ndarray:
-    """First 10 ids of each list, padded with -1 (never found) when a list is shorter."""
-    return np.array([np.pad(np.asarray(row)[:10], (0, 10), constant_values=-1)[:10] for row in rows])
-
-
-def votes_recall(answer, *, index, embeddings, queries, **_) -> Check:
-    true_ids = _exact_top10(embeddings, queries)
-    truth = recall_at_k(_top10_lists(index.collision_counts(query)[0] for query in queries), true_ids)
-    verdict = check_value(answer, truth, name="recall@10", atol=1e-6)
-    if verdict:
-        return verdict
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ShortResultWarning)
-        by_cosine = recall_at_k(index.search(queries, 10)[1], true_ids)
-    unranked = recall_at_k(_top10_lists(index.candidates(query) for query in queries), true_ids)
-    return known_mistake(answer, [
-        (by_cosine, "that is the recall of index.search, which re-ranks by cosine; rank by the votes alone"),
-        (unranked, "index.candidates lists the ids in id order, unranked; collision_counts ranks them by votes"),
-        (truth * 100, "this looks like a percentage: give a fraction between 0 and 1"),
-    ], verdict, atol=1e-6)
-
-
-def bytes_per_image(answer, **_) -> Check:
-    parts = lsh_memory_bytes(1, **MEMORY_SETTING)
-    packed_codes = MEMORY_SETTING["n_tables"] * MEMORY_SETTING["n_bits"] / 8  # what "bits are cheap" suggests
-    truth = parts["vectors"] + parts["ids"] + parts["codes"] + parts["tables"]
-    verdict = check_value(answer, truth, name="bytes per image", atol=0.5, rtol=0)
-    if verdict:
-        return verdict
-    return known_mistake(answer, [
-        (truth - parts["codes"] - parts["tables"] + packed_codes,
-         "counted the codes as packed bits; every table stores, per item, a uint64 code and an int64 id, and "
-         "the index keeps each item's codes once more"),
-        (truth + parts["vectors"], "the vectors are float32: 4 bytes per number, not 8"),
-        (truth - parts["vectors"], "the float vectors are kept too, for the exact re-rank"),
-        (truth - parts["codes"], "counted the sorted tables, but not each item's codes kept in insertion order"),
-    ], verdict, atol=0.5, rtol=0)
 
 
 def predicted_recall(predicted, measured=None, *, profile, embeddings, queries, **_) -> Check:
@@ -135,25 +96,7 @@ EXERCISES = [
              smallest_tables,
              wrong=("answer_tables = answer_tables + 1",
                     "answer_tables = answer_tables - 1")),
-    Exercise(2, 2, "Ranking by votes alone",
-             ("index.collision_counts(query) gives the ids ranked by the share of tables they share with the "
-              "query; keep the first 10 of each query.",
-              "Some queries have fewer than 10 candidates: pad their lists with -1 (np.pad) so that every row has "
-              "10 ids, then t.recall_at_k(lists, exact_ids)."),
-             votes_recall,
-             wrong=("answer_votes_recall = t.recall_at_k(index.search(query_embeddings, 10)[1], exact_ids)",
-                    "answer_votes_recall = t.recall_at_k(np.array([np.pad(index.candidates(q)[:10], (0, 10), "
-                    "constant_values=-1)[:10] for q in query_embeddings]), exact_ids)",
-                    "answer_votes_recall = answer_votes_recall * 100")),
-    Exercise(3, 1, "Bytes per image of a large index",
-             ("Add up what grows with every image: its vector, its id, and what each table keeps for it.",
-              "Read 'What it costs to store' again: float32 numbers take 4 bytes; per table an item costs a "
-              "uint64 code and an int64 id in the sorted table, and its code once more in insertion order."),
-             bytes_per_image,
-             wrong=("answer_bytes = 768 * 4 + 8 + 20 * 16 / 8",
-                    "answer_bytes = 768 * 8 + 8 + 20 * 24",
-                    "answer_bytes = 8 + 20 * 24")),
-    Exercise(4, 3, "The recall of one setting: predict, then measure",
+    Exercise(2, 3, "The recall of one setting: predict, then measure",
              ("The prediction needs no index: the formulas and the similarity profile above give it. The "
               "measurement needs an index and the exact answers.",
               "tuning.predict_lsh(profile, n, n_bits, n_tables) returns a dict with 'predicted_recall'; then "

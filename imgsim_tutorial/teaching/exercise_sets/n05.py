@@ -1,199 +1,82 @@
-"""Notebook 05, beyond LSH: the share one IVF query scans (predicted, then measured), PQ's
-compression ratio, the narrowest graph beam that reaches a recall, and small cells against large.
-
-Every setting a check tries is set on a copy of the learner's index (``copy.copy``: the arrays
-are shared, only the setting differs), so checking never changes what the notebook holds.
+"""Notebook 05, LSH in practice: ranking by votes, and what an index stores per image.
 """
 
 from __future__ import annotations
 
-import copy
+import warnings
 
 import numpy as np
 
 from ...cosine_search import CosineIndex
 from ...evaluation import recall_at_k
-from ...graph import GraphIndex
-from ...ivf import IVFIndex
+from ...index_base import ShortResultWarning
+from ...tuning import lsh_memory_bytes
 from ..exercise_book import Exercise
-from ..exercises import Check, check_value
+from ..exercises import Check, check_value, known_mistake
 
-K = 10
-BEAM_WIDTHS = (8, 12, 16, 24, 32, 48, 64)
-
-
-def _wrong(message: str) -> Check:
-    return Check("wrong", "answer", message)
+MEMORY_SETTING = {"n_tables": 20, "dim": 768, "n_bits": 16}  # exercise 2
 
 
-def _exact_ids(embeddings, queries):
-    return CosineIndex().add(embeddings).search(queries, K)[1]
+def _exact_top10(embeddings, queries) -> np.ndarray:
+    return CosineIndex().add(embeddings).search(queries, 10)[1]
 
 
-def _with(index, **settings):
-    """A copy of ``index`` with other query-time settings; the original keeps its own."""
-    changed = copy.copy(index)
-    for name, value in settings.items():
-        setattr(changed, name, value)
-    return changed
+def _top10_lists(rows) -> np.ndarray:
+    """First 10 ids of each list, padded with -1 (never found) when a list is shorter."""
+    return np.array([np.pad(np.asarray(row)[:10], (0, 10), constant_values=-1)[:10] for row in rows])
 
 
-def _number(value):
-    """``value`` as a float if it is one number, else None (the checker then says what it expected)."""
-    if np.ndim(value) != 0 or isinstance(value, (bool, str, np.bool_)):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+def votes_recall(answer, *, index, embeddings, queries, **_) -> Check:
+    true_ids = _exact_top10(embeddings, queries)
+    truth = recall_at_k(_top10_lists(index.collision_counts(query)[0] for query in queries), true_ids)
+    verdict = check_value(answer, truth, name="recall@10", atol=1e-6)
+    if verdict:
+        return verdict
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ShortResultWarning)
+        by_cosine = recall_at_k(index.search(queries, 10)[1], true_ids)
+    unranked = recall_at_k(_top10_lists(index.candidates(query) for query in queries), true_ids)
+    return known_mistake(answer, [
+        (by_cosine, "that is the recall of index.search, which re-ranks by cosine; rank by the votes alone"),
+        (unranked, "index.candidates lists the ids in id order, unranked; collision_counts ranks them by votes"),
+        (truth * 100, "this looks like a percentage: give a fraction between 0 and 1"),
+    ], verdict, atol=1e-6)
 
 
-def _share(index, queries, n_probes: int) -> float:
-    """Mean share of the collection an IVF index scans per query at ``n_probes``."""
-    found = _with(index, n_probes=n_probes).search_with_stats(queries, K)[2]
-    return float(found["n_candidates"].mean() / len(index))
-
-
-def _recall(index, queries, true_ids, **settings) -> float:
-    return recall_at_k(_with(index, **settings).search_with_stats(queries, K)[1], true_ids)
-
-
-def share_scanned(predicted, measured=None, *, index, queries, **_) -> Check:
-    if not isinstance(index, IVFIndex):
-        return _wrong(f"pass the notebook's IVFIndex as index=, got {type(index).__name__}")
-    theory = 5 / index.n_lists
-    if check_value(predicted, 5, atol=1e-9):
-        return _wrong("the prediction is a number of lists; the question asks for a share of the collection")
-    verdict = check_value(predicted, theory, atol=1e-9)
-    if not verdict:
-        return _wrong("the prediction does not follow from 5 probed lists of equal size: " + verdict.message)
-    if measured is None:
-        return _wrong("the prediction is right; now measure the share query 0 really scans (answer_measured)")
-    truth, value = _share(index, queries[:1], 5), _number(measured)
-    if value is not None and value == float(predicted) and truth != theory:
-        return _wrong("your measurement equals your prediction exactly: add up the sizes of the lists query 0 "
-                      "probes instead of copying the prediction")
-    if value is not None and np.isclose(value, truth * len(index)):
-        return _wrong("the measurement is a number of embeddings; as a share, divide by the collection size")
-    verdict = check_value(measured, truth, atol=1e-9)
-    if not verdict:
-        return _wrong("the prediction is right, the measurement is off: " + verdict.message
-                      + "; add up the sizes of all 5 lists query 0 probes")
-    return Check("right", "answer", f"right (query 0 scans {truth / theory:.2f} times what equal lists would give)")
-
-
-def compression(answer, *, embeddings, **_) -> Check:
-    dim, float_bytes = np.shape(embeddings)[1], np.asarray(embeddings).dtype.itemsize
-    code_bytes = 32 * 8 // 8  # 32 pieces of n_bits=8: one byte each
-    truth = dim * float_bytes / code_bytes
-    value = _number(answer)
-    if value is not None:
-        if np.isclose(value, 1 / truth):
-            return _wrong("upside down: the question asks how many times *smaller* the codes are")
-        if np.isclose(value, dim / code_bytes):
-            return _wrong("that compares numbers with bytes: count the bytes one float32 number takes")
-        if np.isclose(value, truth / 8):
-            return _wrong("that counts the codes in bits; n_bits=8 per piece is one byte per piece")
-    verdict = check_value(answer, truth, atol=1e-6)
-    return verdict if verdict else _wrong(verdict.message + "; bytes of one embedding over bytes of its codes")
-
-
-def narrowest_beam(answer, *, index, embeddings, queries, **_) -> Check:
-    if not isinstance(index, GraphIndex):
-        return _wrong(f"pass the notebook's GraphIndex as index=, got {type(index).__name__}")
-    value = _number(answer)
-    if value not in BEAM_WIDTHS:
-        return _wrong(f"give one of {', '.join(map(str, BEAM_WIDTHS))}; got {answer!r}")
-    answer, true_ids = int(value), _exact_ids(embeddings, queries)
-    if _recall(index, queries, true_ids, ef_search=answer) < 0.95:
-        return _wrong(f"at ef_search={answer} recall@10 is below 0.95: that beam is too narrow")
-    narrower = BEAM_WIDTHS[BEAM_WIDTHS.index(answer) - 1] if answer != BEAM_WIDTHS[0] else None
-    if narrower is not None and _recall(index, queries, true_ids, ef_search=narrower) >= 0.95:
-        return _wrong(f"ef_search={answer} reaches 0.95, but a narrower beam in the list already does: "
-                      "try them from the smallest up")
-    return Check("right", "answer", "right")
-
-
-def _fewest_probes(index, queries, true_ids) -> tuple[int, list]:
-    """The smallest n_probes reaching recall@10 >= 0.9, and the shares scanned at 1 ... that many."""
-    shares = []
-    for n_probes in range(1, index.n_lists + 1):
-        shares.append(_share(index, queries, n_probes))
-        if _recall(index, queries, true_ids, n_probes=n_probes) >= 0.9:
-            break
-    return len(shares), shares
-
-
-def _what_is_off(value, index, fewest, shares, queries) -> str:
-    """Why one share is wrong, without the right one: too few probes, too many, or not measured."""
-    label = f"the share with {index.n_lists} lists"
-    if np.isclose(value, fewest / index.n_lists, atol=1e-9, rtol=0):
-        return f"{label} assumes every list holds as many embeddings: measure what the queries scan"
-    if any(np.isclose(value, share, atol=1e-9, rtol=0) for share in shares[:-1]):
-        return f"{label} is at an n_probes where recall@10 is still below 0.9"
-    more = range(fewest + 1, min(fewest + 4, index.n_lists) + 1)
-    if any(np.isclose(value, _share(index, queries, n_probes), atol=1e-9, rtol=0) for n_probes in more):
-        return f"{label} is at more n_probes than needed: fewer already reach recall@10 0.9"
-    return (f"{label} is off (got {value:.4g}): average n_candidates over all queries, over the collection "
-            "size, at the smallest n_probes that reaches recall@10 0.9")
-
-
-def cells(answer, *, ivf, small_cells, embeddings, queries, **_) -> Check:
-    for name, index, n_lists in (("ivf", ivf, 100), ("small_cells", small_cells, 400)):
-        if not isinstance(index, IVFIndex) or index.n_lists != n_lists or len(index) != len(embeddings):
-            return _wrong(f"{name} should be an IVFIndex with {n_lists} lists holding all {len(embeddings):,} "
-                          f"embeddings; got {index!r}")
-    values = [_number(value) for value in answer] if np.ndim(answer) == 1 else []
-    if len(values) != 2 or None in values:
-        return _wrong("give two shares: [with 100 lists, with 400 lists]")
-    answer, true_ids = np.array(values), _exact_ids(embeddings, queries)
-    found = [_fewest_probes(index, queries, true_ids) for index in (ivf, small_cells)]
-    truth = np.array([shares[-1] for _, shares in found])
-    if np.allclose(answer, truth, atol=1e-9, rtol=0):
-        return Check("right", "answer", f"right (the same recall, {truth[0] / truth[1]:.1f}x fewer embeddings "
-                                        "scanned with small cells; count their centroids too)")
-    if np.allclose(answer, truth[::-1], atol=1e-9, rtol=0):
-        return _wrong("the two shares are swapped: give [with 100 lists, with 400 lists]")
-    if np.allclose(answer, truth * len(ivf), atol=1e-6, rtol=0):
-        return _wrong("those are numbers of embeddings; as shares, divide by the collection size")
-    return _wrong("; ".join(_what_is_off(value, index, fewest, shares, queries)
-                            for (fewest, shares), index, value, right in zip(found, (ivf, small_cells), answer, truth)
-                            if not np.isclose(value, right, atol=1e-9, rtol=0)))
+def bytes_per_image(answer, **_) -> Check:
+    parts = lsh_memory_bytes(1, **MEMORY_SETTING)
+    packed_codes = MEMORY_SETTING["n_tables"] * MEMORY_SETTING["n_bits"] / 8  # what "bits are cheap" suggests
+    truth = parts["vectors"] + parts["ids"] + parts["codes"] + parts["tables"]
+    verdict = check_value(answer, truth, name="bytes per image", atol=0.5, rtol=0)
+    if verdict:
+        return verdict
+    return known_mistake(answer, [
+        (truth - parts["codes"] - parts["tables"] + packed_codes,
+         "counted the codes as packed bits; every table stores, per item, a uint64 code and an int64 id, and "
+         "the index keeps each item's codes once more"),
+        (truth + parts["vectors"], "the vectors are float32: 4 bytes per number, not 8"),
+        (truth - parts["vectors"], "the float vectors are kept too, for the exact re-rank"),
+        (truth - parts["codes"], "counted the sorted tables, but not each item's codes kept in insertion order"),
+    ], verdict, atol=0.5, rtol=0)
 
 
 EXERCISES = [
-    Exercise(1, 2, "The share one IVF query scans",
-             ("Predict as if all 100 lists held the same number of embeddings; then look at the real sizes.",
-              "ivf.probed_lists(queries[:1], n_probes=5)[0] names the lists; ivf.list_sizes() holds every "
-              "list's size; a share is a count over N."),
-             share_scanned, predict=True,
-             wrong=("answer_measured = answer_predicted",
-                    "answer_measured = answer_measured * N",
-                    "answer_measured = ivf.list_sizes()[ivf.probed_lists(queries[:1], n_probes=5)[0][0]] / N")),
-    Exercise(2, 1, "PQ's compression ratio with 32 pieces",
-             ("Count bytes on both sides: one embedding as float32, one embedding as PQ codes.",
-              "n_bits=8 means each piece is stored as one byte; a float32 number takes embeddings.dtype.itemsize "
-              "bytes."),
-             compression, wrong=("answer_ratio = 768 / 32",
-                                 "answer_ratio = 1 / answer_ratio",
-                                 "answer_ratio = answer_ratio / 8")),
-    Exercise(3, 2, "The narrowest beam that reaches recall@10 0.95",
-             ("ef_search is read at query time: change it, search again, no rebuild.",
-              "For each width from the smallest up: graph.ef_search = width, t.recall_at_k(graph.search(queries, "
-              "K)[1], exact_ids); stop at the first that is >= 0.95."),
-             narrowest_beam,
-             wrong=("for answer_ef in (8, 12, 16, 24, 32, 48, 64):\n"
-                    "    graph.ef_search = answer_ef\n"
-                    "    if t.recall_at_k(graph.search(queries, K)[1], exact_ids) >= 0.9:\n"
-                    "        break",
-                    "answer_ef = 64")),
-    Exercise(4, 3, "Small cells or large: the share scanned at equal recall",
-             ("Compare at the same recall, not at the same n_probes: each index needs its own n_probes.",
-              "For each index, raise n_probes from 1 until t.recall_at_k(ids, exact_ids) >= 0.9 with ids from "
-              "search_with_stats; its stats['n_candidates'].mean() / N is the share."),
-             cells,
-             wrong=("answer_shares = answer_shares[::-1]",
-                    "answer_shares = [ivf.n_probes / ivf.n_lists, small_cells.n_probes / small_cells.n_lists]",
-                    "answer_shares = [float(np.mean([index.list_sizes()[lists].sum() for lists in "
-                    "index.probed_lists(queries, n_probes=5)])) / N for index in (ivf, small_cells)]")),
+    Exercise(1, 2, "Ranking by votes alone",
+             ("index.collision_counts(query) gives the ids ranked by the share of tables they share with the "
+              "query; keep the first 10 of each query.",
+              "Some queries have fewer than 10 candidates: pad their lists with -1 (np.pad) so that every row has "
+              "10 ids, then t.recall_at_k(lists, exact_ids)."),
+             votes_recall,
+             wrong=("answer_votes_recall = t.recall_at_k(index.search(query_embeddings, 10)[1], exact_ids)",
+                    "answer_votes_recall = t.recall_at_k(np.array([np.pad(index.candidates(q)[:10], (0, 10), "
+                    "constant_values=-1)[:10] for q in query_embeddings]), exact_ids)",
+                    "answer_votes_recall = answer_votes_recall * 100")),
+    Exercise(2, 1, "Bytes per image of a large index",
+             ("Add up what grows with every image: its vector, its id, and what each table keeps for it.",
+              "Read 'What it costs to store' again: float32 numbers take 4 bytes; per table an item costs a "
+              "uint64 code and an int64 id in the sorted table, and its code once more in insertion order."),
+             bytes_per_image,
+             wrong=("answer_bytes = 768 * 4 + 8 + 20 * 16 / 8",
+                    "answer_bytes = 768 * 8 + 8 + 20 * 24",
+                    "answer_bytes = 8 + 20 * 24")),
 ]

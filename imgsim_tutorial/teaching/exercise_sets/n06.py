@@ -1,8 +1,8 @@
-"""Notebook 06, FAISS: HNSW's recall at one beam width, an HNSW index inside a dataset (metric
-checked, recall measured), memory for 50 million images, what HNSW's links cost (predicted, then
-measured), and how long a shortlist binary codes need.
+"""Notebook 06, IVF: the share one IVF query scans (predicted, then measured), and small cells
+against large at equal recall.
 
-Settings a check tries are set on a copy of the learner's index (``copy.copy``), never on it.
+Every setting a check tries is set on a copy of the learner's index (``copy.copy``: the arrays
+are shared, only the setting differs), so checking never changes what the notebook holds.
 """
 
 from __future__ import annotations
@@ -13,21 +13,31 @@ import numpy as np
 
 from ...cosine_search import CosineIndex
 from ...evaluation import recall_at_k
-from ...faiss_index import FaissLSHIndex, HNSWIndex, dataset_search
+from ...ivf import IVFIndex
 from ..exercise_book import Exercise
 from ..exercises import Check, check_value
 
 K = 10
-RERANK_LENGTHS = (20, 50, 100, 200, 500)
-N_IMAGES, DIM, PQ_BYTES = 50e6, 384, 64  # exercise 3's collection
 
 
 def _wrong(message: str) -> Check:
     return Check("wrong", "answer", message)
 
 
+def _exact_ids(embeddings, queries):
+    return CosineIndex().add(embeddings).search(queries, K)[1]
+
+
+def _with(index, **settings):
+    """A copy of ``index`` with other query-time settings; the original keeps its own."""
+    changed = copy.copy(index)
+    for name, value in settings.items():
+        setattr(changed, name, value)
+    return changed
+
+
 def _number(value):
-    """``value`` as a float if it is one number, else None."""
+    """``value`` as a float if it is one number, else None (the checker then says what it expected)."""
     if np.ndim(value) != 0 or isinstance(value, (bool, str, np.bool_)):
         return None
     try:
@@ -36,179 +46,103 @@ def _number(value):
         return None
 
 
+def _share(index, queries, n_probes: int) -> float:
+    """Mean share of the collection an IVF index scans per query at ``n_probes``."""
+    found = _with(index, n_probes=n_probes).search_with_stats(queries, K)[2]
+    return float(found["n_candidates"].mean() / len(index))
+
+
 def _recall(index, queries, true_ids, **settings) -> float:
-    """recall@10 of a copy of ``index`` with other query-time settings."""
-    changed = copy.copy(index)
-    for name, value in settings.items():
-        setattr(changed, name, value)
-    return recall_at_k(changed.search_with_stats(queries, K)[1], true_ids)
+    return recall_at_k(_with(index, **settings).search_with_stats(queries, K)[1], true_ids)
 
 
-def hnsw_recall(answer, *, index, queries, pool, **_) -> Check:
-    if not isinstance(index, HNSWIndex):
-        return _wrong(f"pass the notebook's HNSWIndex as index=, got {type(index).__name__}")
-    true_ids = CosineIndex().add(pool).search(queries, K)[1]
-    truth, value = _recall(index, queries, true_ids, ef_search=30), _number(answer)
-    verdict = check_value(answer, truth, atol=1e-9)
-    if verdict:
-        return verdict
-    if value is not None and 1 < value <= 100 and np.isclose(value / 100, truth):
-        return _wrong("a recall is a share between 0 and 1, not a percentage")
-    if value is not None and index.ef_search != 30 and np.isclose(value, _recall(index, queries, true_ids)):
-        return _wrong(f"that is the recall at ef_search={index.ef_search}, the setting the index holds now: "
-                      "set it to 30 first")
-    return _wrong(verdict.message + "; recall@10 of the 10 results of every query in pool_queries, against "
-                  "pool_truth[1]")
+def share_scanned(predicted, measured=None, *, index, queries, **_) -> Check:
+    if not isinstance(index, IVFIndex):
+        return _wrong(f"pass the notebook's IVFIndex as index=, got {type(index).__name__}")
+    theory = 5 / index.n_lists
+    if check_value(predicted, 5, atol=1e-9):
+        return _wrong("the prediction is a number of lists; the question asks for a share of the collection")
+    verdict = check_value(predicted, theory, atol=1e-9)
+    if not verdict:
+        return _wrong("the prediction does not follow from 5 probed lists of equal size: " + verdict.message)
+    if measured is None:
+        return _wrong("the prediction is right; now measure the share query 0 really scans (answer_measured)")
+    truth, value = _share(index, queries[:1], 5), _number(measured)
+    if value is not None and value == float(predicted) and truth != theory:
+        return _wrong("your measurement equals your prediction exactly: add up the sizes of the lists query 0 "
+                      "probes instead of copying the prediction")
+    if value is not None and np.isclose(value, truth * len(index)):
+        return _wrong("the measurement is a number of embeddings; as a share, divide by the collection size")
+    verdict = check_value(measured, truth, atol=1e-9)
+    if not verdict:
+        return _wrong("the prediction is right, the measurement is off: " + verdict.message
+                      + "; add up the sizes of all 5 lists query 0 probes")
+    return Check("right", "answer", f"right (query 0 scans {truth / theory:.2f} times what equal lists would give)")
 
 
-def dataset_hnsw(answer, *, dataset, queries, candidates, **_) -> Check:
-    import faiss
-
-    if "hnsw" not in dataset.list_indexes():
-        return _wrong("the dataset has no index named 'hnsw': add_faiss_index(..., index_name='hnsw')")
-    index = faiss.downcast_index(dataset.get_index("hnsw").faiss_index)
-    if not isinstance(index, faiss.IndexHNSW):
-        return _wrong(f"the index named 'hnsw' is a {type(index).__name__}, not a graph: string_factory='HNSW32'")
-    if index.metric_type != faiss.METRIC_INNER_PRODUCT:
-        return _wrong("the index named 'hnsw' measures L2 distance (the default), where lower is better: "
-                      "ask for metric_type=faiss.METRIC_INNER_PRODUCT")
-    norms = np.linalg.norm(index.reconstruct_n(0, index.ntotal), axis=1)
-    if not np.allclose(norms, 1, atol=1e-3):
-        return _wrong("the vectors in the index are not unit length, so inner product is not cosine: index "
-                      "normalised embeddings")
-    found = dataset_search(dataset, queries, k=K, index_name="hnsw")[1]
-    truth, value = recall_at_k(found, CosineIndex().add(candidates).search(queries, K)[1]), _number(answer)
-    if value is not None and 1 < value <= 100 and np.isclose(value / 100, truth):
-        return _wrong("the index is right; a recall is a share between 0 and 1, not a percentage")
-    verdict = check_value(answer, truth, atol=1e-9)
-    return verdict if verdict else _wrong("the index is right, its recall is not: " + verdict.message
-                                          + "; compare its top-10 ids with exact_ids")
+def _fewest_probes(index, queries, true_ids) -> tuple[int, list]:
+    """The smallest n_probes reaching recall@10 >= 0.9, and the shares scanned at 1 ... that many."""
+    shares = []
+    for n_probes in range(1, index.n_lists + 1):
+        shares.append(_share(index, queries, n_probes))
+        if _recall(index, queries, true_ids, n_probes=n_probes) >= 0.9:
+            break
+    return len(shares), shares
 
 
-# Mistakes with a recognisable factor (answer / right) in one entry of exercise 3, and what each means.
-_UNIT_MISTAKES = {2**30 / 1e9: "is in GB (10**9 bytes), not GiB (2**30 bytes)",
-                  1024.0: "is in MiB, not GiB", 8.0: "counts bits, not bytes"}
-_FLOAT_MISTAKES = {1 / 4: "counts numbers, not bytes: how many bytes does one float32 number take?",
-                   2.0: "counts 8 bytes per number; float32 numbers are smaller"}
+def _what_is_off(value, index, fewest, shares, queries) -> str:
+    """Why one share is wrong, without the right one: too few probes, too many, or not measured."""
+    label = f"the share with {index.n_lists} lists"
+    if np.isclose(value, fewest / index.n_lists, atol=1e-9, rtol=0):
+        return f"{label} assumes every list holds as many embeddings: measure what the queries scan"
+    if any(np.isclose(value, share, atol=1e-9, rtol=0) for share in shares[:-1]):
+        return f"{label} is at an n_probes where recall@10 is still below 0.9"
+    more = range(fewest + 1, min(fewest + 4, index.n_lists) + 1)
+    if any(np.isclose(value, _share(index, queries, n_probes), atol=1e-9, rtol=0) for n_probes in more):
+        return f"{label} is at more n_probes than needed: fewer already reach recall@10 0.9"
+    return (f"{label} is off (got {value:.4g}): average n_candidates over all queries, over the collection "
+            "size, at the smallest n_probes that reaches recall@10 0.9")
 
 
-def collection_gib(answer, **_) -> Check:
-    truth = np.array([N_IMAGES * DIM * 4, N_IMAGES * PQ_BYTES]) / 2**30
+def cells(answer, *, ivf, small_cells, embeddings, queries, **_) -> Check:
+    for name, index, n_lists in (("ivf", ivf, 100), ("small_cells", small_cells, 400)):
+        if not isinstance(index, IVFIndex) or index.n_lists != n_lists or len(index) != len(embeddings):
+            return _wrong(f"{name} should be an IVFIndex with {n_lists} lists holding all {len(embeddings):,} "
+                          f"embeddings; got {index!r}")
     values = [_number(value) for value in answer] if np.ndim(answer) == 1 else []
     if len(values) != 2 or None in values:
-        return _wrong("give two numbers: [float32 GiB, PQ GiB]")
-    values = np.array(values)
-    if np.allclose(values, truth, rtol=1e-3):
-        return Check("right", "answer", "right")
-    if np.allclose(values, truth[::-1], rtol=1e-3):
-        return _wrong("swapped: give [float32 GiB, PQ GiB]")
-    problems = []
-    for name, value, right in zip(("float32", "PQ"), values, truth):
-        if np.isclose(value, right, rtol=1e-3):
-            continue
-        mistakes = {**_UNIT_MISTAKES, **(_FLOAT_MISTAKES if name == "float32" else {})}
-        named = [why for factor, why in mistakes.items() if np.isclose(value / right, factor, rtol=1e-3)]
-        problems.append(f"the {name} size " + (named[0] if named else f"is off (got {value:.4g} GiB)"))
-    return _wrong("; ".join(problems))
-
-
-def link_memory(predicted, measured=None, *, index, **_) -> Check:
-    if not isinstance(index, HNSWIndex):
-        return _wrong(f"pass the notebook's HNSWIndex as index=, got {type(index).__name__}")
-    vector_bytes, link_bytes = index.dim_ * 4, 4
-    theory = vector_bytes + 2 * index.M * link_bytes
-    if check_value(predicted, vector_bytes + index.M * link_bytes, atol=1e-6):
-        return _wrong("the prediction counts M links per node; the bottom layer keeps up to 2 x M")
-    if check_value(predicted, vector_bytes, atol=1e-6):
-        return _wrong("the prediction counts the vector only; add the links")
-    verdict = check_value(predicted, theory, atol=1e-6)
-    if not verdict:
-        return _wrong("the prediction is not the vector plus the bottom layer's links: " + verdict.message)
-    if measured is None:
-        return _wrong("the prediction is right; now measure it (answer_measured)")
-    parts = index.memory_bytes()
-    truth, value = parts["faiss_index"] / len(index), _number(measured)
-    if value is not None and value == float(predicted) and truth != theory:
-        return _wrong("your measurement equals your prediction exactly: measure the index's size instead of "
-                      "copying the prediction")
-    if value is not None and np.isclose(value, parts["faiss_index"]):
-        return _wrong("that is the whole index; per vector, divide by the number of vectors")
-    if value is not None and np.isclose(value, sum(parts.values()) / len(index)):
-        return _wrong("that counts our ids array too; measure the FAISS index only (memory_bytes()['faiss_index'])")
-    verdict = check_value(measured, truth, atol=1e-6)
-    if not verdict:
-        return _wrong("the prediction is right, the measurement is off: " + verdict.message)
-    return Check("right", "answer", f"right (the index holds {truth - theory:.0f} bytes per vector more than "
-                                    "predicted: each node's level, where its links start, and the upper layers)")
-
-
-def rerank_length(answer, *, index, queries, pool, **_) -> Check:
-    if not isinstance(index, FaissLSHIndex) or index.n_bits != 256:
-        return _wrong(f"index should be a FaissLSHIndex with n_bits=256, got {index!r}")
-    if not hasattr(index, "vectors_"):
-        return _wrong("this index was built with n_rerank=0 and keeps no vectors to re-rank: build it with "
-                      "n_rerank=20, then change n_rerank before each search")
-    value = _number(answer)
-    if value not in RERANK_LENGTHS:
-        return _wrong(f"give one of {', '.join(map(str, RERANK_LENGTHS))} (a shortlist length); got {answer!r}")
-    answer, true_ids = int(value), CosineIndex().add(pool).search(queries, K)[1]
-    if _recall(index, queries, true_ids, n_rerank=answer) < 0.9:
-        return _wrong(f"with n_rerank={answer} recall@10 is below 0.9: the shortlist is too short")
-    shorter = RERANK_LENGTHS[RERANK_LENGTHS.index(answer) - 1] if answer != RERANK_LENGTHS[0] else None
-    if shorter is not None and _recall(index, queries, true_ids, n_rerank=shorter) >= 0.9:
-        return _wrong(f"n_rerank={answer} reaches 0.9, but a shorter list already does: try them from the "
-                      "shortest up")
-    return Check("right", "answer", "right")
+        return _wrong("give two shares: [with 100 lists, with 400 lists]")
+    answer, true_ids = np.array(values), _exact_ids(embeddings, queries)
+    found = [_fewest_probes(index, queries, true_ids) for index in (ivf, small_cells)]
+    truth = np.array([shares[-1] for _, shares in found])
+    if np.allclose(answer, truth, atol=1e-9, rtol=0):
+        return Check("right", "answer", f"right (the same recall, {truth[0] / truth[1]:.1f}x fewer embeddings "
+                                        "scanned with small cells; count their centroids too)")
+    if np.allclose(answer, truth[::-1], atol=1e-9, rtol=0):
+        return _wrong("the two shares are swapped: give [with 100 lists, with 400 lists]")
+    if np.allclose(answer, truth * len(ivf), atol=1e-6, rtol=0):
+        return _wrong("those are numbers of embeddings; as shares, divide by the collection size")
+    return _wrong("; ".join(_what_is_off(value, index, fewest, shares, queries)
+                            for (fewest, shares), index, value, right in zip(found, (ivf, small_cells), answer, truth)
+                            if not np.isclose(value, right, atol=1e-9, rtol=0)))
 
 
 EXERCISES = [
-    Exercise(1, 1, "HNSW's recall@10 at ef_search=30",
-             ("ef_search is read at search time: set it on the index, then search; nothing is rebuilt.",
-              "hnsw.ef_search = 30, then t.recall_at_k(hnsw.search(pool_queries, 10)[1], pool_truth[1])."),
-             hnsw_recall,
-             wrong=("hnsw.ef_search = 160\n"
-                    "answer_hnsw_recall = t.recall_at_k(hnsw.search(pool_queries, 10)[1], pool_truth[1])",
-                    "answer_hnsw_recall = t.recall_at_k(hnsw.search(pool_queries, 10)[1][:, :1], pool_truth[1][:, :1])",
-                    "answer_hnsw_recall = 100 * answer_hnsw_recall")),
-    Exercise(2, 2, "An HNSW graph inside the dataset",
-             ("The factory string names the kind of index; the metric is a separate argument, and its default "
-              "is the pitfall of this notebook.",
-              "searchable.add_faiss_index('embeddings', index_name='hnsw', string_factory='HNSW32', "
-              "metric_type=...), then dataset_search(..., index_name='hnsw') and t.recall_at_k against exact_ids."),
-             dataset_hnsw,
-             wrong=("searchable.add_faiss_index('embeddings', index_name='hnsw', string_factory='HNSW32')\n"
-                    "_, hnsw_ids = dataset_search(searchable, query_embeddings, k=10, index_name='hnsw')\n"
-                    "answer_dataset_recall = t.recall_at_k(hnsw_ids, exact_ids)",
-                    "answer_dataset_recall = t.precision_at_k(course.candidate_labels[hnsw_ids], query_labels)",
-                    "answer_dataset_recall = 100 * answer_dataset_recall")),
-    Exercise(3, 1, "Memory for 50 million images",
-             ("Bytes per image times the number of images, then convert the unit.",
-              "A float32 number takes 4 bytes; a PQ code of this kind takes 64 bytes per image; 1 GiB is 2**30 "
-              "bytes, not 10**9."),
-             collection_gib,
-             wrong=("answer_gib = [gib * 2**30 / 1e9 for gib in answer_gib]",
-                    "answer_gib = [answer_gib[0] / 4, answer_gib[1]]",
-                    "answer_gib = answer_gib[::-1]")),
-    Exercise(4, 2, "What HNSW's links cost",
-             ("The prediction: one float32 vector, plus the links of the bottom layer, each a 4-byte integer.",
-              "Up to 2 x M links per node on the bottom layer, with M=16 here; the measurement is "
-              "hnsw.memory_bytes()['faiss_index'] over len(hnsw)."),
-             link_memory, predict=True,
+    Exercise(1, 2, "The share one IVF query scans",
+             ("Predict as if all 100 lists held the same number of embeddings; then look at the real sizes.",
+              "ivf.probed_lists(queries[:1], n_probes=5)[0] names the lists; ivf.list_sizes() holds every "
+              "list's size; a share is a count over N."),
+             share_scanned, predict=True,
              wrong=("answer_measured = answer_predicted",
-                    "answer_measured = hnsw.memory_bytes()['faiss_index']",
-                    "answer_predicted = 768 * 4 + 16 * 4")),
-    Exercise(5, 3, "How long a shortlist binary codes need",
-             ("Build the index once; n_rerank is read at search time, so change it and search again.",
-              "lsh_codes = t.FaissLSHIndex(n_bits=256, n_rerank=20).add(pool); for each length from the shortest: "
-              "lsh_codes.n_rerank = length, recall@10 of lsh_codes.search(pool_queries, 10)[1] against "
-              "pool_truth[1]; stop at the first >= 0.9."),
-             rerank_length,
-             wrong=("for answer_rerank in (20, 50, 100, 200, 500):\n"
-                    "    lsh_codes.n_rerank = answer_rerank\n"
-                    "    if t.recall_at_k(lsh_codes.search(pool_queries, 10)[1], pool_truth[0]) >= 0.9:\n"
-                    "        break",
-                    "for answer_rerank in (20, 50, 100, 200, 500):\n"
-                    "    lsh_codes.n_rerank = answer_rerank\n"
-                    "    if t.recall_at_k(lsh_codes.search(pool_queries, 10)[1], pool_truth[1]) >= 0.95:\n"
-                    "        break")),
+                    "answer_measured = answer_measured * N",
+                    "answer_measured = ivf.list_sizes()[ivf.probed_lists(queries[:1], n_probes=5)[0][0]] / N")),
+    Exercise(2, 3, "Small cells or large: the share scanned at equal recall",
+             ("Compare at the same recall, not at the same n_probes: each index needs its own n_probes.",
+              "For each index, raise n_probes from 1 until t.recall_at_k(ids, exact_ids) >= 0.9 with ids from "
+              "search_with_stats; its stats['n_candidates'].mean() / N is the share."),
+             cells,
+             wrong=("answer_shares = answer_shares[::-1]",
+                    "answer_shares = [ivf.n_probes / ivf.n_lists, small_cells.n_probes / small_cells.n_lists]",
+                    "answer_shares = [float(np.mean([index.list_sizes()[lists].sum() for lists in "
+                    "index.probed_lists(queries, n_probes=5)])) / N for index in (ivf, small_cells)]")),
 ]

@@ -1,4 +1,4 @@
-# Solution 4 (notebook 07). The expected bucket size is the sum, over the candidates, of the
+# Solution 4 (notebook 10). The expected bucket size is the sum, over the candidates, of the
 # chance that each shares all 16 bits with the query. The embeddings crowd together (leaves look
 # alike to the encoder), so many candidates have a real chance and the buckets are far fuller
 # than an even spread over 2**16 codes. One draw of the hyperplanes can be far from the

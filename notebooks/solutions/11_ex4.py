@@ -1,4 +1,4 @@
-# Solution 4 (notebook 08). Keep 20 bits, so buckets stay small and few pairs are verified, and
+# Solution 4 (notebook 11). Keep 20 bits, so buckets stay small and few pairs are verified, and
 # double section 2's tables: each table is another chance for a close pair to meet.
 answer_settings = {"n_bits": 20, "n_tables": 64, "center": True}
 found_pairs = near_duplicate_pairs(collection, 0.9, **answer_settings)

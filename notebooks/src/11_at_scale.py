@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 08 · Past one machine: near-duplicates, and the same LSH on Apache Spark
+# # 11 · Past one machine: near-duplicates, and the same LSH on Apache Spark
 #
 # Two things you need once the collection outgrows a laptop:
 #
@@ -283,7 +283,7 @@ print(f"brute-force pairs: {brute_pairs:.1e} cosines = {brute_core_years:,.0f} c
 # first (PCA to 128-d, or product quantisation to 16-64 bytes), (2) join on ids and hashes
 # only and fetch vectors afterwards, (3) use AND-ed codes so that buckets stay small.
 #
-# **How far one machine goes.** FAISS IVF-PQ (notebook 05) stores a 16-byte code and ids per
+# **How far one machine goes.** FAISS IVF-PQ (notebook 08) stores a 16-byte code and ids per
 # vector. Training its codebooks takes tens of seconds at 50,000 (the build column below) and
 # grows with n, so we read the benchmark's stored
 # measurement (STORED, SYNTHETIC, at 50,000 x 768, not 1M) and scale its memory per image:
@@ -330,10 +330,10 @@ assert codes_only < 100
 # Four exercises, marked by difficulty: ★ one idea, ★★ a few lines, ★★★ build, measure and
 # compare. Replace the `None`, run the cell, read the verdict; run `ex.hint(n)` for a hint and
 # `ex.hint(n, level=2)` for a closer one. The check works the answer out from your own objects
-# and never shows it. Solutions: `%load solutions/08_ex1.py` (and so on) in a new cell.
+# and never shows it. Solutions: `%load solutions/11_ex1.py` (and so on) in a new cell.
 
 # %%
-ex = exercise_book.notebook("08")
+ex = exercise_book.notebook("11")
 ex
 
 # %% [markdown]

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 07 · A small image-search app
+# # 10 · A small image-search app
 #
 # Everything from the course in one tool: an encoder turns your image into an embedding; exact
 # cosine search, LSH tables or a FAISS HNSW graph find its nearest candidates; the gallery shows
@@ -37,7 +37,7 @@ app.widget
 # * compare the query times of the three methods. With a few hundred candidates exact search is
 #   one small matrix product, and an approximate index's fixed costs (hashing, lookups, Python)
 #   can make it slower, not faster: the times the app prints say which, on your machine. They
-#   pay off at scale (notebooks 05-06 and `make benchmark`).
+#   pay off at scale (notebooks 05-09 and `make benchmark`).
 # * upload an image that is not a leaf. Search always returns the *nearest* candidates, however
 #   far they are: look at the cosine scores to judge whether a match means anything.
 #
@@ -59,10 +59,10 @@ assert len(view["results"]) == 6 and view["precision"] is not None
 # Four exercises, marked by difficulty: ★ one idea, ★★ a few lines, ★★★ build, measure and
 # compare. Replace the `None`, run the cell, read the verdict; run `ex.hint(n)` for a hint and
 # `ex.hint(n, level=2)` for a closer one. The check works the answer out from your own objects
-# and never shows it. Solutions: `%load solutions/07_ex1.py` (and so on) in a new cell.
+# and never shows it. Solutions: `%load solutions/10_ex1.py` (and so on) in a new cell.
 
 # %%
-ex = exercise_book.notebook("07")
+ex = exercise_book.notebook("10")
 ex
 
 # %% [markdown]

@@ -1,4 +1,4 @@
-# Solution 3 (notebook 07). 16 bits split a few hundred candidates into many tiny buckets, so a
+# Solution 3 (notebook 10). 16 bits split a few hundred candidates into many tiny buckets, so a
 # query's own bucket often holds fewer than k; every extra table is another chance to meet them.
 answer_short = []
 for n_tables in (1, 8):

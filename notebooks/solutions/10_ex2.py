@@ -1,4 +1,4 @@
-# Solution 2 (notebook 07). A grey image still has a nearest candidate; only its score says the
+# Solution 2 (notebook 10). A grey image still has a nearest candidate; only its score says the
 # match is poor. Compare it with what real leaves score to judge it.
 exact_index = t.CosineIndex().add(course.candidate_embeddings)
 grey_best = float(exact_index.search(grey_vector, k=1)[0][0, 0])

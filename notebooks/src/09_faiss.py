@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 06 · FAISS, and search inside a 🤗 dataset
+# # 09 · FAISS, and search inside a 🤗 dataset
 #
 # We built exact search and LSH by hand so that nothing was magic. In production one uses a
 # library: [FAISS](https://github.com/facebookresearch/faiss) (Facebook AI Similarity Search) has
@@ -259,9 +259,9 @@ del easy, easy_pool, easy_queries, easy_truth, faiss_exact, exact_methods
 #
 # Each index has one knob that trades recall for time. Sweep it and draw a curve:
 #
-# * **IVF** (`IndexIVFFlat`, notebook 05): k-means cells; `nprobe` = how many cells a query scans;
+# * **IVF** (`IndexIVFFlat`, notebook 06): k-means cells; `nprobe` = how many cells a query scans;
 # * **HNSW** (`IndexHNSWFlat`): a graph; `efSearch` = how wide the walk towards the query looks;
-# * **LSH** (`LSHIndex`, notebook 04): `n_tables` at 12 bits and 8 probes.
+# * **LSH** (`LSHIndex`, notebooks 04-05): `n_tables` at 12 bits and 8 probes.
 #
 # On the 20,000 realistic vectors, one query at a time, one thread (so the curves compare the
 # algorithms, not the thread pools); the dashed line is exact search.
@@ -326,11 +326,11 @@ assert all(np.diff([p["recall"] for p in curves["IVF, 128 cells: nprobe"]]) >= -
 # structures, cells (IVF) and graphs (HNSW), reach high recall at a small part of exact search's
 # time, because they adapt to where the data lie; random hyperplanes (LSH) do not, and at the
 # same recall take more than twice the time (both asserted above). LSH's strengths are elsewhere: no training, cheap
-# appends, and tables that can be split across machines (notebook 08).
+# appends, and tables that can be split across machines (notebook 11).
 #
 # ## At a million, and at a billion, images
 #
-# Memory decides what is possible. Per vector of dimension 768 (LSH's tables as notebook 04
+# Memory decides what is possible. Per vector of dimension 768 (LSH's tables as notebook 05
 # measured them: 24 bytes per item per table, on top of the vectors it keeps for the re-rank):
 
 # %%
@@ -352,18 +352,18 @@ for name, nbytes in per_vector.items():
 # 100 recovers. FAISS combines PQ with an inverted file (IVF-PQ) or a graph so that a query
 # touches only a few lists; a refine step (`IndexRefineFlat`, or `RFlat` in a factory string)
 # re-ranks the shortlist with full vectors, which FAISS keeps in RAM beside the codes (our
-# `PQIndex` keeps them in a file on disk instead, notebook 05).
+# `PQIndex` keeps them in a file on disk instead, notebook 08).
 
 # %% [markdown]
 # ## Your turn
 #
-# Five exercises, marked by difficulty: ★ one idea, ★★ a few lines, ★★★ build, measure and
+# Four exercises, marked by difficulty: ★ one idea, ★★ a few lines, ★★★ build, measure and
 # compare. Replace the `None`, run the cell, read the verdict; run `ex.hint(n)` for a hint and
 # `ex.hint(n, level=2)` for a closer one. The check works the answer out from your own objects
-# and never shows it. Solutions: `%load solutions/06_ex1.py` (and so on) in a new cell.
+# and never shows it. Solutions: `%load solutions/09_ex1.py` (and so on) in a new cell.
 
 # %%
-ex = exercise_book.notebook("06")
+ex = exercise_book.notebook("09")
 ex
 
 # %% [markdown]
@@ -386,15 +386,7 @@ answer_dataset_recall = None  # your code here: recall@10 of the dataset's HNSW 
 ex.check(2, answer_dataset_recall, dataset=searchable, queries=query_embeddings, candidates=candidate_embeddings)
 
 # %% [markdown]
-# **Exercise 3 ★.** Your collection: how many GiB would 50 million images need as float32 vectors
-# of dimension 384, and as 64-byte PQ codes? Give `[float32 GiB, PQ GiB]` (1 GiB = 2**30 bytes).
-
-# %% tags=["exercise"]
-answer_gib = None  # your code here: [float32 GiB, PQ GiB]
-ex.check(3, answer_gib)
-
-# %% [markdown]
-# **Exercise 4 ★★ (predict, then measure).** What do HNSW's links cost? `hnsw` was built with
+# **Exercise 3 ★★ (predict, then measure).** What do HNSW's links cost? `hnsw` was built with
 # `M=16`; on the bottom layer of the graph each node keeps up to `2 x M` links, each a 4-byte
 # integer. *Predict* the bytes per vector of its FAISS index: the float32 vector plus those links.
 # Then *measure* it: `hnsw.memory_bytes()["faiss_index"]` is the FAISS index's size in bytes.
@@ -403,10 +395,10 @@ ex.check(3, answer_gib)
 # %% tags=["exercise"]
 answer_predicted = None  # your code here: bytes per vector, from the vector and the links
 answer_measured = None  # your code here: bytes per vector of the FAISS index, measured
-ex.check(4, answer_predicted, answer_measured, index=hnsw)
+ex.check(3, answer_predicted, answer_measured, index=hnsw)
 
 # %% [markdown]
-# **Exercise 5 ★★★.** How long a shortlist do binary codes need? Build
+# **Exercise 4 ★★★.** How long a shortlist do binary codes need? Build
 # `t.FaissLSHIndex(n_bits=256, n_rerank=20)` on `pool`: 256 sign bits per vector, every code
 # scanned by Hamming distance, then the `n_rerank` nearest codes re-ranked by exact cosine.
 # `n_rerank` is read at search time, so you can change it and search again. Find the smallest
@@ -417,4 +409,4 @@ ex.check(4, answer_predicted, answer_measured, index=hnsw)
 # %% tags=["exercise"]
 lsh_codes = None  # your code here: t.FaissLSHIndex(n_bits=256, n_rerank=20) built on pool
 answer_rerank = None  # your code here: one of 20, 50, 100, 200, 500
-ex.check(5, answer_rerank, index=lsh_codes, queries=pool_queries, pool=pool)
+ex.check(4, answer_rerank, index=lsh_codes, queries=pool_queries, pool=pool)

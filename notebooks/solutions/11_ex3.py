@@ -1,4 +1,4 @@
-# Solution 3 (notebook 08). The formula gives the chance for one pair at cosine exactly 0.92; the
+# Solution 3 (notebook 11). The formula gives the chance for one pair at cosine exactly 0.92; the
 # planted pairs measure it, within the standard error of 500 pairs. Section 2's copies were spread
 # from 0.92 up to 0.995 and the closer ones almost always meet, so its recall was higher than this
 # weakest case. Centring lowers the cosines the hyperplanes see, and with them the share found.
