@@ -97,14 +97,14 @@ test-notebooks: install java
 test-hub: install java
 	$(PYTEST) -q -rs tests/test_hub_rehearsal.py
 
-# Notebook 11 runs Apache Spark, which needs Java 17. Installed with apt when missing.
+# Notebook 12 runs Apache Spark, which needs Java 17. Installed with apt when missing.
 java:
 	@if ! command -v java >/dev/null; then \
 		if ! command -v apt-get >/dev/null; then \
-			echo "notebook 11 runs Spark and needs Java 17, and there is no apt-get here: install a JDK 17" \
+			echo "notebook 12 runs Spark and needs Java 17, and there is no apt-get here: install a JDK 17" \
 				"(macOS: brew install openjdk@17; conda: conda install openjdk=17), then rerun"; exit 1; \
 		fi; \
-		echo "java missing (notebook 11 runs Spark): installing openjdk-17-jre-headless with apt"; \
+		echo "java missing (notebook 12 runs Spark): installing openjdk-17-jre-headless with apt"; \
 		$(APT_INSTALL) openjdk-17-jre-headless; \
 	fi
 
@@ -144,4 +144,4 @@ benchmark-full: install
 
 ## The search app as a standalone page (Voila), offline by default.
 app: install
-	IMGSIM_MODE=$${IMGSIM_MODE:-offline} $(BIN)/voila notebooks/10_search_app.ipynb --VoilaExecutor.timeout=300
+	IMGSIM_MODE=$${IMGSIM_MODE:-offline} $(BIN)/voila notebooks/11_search_app.ipynb --VoilaExecutor.timeout=300

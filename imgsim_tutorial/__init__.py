@@ -2,14 +2,14 @@
 
 The listing reads like the syllabus. Lesson modules sit at the top level, in course order:
 ``embeddings`` (01), ``cosine_search`` and ``evaluation`` (02), ``random_projection`` (03),
-``hash_tables`` and ``tuning`` (04), ``ivf``, ``graph``, ``pq`` and ``faiss_factory`` (05),
-``faiss_index`` (06), ``neardup`` and ``spark`` (08); ``course`` is what every notebook starts
-from. ``vectors`` (input checks) and ``index_base`` (the contract every index keeps) are what the
-indexes stand on. Three folders hold what a learner reads less: ``data/`` (the beans photos or
-their offline stand-in, leaves, uploads, augmented copies, synthetic embeddings), ``teaching/``
-(exercises, plotting, diagrams, the original tutorial's baselines) and ``_support/`` (plumbing:
-mode, cache, files, memory, the embedding worker, LSH's all-at-once bucket lookup); ``widgets/``
-holds the views.
+``hash_tables`` and ``tuning`` (04-05), ``ivf`` (06), ``graph`` (07), ``pq``, ``faiss_factory`` and
+``choose`` (08), ``faiss_index`` (09), ``filtering`` (10), ``neardup`` and ``spark`` (12); ``course``
+is what every notebook starts from. ``vectors`` (input checks) and ``index_base`` (the contract
+every index keeps) are what the indexes stand on. Three folders hold what a learner reads less:
+``data/`` (the beans photos or their offline stand-in, leaves, uploads, augmented copies,
+synthetic embeddings), ``teaching/`` (exercises, plotting, diagrams, the course map, the original
+tutorial's baselines) and ``_support/`` (plumbing: mode, cache, files, memory, the embedding
+worker, LSH's all-at-once bucket lookup); ``widgets/`` holds the views.
 Imports run one way: lessons never import widgets, ``_support`` never imports a lesson.
 
 Every public name is importable from the top level (``from imgsim_tutorial import HNSWIndex``),
@@ -55,9 +55,11 @@ _LAZY = {
     "HNSWIndex": "faiss_index", "add_cosine_index": "faiss_index", "dataset_search": "faiss_index",
     "IVFIndex": "ivf", "GraphIndex": "graph", "PQIndex": "pq",
     "FactoryIndex": "faiss_factory", "add_factory_index": "faiss_factory",
+    "choose_index": "choose", "ChoiceReport": "choose", "NoIndexFitsError": "choose",
     "Pairs": "neardup", "brute_force_pairs": "neardup", "near_duplicate_pairs": "neardup", "compare_pairs": "neardup",
     "augmented_copies": "data.augment", "known_duplicate_pairs": "data.augment",
     "SparkLSHIndex": "spark", "spark_near_duplicates": "spark", "spark_session": "spark",
+    "FilterPlanner": "filtering", "prefilter_search": "filtering", "postfilter_search": "filtering",
 }
 
 __all__ = sorted(_LAZY)

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .index_base import IndexBase
+from .index_base import IndexBase, scan_rows
 from .vectors import available_cores, check_int, normalize
 
 
@@ -162,3 +162,9 @@ class CosineIndex(IndexBase):
             all_scores.append(scores)
             all_rows.append(rows)
         return np.vstack(all_scores), np.vstack(all_rows), np.full(len(queries), len(self))
+
+    def _search_inside(self, queries, k, mask):
+        """Exact search filters exactly: it scores the allowed rows and nothing else (pre-filtering)."""
+        rows = np.flatnonzero(mask)
+        scores, found = scan_rows(queries, self.vectors_[rows], rows, k)
+        return scores, found, np.full(len(queries), len(rows))

@@ -14,7 +14,7 @@ grammar the course uses (``_support/factory_strings.py``): FAISS itself crashes 
 strings.
 ``add_factory_index`` is the same through ``datasets``:
 ``Dataset.add_faiss_index(string_factory=..., metric_type=METRIC_INNER_PRODUCT)``.
-``hnsw_index(layers=False)`` builds FAISS's HNSW with every node on layer 0, so notebook 05 can
+``hnsw_index(layers=False)`` builds FAISS's HNSW with every node on layer 0, so notebook 07 can
 measure what the upper layers add, with everything else equal.
 """
 
@@ -110,22 +110,38 @@ class FactoryIndex(FaissIndexBase):
             self._structure_of = cached
         return cached[1], cached[2]
 
-    def _parameters(self):
-        """Per-call search settings (never the index's own, so concurrent searches share nothing)."""
+    def _parameters(self, selector=None):
+        """Per-call search settings (never the index's own, so concurrent searches share nothing),
+        with FAISS's filter ``selector`` if given."""
         faiss = _faiss()
         if self._structure()[0] is None:
             return None  # no IVF: nothing to set
         parameters = faiss.SearchParametersIVF(nprobe=_check_probes(self.n_probes, self.factory))  # may be set since
+        if selector is not None:
+            parameters.sel = selector
         if isinstance(faiss.downcast_index(self.index_), faiss.IndexRefine):  # RFlat wants its own kind, around it
-            return faiss.IndexRefineSearchParameters(k_factor=self.index_.k_factor, base_index_params=parameters)
+            refine = faiss.IndexRefineSearchParameters(k_factor=self.index_.k_factor, base_index_params=parameters)
+            if selector is not None:
+                refine.sel = selector
+            return refine
         return parameters
 
-    def _search(self, queries, k):
+    def _search(self, queries, k, selector=None):
         width = max(k, min(self.n_rerank, len(self))) if self.n_rerank else k
-        scores, rows = self.index_.search(queries, width, params=self._parameters())
+        scores, rows = self.index_.search(queries, width, params=self._parameters(selector))
         if self.n_rerank:
             scores, rows = rerank(queries, self.vectors_, rows, k)
         return scores, rows, self.scanned(queries)
+
+    def _search_inside(self, queries, k, mask):
+        """FAISS's IVF with an ``IDSelector``: it skips disallowed items in the ``n_probes`` lists it
+        scans, and stops there (unlike ``IVFIndex``, it does not probe further for a selective
+        filter). Without IVF: the generic over-fetch of ``IndexBase``."""
+        if self._structure()[0] is None:
+            return super()._search_inside(queries, k, mask)
+        selector, bits = self._selector(mask)
+        scores, rows, n_scanned = self._search(queries, k, selector)
+        return (*self._missing_as_nan(np.asarray(scores), np.asarray(rows)), n_scanned)
 
     def scanned(self, queries) -> np.ndarray:
         """How many stored codes each query scores: the members of its ``n_probes`` cells (all without IVF)."""
@@ -162,7 +178,7 @@ def add_factory_index(dataset, column: str = "embeddings", string_factory: str |
     ``trained_from``: a ``FactoryIndex`` already trained on these vectors. Its centroids and
     codebooks are reused (an empty copy of its FAISS index, passed as ``custom_index``) instead of
     training again: training ``"IVF100,PQ16"`` on 10,000 x 768 took 27 s on 2 cores, most of
-    notebook 05's run. ``string_factory`` (default ``"IVF64,PQ16"``) is then the index's own.
+    notebook 08's run. ``string_factory`` (default ``"IVF64,PQ16"``) is then the index's own.
     """
     faiss = _faiss()
     vectors = np.asarray(dataset.with_format("numpy")[column], dtype=np.float32)

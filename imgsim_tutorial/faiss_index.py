@@ -14,6 +14,9 @@ kernel, aborts or spins on some of them (``IndexLSH`` with 0 bits, HNSW with ``M
 - ``HNSWIndex``: ``IndexHNSWFlat`` with inner product, a graph index, usually the best
   recall-for-speed on CPU.
 
+Filters go to FAISS as an ``IDSelectorBitmap`` inside the per-call ``SearchParameters``; removals
+are tombstones in the same selector (FAISS's HNSW has no ``remove_ids``; ``FlatIPIndex.compact`` uses it).
+
 And the ``datasets`` route: ``add_cosine_index`` + ``dataset_search``. ``add_faiss_index``
 defaults to L2 distance (lower is better); for cosine it needs ``METRIC_INNER_PRODUCT`` and unit
 vectors. Persistence is ``IndexBase``'s one ``.npz`` file: the FAISS index as the bytes
@@ -49,6 +52,7 @@ class FaissIndexBase(IndexBase):
     """
 
     keeps_vectors = False  # subclasses that re-rank keep the float vectors themselves
+    _ADD_STATE = ("ids_", "dim_", "vectors_", "index_", "deleted_")  # what a refused add() puts back
     _faiss_kind = ""  # the four letters FAISS writes first for this class's index, checked by load
 
     def params(self) -> dict:
@@ -58,14 +62,14 @@ class FaissIndexBase(IndexBase):
     def add(self, embeddings, ids=None):
         """Append ``embeddings`` (n, d); default ids continue from ``len(self)``. If FAISS refuses
         the batch (building or training fails), the index is left as it was before the call."""
-        before = {name: self.__dict__[name] for name in ("ids_", "dim_", "vectors_", "index_") if name in self.__dict__}
+        before = {name: self.__dict__[name] for name in self._ADD_STATE if name in self.__dict__}
         batch = self._append(embeddings, ids, keep_vectors=self.keeps_vectors)
         try:
             if "index_" not in before:
                 self.index_ = self._build(batch.shape[1])
             self._add_to_index(batch)
         except (ValueError, RuntimeError):
-            for name in ("ids_", "dim_", "vectors_", "index_"):
+            for name in self._ADD_STATE:
                 self.__dict__.pop(name, None)
             self.__dict__.update(before)
             raise
@@ -121,6 +125,21 @@ class FaissIndexBase(IndexBase):
     def _faiss_dim(self, dim):
         return dim
 
+    # -- filters: FAISS's own selectors ----------------------------------------------------
+    @staticmethod
+    def _selector(mask):
+        """FAISS's filter over our rows (FAISS numbers items 0, 1, ... in the order added, as our
+        rows): an ``IDSelectorBitmap``, one bit per item. Returns ``(selector, bits)``: FAISS reads
+        the bits through a pointer, so they must stay alive until the search is done."""
+        faiss = _faiss()
+        bits = np.packbits(mask, bitorder="little")
+        return faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits)), bits
+
+    @staticmethod
+    def _missing_as_nan(scores, rows):
+        """FAISS pads a short result with id -1 and a huge negative score; the contract wants NaN."""
+        return np.where(rows >= 0, scores, np.nan).astype(np.float32), rows
+
 
 class FlatIPIndex(FaissIndexBase):
     """Exact cosine with FAISS: ``IndexFlatIP`` over unit vectors (inner product = cosine)."""
@@ -136,6 +155,25 @@ class FlatIPIndex(FaissIndexBase):
     def _search(self, queries, k):
         scores, rows = self.index_.search(queries, k)
         return scores, rows, np.full(len(queries), len(self))
+
+    def _search_inside(self, queries, k, mask):
+        """FAISS's brute force with a selector: it scores only the allowed items."""
+        selector, bits = self._selector(mask)
+        scores, rows = self.index_.search(queries, k, params=_faiss().SearchParameters(sel=selector))
+        return (*self._missing_as_nan(scores, rows), np.full(len(queries), int(mask.sum())))
+
+    def _has_vectors(self) -> bool:
+        return False  # FAISS's own filtered scan is the exact one here
+
+    def compact(self) -> FlatIPIndex:
+        """Free removed items with FAISS's ``remove_ids``: a flat index shifts the later items
+        down, so FAISS's numbers stay our row numbers. (HNSW cannot do this; see ``HNSWIndex``.)"""
+        removed = getattr(self, "deleted_", None)
+        if removed is None or not removed.any():
+            return self
+        self.index_.remove_ids(_faiss().IDSelectorBatch(np.flatnonzero(removed).astype(np.int64)))
+        self.ids_, self.deleted_ = self.ids_[~removed], removed[~removed]
+        return self
 
 
 _HNSW_STATS = threading.Lock()  # faiss counts HNSW distance computations in one global
@@ -172,6 +210,54 @@ class HNSWIndex(FaissIndexBase):
             visited = faiss.cvar.hnsw_stats.ndis
         # distance computations per query (upper layers revisit a few nodes, hence the cap at n)
         return scores, rows, np.full(len(queries), min(len(self), visited // max(1, len(queries))))
+
+    def _search_inside(self, queries, k, mask):
+        """FAISS's filtered HNSW: the walk still steps through disallowed nodes (they keep the graph
+        connected) but only allowed ones enter the results. FAISS keeps at most ``efSearch`` nodes
+        waiting to be expanded, so where the query's neighbourhood is all disallowed (a filter that
+        excludes its own cluster) those places fill with disallowed nodes and the walk is trapped
+        there. So each query first looks around (a plain walk: what share s of its ``ef`` nearest
+        does the filter allow?) and walks again with ``efSearch = ef / s``; where that would score
+        more vectors than the allowed rows hold, it scans them exactly instead."""
+        faiss = _faiss()
+        ef = max(self.ef_search, k)
+        _, near = self.index_.search(queries, ef, params=faiss.SearchParametersHNSW(efSearch=ef))
+        local = ((near >= 0) & mask[np.clip(near, 0, None)]).mean(axis=1)
+        # efSearch per query, rounded up to a power of two so that few FAISS calls serve the batch
+        wanted = 2 ** np.ceil(np.log2(ef / np.maximum(local, 1 / ef))).astype(np.int64)
+        scores = np.full((len(queries), k), np.nan, dtype=np.float32)
+        rows = np.full((len(queries), k), -1, dtype=np.int64)
+        n_scored = np.full(len(queries), ef, dtype=np.int64)
+        selector, bits = self._selector(mask)
+        for wide in np.unique(wanted).tolist():
+            group = np.flatnonzero(wanted == wide)
+            if wide * self.M >= mask.sum():  # the walk would cost more than scanning the allowed rows
+                scores[group], rows[group] = self._scan_allowed(queries[group], k, mask)
+                n_scored[group] += int(mask.sum())
+                continue
+            params = faiss.SearchParametersHNSW(efSearch=int(min(wide, len(self))), sel=selector)
+            found, found_rows = self.index_.search(queries[group], k, params=params)
+            scores[group], rows[group] = self._missing_as_nan(found, found_rows)
+            n_scored[group] += wide * self.M
+        return scores, rows, n_scored
+
+    def _inside_cost(self, n_allowed: int) -> float:
+        # The plain walk scores about ef_search * M vectors; the filtered one, 1 / s times as many.
+        return self.ef_search * self.M * len(self) / max(1, n_allowed)
+
+    def _has_vectors(self) -> bool:
+        return True  # HNSWFlat keeps every vector in its flat storage
+
+    def _vectors_of(self, rows) -> np.ndarray:
+        faiss = _faiss()
+        storage = faiss.downcast_index(self.index_.storage)
+        return faiss.rev_swig_ptr(storage.get_xb(), storage.ntotal * self.dim_).reshape(-1, self.dim_)[rows]
+
+    def compact(self) -> HNSWIndex:
+        """FAISS's HNSW cannot remove an item (``remove_ids`` raises "not implemented"): taking a
+        node out would cut the links that routed walks through it. Removed items stay as
+        tombstones that the search's selector skips; this rebuilds the graph without them."""
+        return super().compact()
 
 
 class FaissLSHIndex(FaissIndexBase):

@@ -33,6 +33,9 @@ start the walk near the query. About n / 25 works well (HNSW's first layer holds
 fewer leave small clusters without an entry point, and a walk that starts in the wrong cluster
 spends most of its steps finding the right one.
 
+**With a filter** the walk still steps through disallowed nodes but returns only allowed ones,
+and scans the allowed rows exactly when they are few (``_search_inside`` says why the walk gets stuck).
+
 **Fast in NumPy.** A NumPy call costs about a microsecond before it does any work, so the walk
 makes few calls: the links sit in a table with one row per node (a node with fewer links
 repeats its own number, which is always visited already), the visited marks are one array of
@@ -41,7 +44,7 @@ query numbers that every query reuses (``Scratch``), and each step expands the
 links. Only links better than the worst result so far reach the Python heaps.
 
 With ``ef_search >= len(index)`` (and one entry point) the beam never fills, the walk visits
-every node, and the search is exact. Left out: the *layers* of HNSW (notebook 05 measures what
+every node, and the search is exact. Left out: the *layers* of HNSW (notebook 07 measures what
 they add with FAISS's ``IndexHNSWFlat``) and inserting one node at a time (``add`` rebuilds the
 graph from all stored vectors: the same graph as one ``add`` of everything).
 """
@@ -54,7 +57,7 @@ import threading
 import numpy as np
 
 from .cosine_search import top_k
-from .index_base import IndexBase
+from .index_base import FILTERED_AWAY, IndexBase
 from .ivf import nearest_centroids, spherical_kmeans
 from .vectors import as_matrix, check_int
 
@@ -304,8 +307,11 @@ class GraphIndex(IndexBase):
         return {"scores": scores, "rows": rows, "ids": self.ids_[rows], "expanded": order, "path": path[::-1],
                 "scored": np.array(list(parent), dtype=np.int64), "entry_point": path[-1]}
 
-    def _beam(self, query, k, ef, trace=False):
-        """Best-first search from the entry point nearest ``query``, expanding a few nodes per step."""
+    def _beam(self, query, k, ef, trace=False, allowed=None):
+        """Best-first search from the entry point nearest ``query``, expanding a few nodes per step.
+
+        With ``allowed`` (bool per node) the walk still steps through every node, but only allowed
+        ones enter the results (see ``_search_inside``)."""
         vectors, table = self.vectors_, self._table
         stamp = SCRATCH.next_query(len(self), EXPAND_PER_STEP * table.shape[1])
         visited, slot, positions = SCRATCH.visited, SCRATCH.slot, SCRATCH.positions
@@ -313,7 +319,8 @@ class GraphIndex(IndexBase):
                  else int(self._entries[np.argmax(self._entry_vectors @ query)]))
         visited[start] = stamp
         first = float(vectors[start] @ query)
-        frontier, best = [(-first, start)], [(first, start)]  # max-heap of nodes to expand, min-heap of the ef best
+        # max-heap of nodes to expand, min-heap of the ef best (allowed) results
+        frontier, best = [(-first, start)], [(first, start)] if allowed is None or allowed[start] else []
         parent, expanded, n_scored = {start: start}, [], len(self._entries)
         while frontier:
             nodes = []  # the best few waiting nodes, while they can still improve the results
@@ -340,19 +347,53 @@ class GraphIndex(IndexBase):
             if len(best) >= ef:  # only a link better than the worst result can change anything
                 better = scores > best[0][0]
                 links, scores = links[better], scores[better]
-            for score, link in zip(scores.tolist(), links.tolist()):
-                if len(best) < ef or score > best[0][0]:
-                    heapq.heappush(frontier, (-score, link))
-                    heapq.heappush(best, (score, link))
-                    if len(best) > ef:
-                        heapq.heappop(best)
+            _admit(scores.tolist(), links.tolist(), frontier, best, ef, allowed)
         top = sorted(best, reverse=True)[:k]  # (score, row) pairs, best first
         return (top, parent, expanded) if trace else (top, n_scored)
 
-    def _search(self, queries, k):
+    def _search(self, queries, k, allowed=None):
         ef = max(self.ef_search, k)
-        found = [self._beam(query, k, ef) for query in queries]
+        found = [self._beam(query, k, ef, allowed=allowed) for query in queries]
         tops = [top + [(np.nan, -1)] * (k - len(top)) for top, _ in found]  # short lists: NaN and -1
         scores = np.array([[score for score, _ in top] for top in tops], dtype=np.float32)
         rows = np.array([[row for _, row in top] for top in tops], dtype=np.int64)
         return scores, rows, [n_scored for _, n_scored in found]
+
+    def _search_inside(self, queries, k, mask):
+        """The walk with a filter, as hnswlib and FAISS do it: step through *every* node, because
+        disallowed nodes are the roads between allowed ones, but let only allowed nodes into the
+        ``ef`` best. The beam then fills more slowly, so the walk goes on longer by itself (about
+        1 / s times as long with a fraction s allowed). Why it can still fail: with few allowed
+        nodes, or none near the query (a filter that excludes the query's own cluster), the walk
+        wanders through a whole region of disallowed nodes, scoring all of them, before its beam
+        holds anything; and a result list that stays short never says "stop". So at low
+        selectivity the search scans the allowed rows exactly instead (``_inside_cost``), as
+        Weaviate, Qdrant and hnswlib users do; and a query whose plain neighbourhood the filter has
+        emptied (``FILTERED_AWAY``: its own cluster excluded) scans them too."""
+        scores, rows, n_scored = self._search(queries, k, allowed=mask)
+        ef = max(self.ef_search, k)
+        near = [self._beam(query, ef, ef)[0] for query in queries]  # the plain walk's ef best: where the query is
+        local = np.array([np.mean([mask[row] for _, row in top]) if top else 0.0 for top in near])
+        away = np.flatnonzero(local < FILTERED_AWAY * mask.mean())
+        if len(away):
+            scores[away], rows[away] = self._scan_allowed(queries[away], k, mask)
+            n_scored = np.asarray(n_scored)
+            n_scored[away] += int(mask.sum())
+        return scores, rows, n_scored
+
+    def _inside_cost(self, n_allowed: int) -> float:
+        # The plain walk scores about ef_search x (links per node) vectors; the filtered one 1 / s times as many.
+        links_per_node = len(self.neighbors_) / len(self)
+        return self.ef_search * links_per_node * len(self) / max(1, n_allowed)
+
+
+def _admit(scores, links, frontier, best, ef, allowed) -> None:
+    """Push newly scored links onto the walk's two heaps: any link better than the worst result
+    waits in ``frontier`` to be expanded; only an allowed one joins the ``ef`` best in ``best``."""
+    for score, link in zip(scores, links):
+        if len(best) < ef or score > best[0][0]:
+            heapq.heappush(frontier, (-score, link))
+            if allowed is None or allowed[link]:
+                heapq.heappush(best, (score, link))
+                if len(best) > ef:
+                    heapq.heappop(best)

@@ -20,6 +20,7 @@ that many tables: a true neighbour collides in many tables, a chance visitor in 
 The union of buckets is a shortlist. ``search`` re-ranks it by exact cosine, so every score it
 returns is a true cosine similarity; the collision count is only a shortlisting signal. How a
 query finds its buckets quickly (all tables, probes and queries at once) is ``_support/lsh_lookup.py``.
+With a filter, disallowed candidates are dropped *before* re-ranking (``_search_inside``).
 Persistence is ``IndexBase``'s: one versioned ``.npz`` with a JSON header; no pickle anywhere.
 """
 
@@ -32,7 +33,7 @@ import numpy as np
 
 from ._support.lsh_lookup import BucketLookup, probe_flips, probe_masks, union_of_buckets
 from .cosine_search import rerank
-from .index_base import IndexBase
+from .index_base import FILTERED_AWAY, IndexBase
 from .random_projection import RandomHyperplanes, pack_bits
 from .vectors import available_cores, check_bool, check_int
 
@@ -152,6 +153,10 @@ class LSHIndex(IndexBase):
         self.vectors_, self.ids_, self.codes_, self.dim_ = vectors, ids, codes, vectors.shape[1]
         # One sorted structure for all tables (O(n_tables * n log n), once); tables_ are views of it.
         self._lookup = BucketLookup(codes)
+        # A random item's bucket holds sum(size^2) / n items, in each table: the candidates a query
+        # finds are at most n_probes times the sum over tables (the filtered search's cost model).
+        sizes = np.diff(self._lookup.bucket_starts).astype(np.float64)
+        self._bucket_load = float((sizes ** 2).sum() / max(1, len(ids)))
         self.tables_ = [HashTable.presorted(self._lookup.sorted_codes[t], self._lookup.order[t])
                         for t in range(self.n_tables)]
 
@@ -223,9 +228,7 @@ class LSHIndex(IndexBase):
         """Unit ``queries`` -> scores, rows, ``n_candidates`` and where the time went, in seconds
         for the whole call: ``hash_s`` (codes and probes), ``lookup_s`` (finding buckets, merging
         them) and ``rerank_s`` (exact cosine); ``search_with_stats`` reports all of them."""
-        # Query-time settings may be changed on a built index (index.n_probes = 9): checked here.
-        check_int(self.n_probes, "n_probes", low=1, high=min(2 ** self.n_bits, MAX_PROBES), sensible=1)
-        check_int(self.min_collisions, "min_collisions", low=1, high=self.n_tables, sensible=1)
+        self._check_query_settings()
         started = time.perf_counter()
         # 1. hash: all tables and queries in one product, O(nq * n_tables * n_bits * d)
         margins = self._margins(queries)
@@ -240,6 +243,40 @@ class LSHIndex(IndexBase):
         n_candidates = np.array([len(rows_) for rows_ in shortlists])
         return scores, rows, n_candidates, {"hash_s": hashed - started, "lookup_s": looked_up - hashed,
                                             "rerank_s": done - looked_up}
+
+    def _check_query_settings(self):
+        # Query-time settings may be changed on a built index (index.n_probes = 9): checked here.
+        check_int(self.n_probes, "n_probes", low=1, high=min(2 ** self.n_bits, MAX_PROBES), sensible=1)
+        check_int(self.min_collisions, "min_collisions", low=1, high=self.n_tables, sensible=1)
+
+    def _search_inside(self, queries, k, mask):
+        """LSH with a filter: find the buckets' members as usual, drop the disallowed ones, and
+        re-rank only what is left (filtering *before* re-ranking saves the cosines of everything
+        dropped). The buckets do not grow with the filter, so with a fraction s allowed about s of
+        the candidates survive and recall falls; below the selectivity where the allowed rows are
+        fewer than the candidates needed to keep recall, ``plan="auto"`` scans them exactly.
+
+        A query whose own buckets the filter empties (it excludes the query's cluster: fewer of its
+        candidates survive than ``FILTERED_AWAY`` times the filter's share of all items) would
+        re-rank strangers; such a query scans the allowed rows exactly instead (see ``n_candidates``)."""
+        self._check_query_settings()
+        shortlists = self._shortlists(self._margins(queries))
+        kept = [rows[mask[rows]] for rows in shortlists]
+        scores, rows = rerank(queries, self.vectors_, kept, k)
+        n_scored = np.array([len(rows_) for rows_ in kept])
+        share = mask.mean()
+        stuck = np.flatnonzero([len(survived) < FILTERED_AWAY * share * len(found)
+                                for survived, found in zip(kept, shortlists)])
+        if len(stuck):
+            scores[stuck], rows[stuck] = self._scan_allowed(queries[stuck], k, mask)
+            n_scored[stuck] += int(mask.sum())
+        return scores, rows, n_scored
+
+    def _inside_cost(self, n_allowed: int) -> float:
+        # To re-rank as many allowed candidates as the plain search re-ranks, the buckets would
+        # have to hold 1 / s times as many: the cost of keeping recall inside the index.
+        found = min(len(self), self.n_probes * self._bucket_load)
+        return found * len(self) / max(1, n_allowed)
 
     # search() is IndexBase's: search_with_stats, plus a warning when a query comes up short.
     _widen_hint = "Use more n_tables, more n_probes, fewer n_bits or a lower min_collisions."

@@ -184,28 +184,37 @@ class PQIndex(IndexBase):
         m, _, sub = self.codebooks_.shape
         return np.einsum("ms,mcs->mc", np.asarray(query, dtype=np.float32).reshape(m, sub), self.codebooks_)
 
-    def approximate_scores(self, query) -> np.ndarray:
-        """Estimated cosine of one unit ``query`` with every stored embedding: (n,), n_subvectors look-ups each."""
+    def approximate_scores(self, query, rows=None) -> np.ndarray:
+        """Estimated cosine of one unit ``query`` with every stored embedding (or only ``rows``):
+        (n,), n_subvectors look-ups each."""
         table = self.distance_table(query)
-        return table[np.arange(self.n_subvectors), self.codes_.astype(np.intp)].sum(axis=1)
+        codes = self.codes_ if rows is None else self.codes_[rows]
+        return table[np.arange(self.n_subvectors), codes.astype(np.intp)].sum(axis=1)
 
-    def _search(self, queries, k):
-        width = max(k, min(self.n_rerank, len(self))) if self.n_rerank else k
-        shortlists, estimates = [], []
-        for query in queries:
-            best, rows = top_k(self.approximate_scores(query)[None], width)
-            shortlists.append(rows[0])
-            estimates.append(best[0])
+    def _search_inside(self, queries, k, mask):
+        """PQ with a filter: estimate the scores of the allowed items only (their codes' look-ups),
+        then shortlist and re-rank as usual. Nothing else is scored."""
+        return self._search(queries, k, rows=np.flatnonzero(mask))
+
+    def _search(self, queries, k, rows=None):
+        n_scored = len(self) if rows is None else len(rows)
+        width = min(n_scored, max(k, min(self.n_rerank, len(self))) if self.n_rerank else k)
+        shortlists = np.full((len(queries), k if not self.n_rerank else width), -1, dtype=np.int64)
+        estimates = np.full(shortlists.shape, np.nan, dtype=np.float32)
+        for q, query in enumerate(queries):
+            best, columns = top_k(self.approximate_scores(query, rows)[None], width)
+            shortlists[q, :width] = columns[0] if rows is None else rows[columns[0]]
+            estimates[q, :width] = best[0]
         if not self.n_rerank:
-            return np.array(estimates), np.array(shortlists), np.full(len(queries), len(self))
+            return estimates, shortlists, np.full(len(queries), n_scored)
         scores = np.full((len(queries), k), np.nan, dtype=np.float32)
-        rows = np.full((len(queries), k), -1, dtype=np.int64)
+        found_rows = np.full((len(queries), k), -1, dtype=np.int64)
         on_disk = self.vectors_on_disk
         for q, shortlist in enumerate(shortlists):  # only these rows are read from disk
             order = np.sort(shortlist)
             found, columns = rerank(queries[q:q + 1], np.asarray(on_disk[order]), [np.arange(len(order))], k)
-            scores[q], rows[q] = found[0], order[columns[0]]
-        return scores, rows, np.full(len(queries), len(self))
+            scores[q], found_rows[q] = found[0], np.where(columns[0] >= 0, order[columns[0]], -1)
+        return scores, found_rows, np.full(len(queries), n_scored)
 
     # -- memory and files -----------------------------------------------------------------
     def disk_bytes(self) -> int:

@@ -341,3 +341,36 @@ def test_a_save_that_fails_part_way_keeps_the_previous_files(name, data, tmp_pat
         scores, ids = IndexBase.load(path).search(queries, 5)
     np.testing.assert_array_equal(ids, expected[1])
     np.testing.assert_array_equal(scores, expected[0])
+
+
+# -- filters and removals: the rules every index keeps (issue #25; more in tests/test_filtered.py) ----
+@pytest.mark.parametrize("name", NAMES)
+def test_exact_settings_filter_exactly(name, data):
+    """Configured to be exact, every index returns exactly the exact search's allowed top-k, by mask or by ids."""
+    candidates, queries = data
+    index, oracle = _exact(name).add(candidates), t.CosineIndex().add(candidates)
+    rng = np.random.default_rng(7)
+    for mask in (rng.random(N) < 0.3, rng.random(N) < 0.03, np.zeros(N, dtype=bool)):
+        expected = oracle.search_with_stats(queries, 10, allowed=mask)
+        for allowed in (mask, np.flatnonzero(mask).tolist()):
+            with quiet():
+                scores, ids, stats = index.search_with_stats(queries, 10, allowed=allowed)
+            np.testing.assert_array_equal(ids, expected[1])
+            np.testing.assert_allclose(scores, expected[0], atol=1e-5)
+            assert stats["n_allowed"] == mask.sum() and np.all(stats["n_candidates"] <= N)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_removed_items_are_skipped_and_saved(name, data, tmp_path):
+    candidates, queries = data
+    index = _exact(name).add(candidates).remove([3, 150])
+    assert index.search(candidates[[3, 150]], 1)[1][:, 0].tolist() != [3, 150]
+    with quiet():
+        expected = index.search(queries, 10)
+    assert not np.isin(expected[1], [3, 150]).any()
+    loaded = IndexBase.load(index.save(tmp_path / "removed.npz"))
+    with quiet():
+        np.testing.assert_array_equal(loaded.search(queries, 10)[1], expected[1])
+    assert loaded.n_removed() == 2
+    with pytest.raises(ValueError, match="does not hold"):
+        loaded.remove([N + 1])

@@ -22,14 +22,14 @@ Two passes, two stand-ins:
   they are recorded and the notebook runs on.
 
 Each notebook has a cache of its own. In each pass the course (``load_course``: the photos notebooks
-02-11 search, and their embeddings) is embedded once from an empty cache on its own, by the worker
+02-12 search, and their embeddings) is embedded once from an empty cache on its own, by the worker
 a notebook would start, and measured; in the correctness pass 02 embeds it again from nothing, as on a
 fresh Colab runtime; the other notebooks that call ``load_course`` start from a copy of the first cache.
 Embedding the course in each of them (200 photos at 1-3 per second with ViT-base on 2 cores) was most of
 the rehearsal's time and measured the same worker again and again; a kernel that reads the vectors from
 the cache holds what it holds after receiving them from the worker. See ``COLD_COURSE``.
 
-A notebook that never holds an encoder (03-09 today) has its memory checked in the correctness pass,
+A notebook that never holds an encoder (03-10 today) has its memory checked in the correctness pass,
 with an allowance for ViT-base's wider vectors, and the memory pass skips it (``holds_no_encoder``).
 
 An earlier version estimated ViT-base from the small encoder's peak plus ViT-base's weights: it
@@ -400,13 +400,13 @@ def test_notebook_runs_in_hub_mode(notebook, standin, tmp_path, request):
                      allowance_mb=VECTORS_ALLOWANCE_MB)
 
 
-# An upload to the gallery (02) or the app (10) embeds it in the kernel: the one time 02-11 load the
+# An upload to the gallery (02) or the app (11) embeds it in the kernel: the one time 02-12 load the
 # encoder there. Measured as a last cell, with the uploaded photo's bytes decoded as the widget does.
 UPLOAD = ("import io\n"
           "buffer = io.BytesIO(); course.query_images[0].save(buffer, format='JPEG')\n"
           "from imgsim_tutorial.data.images import open_image_bytes\n"
           "uploaded = course.embed(open_image_bytes(buffer.getvalue(), 'upload'))")
-AFTER = {"02": UPLOAD, "10": UPLOAD}
+AFTER = {"02": UPLOAD, "11": UPLOAD}
 
 
 def test_embedding_the_course_with_vit_base_stays_under_1_gb(vit_base_course_cache):

@@ -148,3 +148,17 @@ def test_links_only_keeps_stored_outputs(tmp_path, monkeypatch, capsys):
     assert "01_demo" not in json.loads(build_notebooks.MEASURED_MAP.read_text())["notebooks"]  # no test data
     with pytest.raises(ValueError, match="without --links-only"):
         build_notebooks.keep_stored_outputs(rebuilt, tmp_path / "missing.ipynb")
+
+
+def test_nbval_markers_are_tags_not_comments_a_learner_reads():
+    """Cells whose output nbval compares carry the tag ``nbval-check-output``; no code cell shows
+    a ``# NBVAL_...`` comment (a marker for the test tool, noise for a learner)."""
+    visible, tagged = [], 0
+    for path in NOTEBOOKS:
+        for cell in json.loads(path.read_text())["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code" and re.search(r"^\s*#\s*NBVAL_", source, flags=re.M):
+                visible.append(path.stem)
+            tagged += "nbval-check-output" in cell.get("metadata", {}).get("tags", [])
+    assert not visible, f"visible NBVAL comments in {visible}: use the cell tag nbval-check-output"
+    assert tagged >= 3, "the hand-checkable cells of 02 and 03 lost their output check"

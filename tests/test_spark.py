@@ -17,7 +17,7 @@ from imgsim_tutorial.neardup import brute_force_pairs, compare_pairs, plant_near
 from imgsim_tutorial.spark import SparkLSHIndex, check_java, spark_near_duplicates, spark_session  # noqa: E402
 
 # Measured on the data below: recall@10 0.98 while scanning 91% of the items (Spark's one-function
-# slabs are wide: notebook 11), bucket_length=0.001 x 1 table 0.01; pairs recall 1.0, precision 1.0.
+# slabs are wide: notebook 12), bucket_length=0.001 x 1 table 0.01; pairs recall 1.0, precision 1.0.
 RECALL_FLOOR = 0.8  # recall@10 of SparkLSHIndex(bucket_length=0.1, n_tables=8)
 PAIR_RECALL_FLOOR = 0.9  # spark_near_duplicates vs brute force, planted copies at cosine 0.92-0.995
 

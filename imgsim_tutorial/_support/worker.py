@@ -2,7 +2,7 @@
 
 Before it embeds a single image, ViT-base costs a kernel about 650 MB: torch and transformers
 (about 340 MB once imported; Python cannot unload them) and the weights (330 MB). Notebooks
-02-11 need the embeddings, not the encoder, and Binder gives all open notebooks 2 GB together.
+02-12 need the embeddings, not the encoder, and Binder gives all open notebooks 2 GB together.
 So ``load_course`` and ``Course.embed_images`` run the encoder in a child Python process, this
 module run as ``python -m imgsim_tutorial._support.worker FOLDER``: the child's memory goes back to the
 system when it ends and the kernel keeps only the vectors (a few hundred KB).

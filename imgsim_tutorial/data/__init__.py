@@ -4,6 +4,6 @@
   stand-in with the same schema and labels (``load_beans``, ``seeded_subset``);
 - ``leaves``: the procedural bean leaves the offline stand-in is drawn from;
 - ``images``: decoding and checking photos a learner uploads;
-- ``augment``: edited copies of photos, the known near-duplicates of notebook 11;
+- ``augment``: edited copies of photos, the known near-duplicates of notebook 12;
 - ``synthetic``: realistic SYNTHETIC embeddings for every scale experiment.
 """

@@ -182,3 +182,18 @@ def mixture_embeddings(n: int, dim: int = 768, *, n_queries: int = 0, seed: int 
                            + spreads[cluster] * (inside + noise * isotropic))
     points /= np.linalg.norm(points, axis=1, keepdims=True)
     return points[:n], points[n:]
+
+
+def mixture_labels(n: int, *, n_queries: int = 0, seed: int = 0, n_clusters: int | None = None,
+                   size_tail: float = 1.5) -> tuple[np.ndarray, np.ndarray]:
+    """The cluster of each point of :func:`mixture_embeddings` called with the same arguments
+    (the same draws from the same seed): ``(labels (n,), query_labels (n_queries,))``.
+
+    >>> labels, query_labels = mixture_labels(300, n_queries=4, seed=1); labels.shape, query_labels.shape
+    ((300,), (4,))
+    """
+    rng = np.random.default_rng(seed)
+    n_clusters = n_clusters or max(8, n // 125)
+    sizes = rng.pareto(size_tail, n_clusters) + 1.0
+    cluster_of = rng.choice(n_clusters, size=n + n_queries, p=sizes / sizes.sum())
+    return cluster_of[:n], cluster_of[n:]

@@ -34,8 +34,10 @@ SYLLABUS = {
     "08_pq_and_choosing": ("product quantisation by hand, IVF-PQ, every method side by side; choosing an index",
                            "pq.py, faiss_factory.py, choose.py"),
     "09_faiss": ("FAISS indexes, search inside a 🤗 dataset, recall-vs-speed curves", "faiss_index.py"),
-    "10_search_app": ("a small search app built from the course's parts", "widgets/app.py"),
-    "11_at_scale": ("near-duplicates, the same LSH on Apache Spark, a billion images on paper",
+    "10_filtered_search": ("only the healthy leaves: filters inside every index, post-filtering's collapse, a "
+                           "planner; deletes and updates", "filtering.py, index_base.py"),
+    "11_search_app": ("a small search app built from the course's parts", "widgets/app.py"),
+    "12_at_scale": ("near-duplicates, the same LSH on Apache Spark, a billion images on paper",
                     "neardup.py, spark.py"),
 }
 

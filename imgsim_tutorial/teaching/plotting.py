@@ -262,3 +262,98 @@ def plot_recall_vs_speed(curves: dict, exact_ms: float | None = None, target: fl
     axis.legend(fontsize=7, loc="lower right", title=note, title_fontsize=7)
     figure.tight_layout()
     return figure
+
+
+def hnsw_knobs_figure(result: dict):
+    """Why HNSW's recall stops short of 1 however large efSearch grows: the ceiling is built in.
+
+    ``result``: the dict stored by ``benchmarks/index_knobs.py`` (``assets/measured/index_knobs.json``);
+    ``result["hnsw"]`` holds ``M``, ``ef_construction``, ``ef_search``, ``target`` and ``rows``, each
+    with ``M``, ``ef_construction``, ``recall`` (one per efSearch), ``ceiling`` (recall at the largest
+    efSearch), ``build_cpu_s`` and ``link_bytes_per_vector``. Left: recall against efSearch, one line per
+    build (colour: M, line style: efConstruction). Right: each build's ceiling against efConstruction,
+    one line per M (marker: efConstruction), against the time the build took.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    hnsw = result["hnsw"]
+    m_values, ef_construction, ef_search = hnsw["M"], hnsw["ef_construction"], hnsw["ef_search"]
+    colours = plt.cm.viridis(np.linspace(0.0, 0.82, len(m_values)))
+    styles, markers = ("-", "--", "-.", ":"), "os^D"
+    figure, (left, right) = subplots(2, width=11.0, height=4.4)
+    for row in hnsw["rows"]:
+        build = ef_construction.index(row["ef_construction"]) % len(styles)
+        left.plot(ef_search, row["recall"], color=colours[m_values.index(row["M"])], ls=styles[build],
+                  marker=markers[build], ms=3.5, lw=1.2)
+    for M, colour in zip(m_values, colours):
+        mine = sorted((row for row in hnsw["rows"] if row["M"] == M), key=lambda row: row["ef_construction"])
+        right.plot([row["build_cpu_s"] for row in mine], [row["ceiling"] for row in mine], color=colour, lw=1.2)
+        for row in mine:
+            build = ef_construction.index(row["ef_construction"]) % len(styles)
+            right.plot(row["build_cpu_s"], row["ceiling"], color=colour, marker=markers[build], ms=5, ls="")
+    left.set_xscale("log")
+    left.set_xticks(list(ef_search), [str(ef) for ef in ef_search])
+    left.minorticks_off()
+    log_axis(right, "x")
+    for axis in (left, right):
+        axis.axhline(hnsw["target"], color=REFERENCE, ls=":", lw=1)
+        axis.grid(alpha=0.25)
+    left.set(xlabel="efSearch (log scale): candidates kept while searching", ylabel="recall@10",
+             title="a query-time knob: recall climbs toward a ceiling")
+    right.set(xlabel="build time, CPU seconds (log scale; one thread)",
+              ylabel=f"ceiling: recall@10 at efSearch {ef_search[-1]}",
+              title="the ceiling is set at build time, and costs build time")
+    links = {row["M"]: row["link_bytes_per_vector"] for row in hnsw["rows"]}
+    colour_key = [Line2D([], [], color=colour, lw=2, label=f"M = {M} ({readable_bytes(links[M])} of links/vector)")
+                  for M, colour in zip(m_values, colours)]
+    style_key = [Line2D([], [], color="#444444", ls=styles[i % 4], marker=markers[i % 4], ms=3.5,
+                        label=f"efConstruction = {value}") for i, value in enumerate(ef_construction)]
+    style_key.append(Line2D([], [], color=REFERENCE, ls=":", label=f"target recall {hnsw['target']:g}"))
+    for height, key in ((0.06, colour_key), (0.01, style_key)):
+        figure.add_artist(figure.legend(handles=key, loc="lower center", bbox_to_anchor=(0.5, height),
+                                        ncol=len(key), fontsize=7.5, frameon=False))
+    figure.tight_layout(rect=(0, 0.12, 1, 1))
+    return figure
+
+
+def pq_fastscan_figure(result: dict):
+    """Where PQ is fast: plain 8-bit PQ against 4-bit fast-scan PQ, with and without re-ranking.
+
+    ``result``: the dict stored by ``benchmarks/index_knobs.py``; ``result["pq"]["rows"]`` each have
+    ``variant``, ``family``, ``recall``, ``speedup`` (single queries, over exact search in the same
+    rounds), ``batch_speedup`` (one call with ``result["pq"]["batch"]`` queries) and ``bytes_per_vector``
+    (codes, codebooks and any re-rank vectors). One row per variant, read across like a table: its
+    recall on the left; its two speed-ups on the right, with its memory per vector written beside them.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    rows, batch = result["pq"]["rows"], result["pq"]["batch"]
+    families = list(dict.fromkeys(row["family"] for row in rows))
+    colours = [plt.cm.tab10(families.index(row["family"])) for row in rows]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11.0, 0.34 * len(rows) + 1.9), dpi=DPI, sharey=True,
+                                         gridspec_kw={"width_ratios": (1, 2.3)})
+    positions = np.arange(len(rows))
+    left.barh(positions, [row["recall"] for row in rows], color=colours, height=0.7)
+    for position, row in zip(positions, rows):
+        left.text(row["recall"] + 0.02, position, f"{row['recall']:.2f}", va="center", fontsize=7)
+    left.set(xlim=(0, 1.18), xlabel="recall@10", ylabel="variant", title="how good")
+    left.set_yticks(positions, [row["variant"] for row in rows], fontsize=7)
+    left.invert_yaxis()
+    for offset, key, alpha in ((-0.2, "speedup", 1.0), (0.2, "batch_speedup", 0.4)):
+        right.barh(positions + offset, [row[key] for row in rows], height=0.38, alpha=alpha, color=colours)
+    fastest = max(max(row["speedup"], row["batch_speedup"]) for row in rows)
+    for position, row in zip(positions, rows):
+        right.text(max(row["speedup"], row["batch_speedup"]) * 1.12, position,
+                   f"{row['speedup']:.1f}x / {row['batch_speedup']:.1f}x, {readable_bytes(row['bytes_per_vector'])}"
+                   " per vector", va="center", fontsize=7)
+    right.axvline(1, color=REFERENCE, ls="--", lw=1)
+    log_axis(right, "x")
+    right.set_xlim(right=fastest * 12)  # room for the text
+    right.set(xlabel="speed-up over exact search (log scale; dashed line: as fast as exact)",
+              title=f"how fast (solid: single queries / pale: a batch of {batch:,})")
+    legend = [Patch(color=plt.cm.tab10(position), label=name) for position, name in enumerate(families)]
+    figure.legend(handles=legend, loc="lower center", ncol=len(legend), fontsize=7.5, frameon=False)
+    figure.tight_layout(rect=(0, 0.07, 1, 1))
+    return figure

@@ -109,7 +109,7 @@ assert np.bincount(samples["labels"], minlength=3).tolist() == [4, 4, 4], "four 
 # table), with the leaves already drawn and notebook 01's embeddings cached. The **study** time
 # reads the prose at 150 words a minute, allows 6 s per line of lesson code and 4 minutes per
 # exercise; a notebook that needs more than one sitting of 45 minutes says so. In hub mode on a CPU, ViT-base embeds a few images per second: notebook 01 pays
-# for that, and notebooks 02-11 never load the encoder into their own kernel. They read the
+# for that, and notebooks 02-12 never load the encoder into their own kernel. They read the
 # vectors from the cache, and what is not there (a fresh Colab runtime) is embedded once in a
 # separate process, with a progress bar and its expected time printed, then kept for the next
 # notebook.

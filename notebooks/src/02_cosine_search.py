@@ -48,8 +48,7 @@ def cosine(u, v):
 by_hand = [cosine(a, b), cosine(a, c)]
 print(f"cos(a, b) = {by_hand[0]:.4f}   cos(a, c) = {by_hand[1]:.4f}")
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 from_package = t.cosine_similarity([a], [b, c])[0]
 assert np.allclose(by_hand, from_package)
 print(from_package.round(4))
@@ -163,13 +162,12 @@ gallery.widget
 #
 # $$\mathrm{AP@}k = \frac{1}{\min(k,\ n_\mathrm{rel})} \sum_{i=1}^{k} \mathrm{rel}_i \cdot \mathrm{precision@}i$$
 #
-# and mAP@k is its mean over queries. The divisor matters: divide by the hits *found* instead (as
-# this course once did) and a list with one hit at rank 1 followed by nine misses scores a
+# and mAP@k is its mean over queries. The divisor matters: divide by the hits *found* instead (a
+# common slip) and a list with one hit at rank 1 followed by nine misses scores a
 # perfect 1.0; with the standard divisor it scores 1/10. Both measures judge the embeddings: the
 # index is exact, so any mistake here is the encoder's.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 one_hit_then_misses = [0] + [1] * 9  # labels of 10 results for a query of label 0
 print("AP@10, one hit at rank 1, 10 relevant in the collection:",
       t.average_precision(one_hit_then_misses, 0, n_relevant=10))

@@ -30,8 +30,7 @@ dim = candidate_embeddings.shape[1]
 # its positive side when `w · x > 0`. That yes/no answer is one **bit**. In 2-D a "hyperplane" is
 # a line. A hand-checkable example: with `w = (1, -1)` the line is the diagonal `y = x`.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 normal = np.array([1.0, -1.0])
 points = np.array([[2.0, 1.0], [1.0, 2.0], [-1.0, -3.0]])
 print("w . x =", points @ normal, "-> bits", (points @ normal > 0).astype(int))

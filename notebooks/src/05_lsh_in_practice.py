@@ -313,8 +313,8 @@ print(f"codes + tables: {(memory['codes'] + memory['tables']) / n:.0f} bytes per
 assert memory["codes"] + memory["tables"] >= 24 * index.n_tables * n
 assert sum(memory.values()) >= sum(array.nbytes for array in (index.vectors_, index.ids_, index.codes_))
 million = tuning.lsh_memory_bytes(1_000_000, n_tables=20, dim=768, n_bits=16)
-print(f"1M images, 768-d, 20 tables: tables {(million['codes'] + million['tables']) / 2**30:.2f} GiB, "
-      f"vectors {million['vectors'] / 2**30:.2f} GiB")
+print(f"1M images, 768-d, 20 tables: tables {plotting.readable_bytes(million['codes'] + million['tables'])}, "
+      f"vectors {plotting.readable_bytes(million['vectors'])}")
 
 # %% [markdown]
 # ## Adding and deleting images

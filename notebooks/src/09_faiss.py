@@ -326,7 +326,7 @@ assert all(np.diff([p["recall"] for p in curves["IVF, 128 cells: nprobe"]]) >= -
 # structures, cells (IVF) and graphs (HNSW), reach high recall at a small part of exact search's
 # time, because they adapt to where the data lie; random hyperplanes (LSH) do not, and at the
 # same recall take more than twice the time (both asserted above). LSH's strengths are elsewhere: no training, cheap
-# appends, and tables that can be split across machines (notebook 11).
+# appends, and tables that can be split across machines (notebook 12).
 #
 # ## At a million, and at a billion, images
 #

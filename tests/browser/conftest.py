@@ -141,7 +141,7 @@ def lab(workspace):
 @pytest.fixture(scope="session")
 def voila(workspace):
     port = free_port()
-    command = [sys.executable, "-m", "voila", str(workspace["notebooks"] / "10_search_app.ipynb"), "--no-browser",
+    command = [sys.executable, "-m", "voila", str(workspace["notebooks"] / "11_search_app.ipynb"), "--no-browser",
                "--Voila.ip=127.0.0.1", f"--port={port}", "--VoilaExecutor.timeout=180"]
     process = start(command, workspace["env"], workspace["base"] / "voila.log")
     url = f"http://127.0.0.1:{port}"

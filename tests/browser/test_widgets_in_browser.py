@@ -210,21 +210,21 @@ def exercise_app(page, tmp_path):
     wait_for_text(page, "for an uploaded image")
 
 
-def test_10_search_app_in_lab(page, lab, artifacts, tmp_path):
-    run_notebook(page, lab, "10_search_app.ipynb")
+def test_11_search_app_in_lab(page, lab, artifacts, tmp_path):
+    run_notebook(page, lab, "11_search_app.ipynb")
     exercise_app(page, tmp_path)
     check_page(page)
-    screenshot(page, artifacts, "10_search_app", "Bean leaf image search")
+    screenshot(page, artifacts, "11_search_app", "Bean leaf image search")
 
 
-def test_10_search_app_in_voila(page, voila, artifacts, tmp_path):
+def test_11_search_app_in_voila(page, voila, artifacts, tmp_path):
     page.goto(voila["url"], wait_until="domcontentloaded", timeout=240_000)
     page.get_by_text("Bean leaf image search").first.wait_for(timeout=240_000)
     settle_widgets(page)
     check_page(page, outputs_selector=".jp-OutputArea-output")
     exercise_app(page, tmp_path)
     check_page(page)
-    page.screenshot(path=str(artifacts / "10_search_app_voila.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "11_search_app_voila.png"), full_page=True)
 
 
 def test_nothing_outside_127_0_0_1_gets_an_answer(page, lab):

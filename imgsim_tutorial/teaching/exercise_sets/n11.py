@@ -1,166 +1,182 @@
-"""Notebook 11, past one machine: the distance threshold of a cosine, the pairs brute force
-compares, the S-curve at the weakest planted copy (predicted, then measured with the
-near-duplicate finder), and LSH settings that meet a recall and a budget.
-
-Exercise 4 compares with every pair by brute force, which takes seconds at 10,000 embeddings;
-the result is kept for the last collection checked, so checking again is quick.
-"""
+"""Notebook 11, the search app: its exact method by hand, the best score of an image that is no
+leaf, queries left short of k by a narrow LSH table, and a bucket's size predicted, then measured."""
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
-from ...neardup import Pairs, brute_force_pairs, compare_pairs, near_duplicate_pairs
-from ...random_projection import any_table_collision_probability
+from ...cosine_search import CosineIndex
+from ...hash_tables import LSHIndex
+from ...random_projection import bit_agreement_probability
+from ...vectors import normalize
 from ..exercise_book import Exercise
 from ..exercises import Check, check_value
 
-COSINE = 0.95  # exercise 1
-N_IMAGES = 10**6  # exercise 2
-WEAKEST, N_BITS, N_TABLES = 0.92, 20, 32  # exercise 3
-THRESHOLD, MIN_RECALL, MAX_SHARE = 0.9, 0.97, 0.005  # exercise 4
+QUERY, TOP = 3, 5  # exercise 1: the 5 nearest of query 3
+BUCKET_BITS, SEEDS = 16, range(10)  # exercise 4: one table of 16 bits, averaged over 10 draws
 
 
 def _wrong(message: str) -> Check:
     return Check("wrong", "answer", message)
 
 
-def _number(value):
-    """``value`` as a float if it is one number, else None."""
-    if np.ndim(value) != 0 or isinstance(value, (bool, str, np.bool_)):
+def _numbers(answer, count: int):
+    """``answer`` as ``count`` floats, or None when it is not that many numbers."""
+    if np.ndim(answer) != 1 or len(answer) != count:
         return None
     try:
-        return float(value)
+        values = np.array([float(value) for value in answer])
     except (TypeError, ValueError):
         return None
+    return None if any(isinstance(value, (bool, str)) for value in answer) else values
 
 
-def join_distance(answer, **_) -> Check:
-    truth, value = np.sqrt(2 - 2 * COSINE), _number(answer)
-    if value is not None and np.isclose(value, truth**2):
-        return _wrong("that is the squared distance; approxSimilarityJoin takes the distance itself")
-    if value is not None and np.isclose(value, 1 - COSINE):
-        return _wrong("that is the cosine distance 1 - cos; the join measures Euclidean distance")
-    verdict = check_value(answer, truth, atol=1e-6)
-    return verdict if verdict else _wrong(verdict.message + "; the join compares Euclidean distances of unit vectors")
+def top_five(answer, *, candidates, queries, **_) -> Check:
+    all_ids = CosineIndex().add(candidates).search(queries, TOP + 1)[1]
+    truth = all_ids[QUERY, :TOP]
+    if np.shape(answer) == (1, TOP):
+        return _wrong("give a flat list of 5 ids: search returns one row per query, shape (1, 5); take row 0")
+    values = _numbers(answer, TOP)
+    if values is None or not np.all(values == np.round(values)):
+        return _wrong(f"give {TOP} candidate ids (integers), best first")
+    values = values.astype(np.int64)
+    if np.array_equal(values, truth):
+        return Check("right", "answer", f"right ({TOP} ids, best first)")
+    if set(values) == set(truth):
+        return _wrong("the right five, in the wrong order: best (highest cosine) first")
+    if np.array_equal(values, all_ids[QUERY, 1:TOP + 1]):
+        return _wrong("you left out the nearest: the query is not one of the candidates, so its first result "
+                      "is a real neighbour, not itself")
+    if any(np.array_equal(values, row[:TOP]) for row in all_ids):
+        return _wrong("these are the five nearest of another query: query 3 is course.query_embeddings[3]")
+    return _wrong(f"{len(set(values) - set(truth))} of your {TOP} ids are not among the {TOP} nearest of query 3")
 
 
-def pair_count(answer, **_) -> Check:
-    truth, value = N_IMAGES * (N_IMAGES - 1) / 2, _number(answer)
-    if value is not None and np.isclose(value, N_IMAGES**2, rtol=1e-12):
-        return _wrong("that pairs every image with every image, itself included, and counts (a, b) and (b, a)")
-    if value is not None and np.isclose(value, 2 * truth, rtol=1e-12):
-        return _wrong("that counts every pair twice, as (a, b) and as (b, a)")
-    if value is not None and np.isclose(value, N_IMAGES * (N_IMAGES + 1) / 2, rtol=1e-12):
-        return _wrong("that pairs every image with itself too")
-    verdict = check_value(answer, truth, atol=0, rtol=1e-12)
-    return verdict if verdict else _wrong(verdict.message + "; each unordered pair of different images once")
+def grey_scores(answer, *, grey_vector, candidates, queries, **_) -> Check:
+    index = CosineIndex().add(candidates)
+    scores, ids = index.search(grey_vector, 1)
+    truth = np.array([scores[0, 0], np.median(index.search(queries, 1)[0][:, 0])])
+    values = _numbers(answer, 2)
+    if values is None:
+        return _wrong("give two numbers: [the grey image's best score, the median best score of the leaf queries]")
+    if np.allclose(values, truth, atol=1e-4):
+        lower = "lower than" if truth[0] < truth[1] else "not lower than"
+        return Check("right", "answer", f"right (the grey image's best match scores {lower} a typical leaf's)")
+    if np.allclose(values, truth[::-1], atol=1e-4):
+        return _wrong("swapped: give [grey image, leaf queries]")
+    problems = []
+    if not np.isclose(values[0], truth[0], atol=1e-4):
+        if np.isclose(values[0], ids[0, 0]):
+            problems.append("the first number is an id: search returns (scores, ids)")
+        elif np.isclose(values[0], float(np.mean(normalize(candidates) @ normalize(grey_vector)[0])), atol=1e-4):
+            problems.append("the first number averages over all candidates; the question asks for the best one")
+        else:
+            problems.append(f"the grey image's score is off (got {values[0]:.4g}): its best cosine over the candidates")
+    if not np.isclose(values[1], truth[1], atol=1e-4):
+        problems.append(f"the leaf queries' number is off (got {values[1]:.4g}): the median, over the queries, "
+                        "of each query's best score")
+    return _wrong("; ".join(problems))
 
 
-def _share_found(collection, planted, center: bool = False) -> float:
-    pairs = near_duplicate_pairs(collection, THRESHOLD, n_bits=N_BITS, n_tables=N_TABLES, center=center, seed=0)
-    found = set(map(tuple, pairs.as_array().tolist()))
-    return float(np.mean([tuple(pair) in found for pair in np.asarray(planted).tolist()]))
+def _short_queries(candidates, queries, n_tables: int, at_most: bool = False) -> int:
+    found = LSHIndex(n_bits=16, n_tables=n_tables, seed=0).add(candidates).search_with_stats(queries, 6)[2]
+    return int((found["n_candidates"] <= 6 if at_most else found["n_candidates"] < 6).sum())
 
 
-def weakest_copy(predicted, measured=None, *, collection, planted, **_) -> Check:
-    theory = float(any_table_collision_probability(WEAKEST, N_BITS, N_TABLES))
-    if check_value(predicted, float(any_table_collision_probability(WEAKEST, N_BITS, 1)), atol=1e-4):
-        return _wrong("the prediction is for one table; a pair is found if it meets in at least one of 32")
-    verdict = check_value(predicted, theory, atol=1e-4)
+def short_lists(answer, *, candidates, queries, **_) -> Check:
+    truth = np.array([_short_queries(candidates, queries, n_tables) for n_tables in (1, 8)])
+    values = _numbers(answer, 2)
+    if values is None:
+        return _wrong("give two counts: [with 1 table, with 8 tables]")
+    if np.array_equal(values, truth):
+        return Check("right", "answer", "right")
+    if np.array_equal(values, truth[::-1]):
+        return _wrong("swapped: give [with 1 table, with 8 tables]")
+    if np.allclose(values * len(queries), truth):
+        return _wrong("those are shares of the queries; the question asks how many queries")
+    problems = []
+    for position, n_tables in enumerate((1, 8)):
+        if values[position] == truth[position]:
+            continue
+        if values[position] == _short_queries(candidates, queries, n_tables, at_most=True):
+            problems.append(f"with {n_tables} table{'s' * (n_tables > 1)} you counted 6 candidates as short too: "
+                            "fewer than 6 means < 6")
+        else:
+            problems.append(f"the count with {n_tables} table{'s' * (n_tables > 1)} is off (got {values[position]:g})")
+    return _wrong("; ".join(problems))
+
+
+def _mean_bucket(candidates, queries, seed: int) -> float:
+    """Candidates in a query's bucket of one 16-bit table, averaged over the queries."""
+    index = LSHIndex(n_bits=BUCKET_BITS, n_tables=1, seed=seed).add(candidates)
+    return float(index.search_with_stats(queries, 6)[2]["n_candidates"].mean())
+
+
+def bucket_size(predicted, measured=None, *, candidates, queries, **_) -> Check:
+    cosines = np.clip(normalize(queries).astype(np.float64) @ normalize(candidates).astype(np.float64).T, -1, 1)
+    theory = float((bit_agreement_probability(cosines) ** BUCKET_BITS).sum(axis=1).mean())
+    if check_value(predicted, len(candidates) / 2**BUCKET_BITS, rtol=1e-3):
+        return _wrong("that assumes the candidates spread evenly over all 2**16 codes; they crowd together: "
+                      "use each candidate's cosine with the query")
+    verdict = check_value(predicted, theory, atol=0, rtol=1e-3)
     if not verdict:
-        return _wrong("the prediction does not match the formula for 32 tables of 20 bits: " + verdict.message)
+        return _wrong("the prediction does not follow from the formula: " + verdict.message)
     if measured is None:
         return _wrong("the prediction is right; now measure it (answer_measured)")
-    if collection is None or planted is None or np.ndim(planted) != 2 or np.shape(planted)[1] != 2:
-        return _wrong("pass the collection and its planted pairs from plant_near_copies (copies_092, pairs_092)")
-    vectors = np.asarray(collection, dtype=np.float32)
-    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-    planted = np.asarray(planted)
-    cosines = np.sum(vectors[planted[:, 0]] * vectors[planted[:, 1]], axis=1)
-    if not np.allclose(cosines, WEAKEST, atol=1e-3):
-        return _wrong(f"the planted pairs are not all at cosine {WEAKEST} (from {cosines.min():.3f} to "
-                      f"{cosines.max():.3f}): plant them with cosine_range=({WEAKEST}, {WEAKEST})")
-    truth, value = _share_found(vectors, planted), _number(measured)
-    # A share of the planted pairs is a multiple of 1 / len(planted); the formula's value is not.
-    if value is not None and value == float(predicted) and truth != theory:
-        return _wrong("your measurement equals your prediction exactly: run the near-duplicate finder and "
-                      "count the planted pairs it returns instead of copying the formula")
+    draws = [_mean_bucket(candidates, queries, seed) for seed in SEEDS]
+    truth = float(np.mean(draws))
+    # A measurement is a mean of whole counts over 10 draws x the queries; the formula is not.
+    if np.ndim(measured) == 0 and np.isclose(measured, predicted, atol=1e-12, rtol=0) and truth != theory:
+        return _wrong("your measurement equals your prediction exactly: build the indexes and count instead "
+                      "of copying the formula")
+    if np.ndim(measured) == 0 and np.isclose(measured, draws[0], atol=1e-9) and draws[0] != truth:
+        return _wrong("that is one draw of the hyperplanes (seed 0); average over seeds 0 to 9")
     verdict = check_value(measured, truth, atol=1e-9)
-    if not verdict and value is not None and np.isclose(value, _share_found(vectors, planted, center=True), atol=1e-9):
-        return _wrong("that hashes centred embeddings (center=True): centring changes the cosines the hyperplanes "
-                      f"see, and the formula is for the cosine {WEAKEST} itself; hash them as they are")
     if not verdict:
-        return _wrong("the prediction is right, the measurement is off: " + verdict.message + "; the share of "
-                      "the planted pairs among the pairs near_duplicate_pairs returns (20 bits, 32 tables, seed 0)")
-    spread = np.sqrt(theory * (1 - theory) / len(planted))
-    return Check("right", "answer", f"right ({abs(truth - theory) / spread:.1f} standard errors from the prediction)")
-
-
-_REFERENCE: dict = {}  # the brute-force pairs of the last collection checked, by a digest of its bytes
-
-
-def _brute_force(collection) -> Pairs:
-    vectors = np.ascontiguousarray(collection, dtype=np.float32)
-    key = hashlib.blake2b(vectors.tobytes(), digest_size=16).hexdigest()
-    if key not in _REFERENCE:
-        _REFERENCE.clear()
-        _REFERENCE[key] = brute_force_pairs(vectors, THRESHOLD)
-    return _REFERENCE[key]
-
-
-def lsh_settings(answer, *, collection, **_) -> Check:
-    if not isinstance(answer, dict):
-        return _wrong("give the settings as a dict of near_duplicate_pairs' keywords, e.g. "
-                      "{'n_bits': ..., 'n_tables': ..., 'center': True}")
-    allowed = {"n_bits", "n_tables", "center", "seed"}
-    if set(answer) - allowed:
-        return _wrong(f"settings can be {sorted(allowed)}; got {sorted(set(answer) - allowed)} too")
-    try:
-        pairs = near_duplicate_pairs(collection, THRESHOLD, **answer)
-    except ValueError as error:
-        return _wrong(f"near_duplicate_pairs refused these settings: {error}")
-    recall = compare_pairs(pairs, _brute_force(collection))["recall"]
-    share = pairs.stats["share_compared"]
-    problems = []
-    if recall < MIN_RECALL:
-        problems.append(f"recall {recall:.3f} against brute force, below {MIN_RECALL}: more tables raise it")
-    if share >= MAX_SHARE:
-        problems.append(f"verifies {share:.2%} of all pairs, not under {MAX_SHARE:.1%}: more bits per table "
-                        "make buckets smaller")
-    if problems:
-        return _wrong("; ".join(problems))
-    return Check("right", "answer", f"right (recall {recall:.3f}, {share:.3%} of the pairs verified)")
+        return _wrong("the prediction is right, the measurement is off: " + verdict.message + "; for seeds 0 "
+                      "to 9, the mean n_candidates over all queries, then the mean over the seeds")
+    return Check("right", "answer", f"right (10 draws average {abs(truth - theory) / theory:.0%} from the "
+                                    f"prediction; single draws range from {min(draws):.0f} to {max(draws):.0f})")
 
 
 EXERCISES = [
-    Exercise(1, 1, "The distance threshold for cosine 0.95",
-             ("approxSimilarityJoin thresholds a Euclidean distance; the vectors are unit length.",
-              "Expand |a - b|² for unit vectors: it is a simple function of cos(a, b). Then take the root."),
-             join_distance, wrong=("answer_distance = 2 - 2 * 0.95", "answer_distance = 1 - 0.95")),
-    Exercise(2, 1, "Pairs among a million images",
-             ("Each image is compared with every other one, and each pair only once.",
-              "n images give n choices for the first and n - 1 for the second; (a, b) and (b, a) are one pair."),
-             pair_count, wrong=("answer_pairs = 10**6 * 10**6", "answer_pairs = 2 * answer_pairs")),
-    Exercise(3, 3, "The weakest planted copy",
-             ("The prediction is the S-curve of 32 tables of 20 bits at cosine 0.92; the measurement plants "
-              "pairs at exactly that cosine and counts how many the finder returns.",
-              "t.any_table_collision_probability(0.92, n_bits=20, n_tables=32); then plant_near_copies(base, "
-              "500, cosine_range=(0.92, 0.92), seed=1), near_duplicate_pairs(..., 0.9, n_bits=20, n_tables=32), "
-              "and the share of the planted pairs among its pairs."),
-             weakest_copy, predict=True,
+    Exercise(1, 1, "The app's exact method, by hand",
+             ("The app's 'exact' method is a CosineIndex over the candidates.",
+              "t.CosineIndex().add(course.candidate_embeddings).search(one query, k=5) returns (scores, ids), "
+              "each of shape (1, 5)."),
+             top_five,
+             wrong=("answer_top5 = answer_top5[::-1]",
+                    "answer_top5 = t.CosineIndex().add(course.candidate_embeddings).search("
+                    "course.query_embeddings[3], k=6)[1][0][1:]",
+                    "answer_top5 = t.CosineIndex().add(course.candidate_embeddings).search("
+                    "course.query_embeddings[2], k=5)[1][0]")),
+    Exercise(2, 1, "The best score of an image that is no leaf",
+             ("Search always returns the nearest candidates; only the score says how near they are.",
+              "search(grey_vector, k=1) returns (scores, ids) of shape (1, 1); do the same for all query "
+              "embeddings and take np.median of their best scores."),
+             grey_scores,
+             wrong=("answer_scores = answer_scores[::-1]",
+                    "answer_scores = [float(t.CosineIndex().add(course.candidate_embeddings).search(grey_vector, "
+                    "k=1)[1][0, 0]), answer_scores[1]]",
+                    "answer_scores = [float(np.mean(course.candidate_embeddings @ (grey_vector[0] / "
+                    "np.linalg.norm(grey_vector[0])))), answer_scores[1]]")),
+    Exercise(3, 2, "Queries left short of k by one narrow table",
+             ("search_with_stats returns, for every query, how many candidates it scored.",
+              "t.LSHIndex(n_bits=16, n_tables=L, seed=0).add(...).search_with_stats(queries, k=6)[2]"
+              "['n_candidates'] < 6, summed, for L = 1 and L = 8."),
+             short_lists,
+             wrong=("answer_short = answer_short[::-1]",
+                    "answer_short = [count / len(course.query_embeddings) for count in answer_short]")),
+    Exercise(4, 3, "How full is a query's bucket?",
+             ("The prediction adds up, over all candidates, the chance that each one lands in the query's "
+              "bucket; the measurement counts them, for several draws of the hyperplanes.",
+              "A candidate at cosine s shares all 16 bits with p(s) ** 16 (t.table_collision_probability); sum "
+              "over the candidates, average over the queries. Measure with LSHIndex(n_bits=16, n_tables=1, "
+              "seed=s) for s in 0..9 and search_with_stats(...)[2]['n_candidates']."),
+             bucket_size, predict=True,
              wrong=("answer_measured = answer_predicted",
-                    "answer_predicted = float(t.table_collision_probability(0.92, 20))",
-                    "found_092 = set(map(tuple, near_duplicate_pairs(copies_092, 0.9, n_bits=20, n_tables=32, "
-                    "center=True).as_array().tolist()))\n"
-                    "answer_measured = float(np.mean([tuple(pair) in found_092 for pair in pairs_092.tolist()]))")),
-    Exercise(4, 2, "Settings that meet a recall and a budget",
-             ("Two knobs pull in different directions: tables add chances to meet, bits make buckets smaller.",
-              "Start from section 2's settings (20 bits, 32 tables, centred); raise n_tables until recall "
-              "against `reference` reaches 0.97, and watch pairs.stats['share_compared']."),
-             lsh_settings,
-             wrong=("answer_settings = {'n_bits': 20, 'n_tables': 32, 'center': True}",
-                    "answer_settings = {'n_bits': 12, 'n_tables': 16, 'center': True}")),
+                    "answer_predicted = len(course.candidate_embeddings) / 2**16",
+                    "answer_measured = float(t.LSHIndex(n_bits=16, n_tables=1, seed=0).add("
+                    "course.candidate_embeddings).search_with_stats(course.query_embeddings, k=6)[2]"
+                    "['n_candidates'].mean())")),
 ]

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 11 · Past one machine: near-duplicates, and the same LSH on Apache Spark
+# # 12 · Past one machine: near-duplicates, and the same LSH on Apache Spark
 #
 # Two things you need once the collection outgrows a laptop:
 #
@@ -330,10 +330,10 @@ assert codes_only < 100
 # Four exercises, marked by difficulty: ★ one idea, ★★ a few lines, ★★★ build, measure and
 # compare. Replace the `None`, run the cell, read the verdict; run `ex.hint(n)` for a hint and
 # `ex.hint(n, level=2)` for a closer one. The check works the answer out from your own objects
-# and never shows it. Solutions: `%load solutions/11_ex1.py` (and so on) in a new cell.
+# and never shows it. Solutions: `%load solutions/12_ex1.py` (and so on) in a new cell.
 
 # %%
-ex = exercise_book.notebook("11")
+ex = exercise_book.notebook("12")
 ex
 
 # %% [markdown]

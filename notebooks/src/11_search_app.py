@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 10 · A small image-search app
+# # 11 · A small image-search app
 #
 # Everything from the course in one tool: an encoder turns your image into an embedding; exact
 # cosine search, LSH tables or a FAISS HNSW graph find its nearest candidates; the gallery shows
@@ -59,10 +59,10 @@ assert len(view["results"]) == 6 and view["precision"] is not None
 # Four exercises, marked by difficulty: ★ one idea, ★★ a few lines, ★★★ build, measure and
 # compare. Replace the `None`, run the cell, read the verdict; run `ex.hint(n)` for a hint and
 # `ex.hint(n, level=2)` for a closer one. The check works the answer out from your own objects
-# and never shows it. Solutions: `%load solutions/10_ex1.py` (and so on) in a new cell.
+# and never shows it. Solutions: `%load solutions/11_ex1.py` (and so on) in a new cell.
 
 # %%
-ex = exercise_book.notebook("10")
+ex = exercise_book.notebook("11")
 ex
 
 # %% [markdown]
