@@ -131,12 +131,15 @@ retarget:
 	@test -n "$(REPO)" || { echo "usage: make retarget REPO=OWNER/NAME"; exit 2; }
 	$(PYTHON) scripts/retarget.py $(REPO)
 
-## Speed and quality benchmarks on SYNTHETIC realistic embeddings, up to N = 100,000, then our IVF and graph against FAISS at 50,000, then the LSH tuner's first suggestion at 100,000, then the course's one comparison of every index at 50,000 (about 35 min on 2 cores; `python benchmarks/run.py --quick` checks it runs); writes benchmarks/results/
+## Speed and quality benchmarks on SYNTHETIC realistic embeddings, up to N = 100,000, then our IVF and graph against FAISS at 50,000, then the LSH tuner's first suggestion at 100,000, then the course's one comparison of every index at 50,000, HNSW's knobs and fast-scan PQ, filtered search, and choose_index's check (about 75 min on 2 cores; `python benchmarks/run.py --quick` checks it runs); writes benchmarks/results/
 benchmark: install
 	HF_HUB_OFFLINE=1 IMGSIM_MODE=offline $(BIN)/python benchmarks/run.py
 	HF_HUB_OFFLINE=1 IMGSIM_MODE=offline $(BIN)/python benchmarks/vs_faiss.py
 	HF_HUB_OFFLINE=1 IMGSIM_MODE=offline $(BIN)/python benchmarks/tuner_check.py
 	HF_HUB_OFFLINE=1 IMGSIM_MODE=offline $(BIN)/python benchmarks/beyond_lsh.py
+	HF_HUB_OFFLINE=1 IMGSIM_MODE=offline $(BIN)/python benchmarks/index_knobs.py
+	HF_HUB_OFFLINE=1 IMGSIM_MODE=offline $(BIN)/python benchmarks/filtered.py
+	HF_HUB_OFFLINE=1 IMGSIM_MODE=offline $(BIN)/python benchmarks/choose_check.py
 
 ## The same plus the cost-growth step at N = 1,000,000 (about 8 min more: generating 3 GB of vectors and building HNSW on them).
 benchmark-full: install

@@ -16,6 +16,7 @@ Run:  python benchmarks/filtered.py [--n 50000] [--delete-n 20000]
 - **removals**: 0, 10, 30, 50 % of the items removed at random, tombstones against a rebuild
   (``compact``), at ``--delete-n`` items (rebuilding the graph four times at 50,000 takes long).
 
+Prints and stores (``done_when``) issue #25's done-when: met or not, per index and criterion.
 Writes ``benchmarks/results/filtered.json``.
 """
 
@@ -189,6 +190,38 @@ def removal_rows(n: int) -> list:
     return rows
 
 
+RECALL_FILTERS = ("random 50.0%", "random 10.0%", "random 1.0%", "own cluster excluded")
+
+
+def done_when(result) -> list:
+    """Issue #25's done-when, one row per index and criterion: the value measured and whether it is met.
+
+    Recall and leaks are measured through ``search`` (``plan="auto"``); leaks over every strategy too.
+    """
+    recall = {(row["filter"], row["index"], row["strategy"]): row for row in result["recall"]}
+    timing = {(row["filter"], row["method"]): row for row in result["timing"]}
+    rows = []
+    for name in result["settings"]:
+        leaked = sum(row["excluded_returned"] for row in result["recall"] if row["index"] == name)
+        rows.append({"index": name, "criterion": "no excluded item returned", "value": leaked, "met": leaked == 0})
+        for filter_name in RECALL_FILTERS:
+            value = recall[(filter_name, name, "auto")]["recall"]
+            rows.append({"index": name, "criterion": f"recall@10 >= 0.9, {filter_name}", "value": value,
+                         "met": value >= 0.9})
+        value = timing[("random 1.0%", f"{name} auto")]["x_numpy_scan"]
+        rows.append({"index": name, "criterion": "1 % query <= 3x a NumPy scan of the allowed rows", "value": value,
+                     "met": value <= 3})
+    return rows
+
+
+def print_done_when(rows) -> None:
+    print("\nissue #25 done-when (search with plan='auto'):")
+    for row in rows:
+        value = row["value"] if isinstance(row["value"], int) else f"{row['value']:.3f}"
+        print(f"  {row['index']:>12}  {row['criterion']:<50} {value:>8}  {'met' if row['met'] else 'NOT MET'}")
+    print(f"  all met: {all(row['met'] for row in rows)}", flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=50_000)
@@ -213,10 +246,13 @@ def main(argv=None):
     result["recall"] = recall_rows(indexes, embeddings, queries, masks)
     result["timing"] = timing_rows(indexes, embeddings, queries, masks)
     result["planner"] = planner_rows(indexes, queries)
+    result["done_when"] = done_when(result)
+    print_done_when(result["done_when"])
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1, default=float))  # a partial file, in case removals fail
     result["removals"] = {"n": args.delete_n, "rows": removal_rows(args.delete_n)}
     Path(args.out).write_text(json.dumps(result, indent=1, default=float))
+    print_done_when(result["done_when"])  # again at the end, after the removals' lines
     print(f"wrote {args.out}")
 
 

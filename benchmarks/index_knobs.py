@@ -3,7 +3,7 @@ graphs and on product quantisation read.
 
 Run:  python benchmarks/index_knobs.py [--n 50000] [--quick]
 
-Writes ``imgsim_tutorial/assets/measured/index_knobs.json`` (about 15 minutes at N = 50,000 on a
+Writes ``imgsim_tutorial/assets/measured/index_knobs.json`` (about 10 minutes at N = 50,000 on a
 shared 2-core machine). ``--quick`` measures a smaller grid at N = 5,000 (seconds) and writes
 ``benchmarks/results/index_knobs_quick.json`` instead.
 
@@ -118,7 +118,8 @@ def single_and_batch(exact, indexes: dict, queries, settings: dict, batch: bool)
 def bottom_layer_in_degree(hnsw_index) -> np.ndarray:
     """How many vectors link to each vector on HNSW's bottom layer (level 0): (n,) ints.
 
-    A vector with in-degree 0 can be returned only if the search starts on it: no path leads there.
+    A vector with in-degree 0 is found only if the descent through the upper layers ends on it:
+    no bottom-layer path leads there.
     """
     import faiss
 

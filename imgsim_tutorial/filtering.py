@@ -12,9 +12,19 @@ The fraction of items a filter allows is its *selectivity*, s. Three ways to hon
    results and drop the disallowed ones. It needs nothing from the index, but an approximate
    index's results far down its list are poor, and with a selective filter the allowed items
    are *all* far down: recall collapses as s falls (``benchmarks/filtered.py`` measures it);
-3. **inside the index** (each index's ``_search_inside``): IVF probes further lists until it has
-   scored enough allowed vectors, the graph walk steps through disallowed nodes but returns only
-   allowed ones, LSH drops disallowed candidates before re-ranking, FAISS takes an ``IDSelector``.
+3. **inside the index** (each index's ``_search_inside``): IVF visits further lists, the graph
+   walk steps through disallowed nodes but returns only allowed ones, LSH drops disallowed
+   candidates after re-ranking, FAISS takes an ``IDSelector``.
+
+How far must the search inside go? The filter's share of *all* items, s, is the wrong guide when the
+filter depends on where the query is: a filter that excludes the query's own cluster allows 99 % of
+the items but none of the query's neighbours. What counts is the **local selectivity**
+(``index_base.local_selectivity``): the share allowed among the items at least as close as the k-th
+best allowed one. A random filter's is about s; that one's is near 0. IVF scores 1 / local
+selectivity times as many items as its plain search (``HNSWIndex`` widens ``efSearch`` the same
+way, by the share allowed among its ``ef`` nearest); LSH, whose buckets cannot widen, scans the
+allowed rows exactly when a filter that ignores where the query is would leave so few allowed near
+it less than once in a hundred (``chance_of_so_few_allowed``).
 
 Which one is fastest depends on s, so every index's ``search`` plans (``plan="auto"``: exact over
 the allowed rows when they are fewer than the index would score inside), and

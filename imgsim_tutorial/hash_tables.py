@@ -20,7 +20,8 @@ that many tables: a true neighbour collides in many tables, a chance visitor in 
 The union of buckets is a shortlist. ``search`` re-ranks it by exact cosine, so every score it
 returns is a true cosine similarity; the collision count is only a shortlisting signal. How a
 query finds its buckets quickly (all tables, probes and queries at once) is ``_support/lsh_lookup.py``.
-With a filter, disallowed candidates are dropped *before* re-ranking (``_search_inside``).
+With a filter, the disallowed candidates are dropped after re-ranking, and a query whose
+neighbourhood the filter removed scans the allowed rows exactly (``_search_inside``).
 Persistence is ``IndexBase``'s: one versioned ``.npz`` with a JSON header; no pickle anywhere.
 """
 
@@ -33,7 +34,7 @@ import numpy as np
 
 from ._support.lsh_lookup import BucketLookup, probe_flips, probe_masks, union_of_buckets
 from .cosine_search import rerank
-from .index_base import FILTERED_AWAY, IndexBase
+from .index_base import FALSE_ALARM, IndexBase, chance_of_so_few_allowed, local_selectivity
 from .random_projection import RandomHyperplanes, pack_bits
 from .vectors import available_cores, check_bool, check_int
 
@@ -250,26 +251,43 @@ class LSHIndex(IndexBase):
         check_int(self.min_collisions, "min_collisions", low=1, high=self.n_tables, sensible=1)
 
     def _search_inside(self, queries, k, mask):
-        """LSH with a filter: find the buckets' members as usual, drop the disallowed ones, and
-        re-rank only what is left (filtering *before* re-ranking saves the cosines of everything
-        dropped). The buckets do not grow with the filter, so with a fraction s allowed about s of
-        the candidates survive and recall falls; below the selectivity where the allowed rows are
-        fewer than the candidates needed to keep recall, ``plan="auto"`` scans them exactly.
+        """LSH with a filter: find the buckets' members as usual, re-rank them, keep the allowed.
 
-        A query whose own buckets the filter empties (it excludes the query's cluster: fewer of its
-        candidates survive than ``FILTERED_AWAY`` times the filter's share of all items) would
-        re-rank strangers; such a query scans the allowed rows exactly instead (see ``n_candidates``)."""
+        The buckets do not grow with the filter, so with a fraction s allowed about s of the
+        candidates survive and recall falls; below the selectivity where the allowed rows are fewer
+        than the candidates needed to keep recall, ``plan="auto"`` scans them exactly.
+
+        A worse case: a filter that excludes the query's own cluster. The buckets hold the query's
+        neighbours and a few items that landed there by chance; drop the neighbours and what is left
+        are the chance visitors, not the nearest allowed items, which lie in other buckets. More
+        probes do not help: items that far share a bucket with the query little more often than any
+        item does. So each query checks its neighbourhood: of the candidates at least as close as
+        the k-th allowed one, how many does the filter allow (``local_selectivity``)? A filter that
+        ignores where the query is allows about its share s of them. When such a filter would leave
+        so few less than once in a hundred (``chance_of_so_few_allowed`` below ``FALSE_ALARM``), this
+        filter has removed the query's neighbourhood, and the query scans the allowed rows exactly
+        (see ``n_candidates``). So does a query whose candidates hold fewer than k allowed items:
+        its answer would certainly be short."""
         self._check_query_settings()
         shortlists = self._shortlists(self._margins(queries))
-        kept = [rows[mask[rows]] for rows in shortlists]
-        scores, rows = rerank(queries, self.vectors_, kept, k)
-        n_scored = np.array([len(rows_) for rows_ in kept])
-        share = mask.mean()
-        stuck = np.flatnonzero([len(survived) < FILTERED_AWAY * share * len(found)
-                                for survived, found in zip(kept, shortlists)])
-        if len(stuck):
-            scores[stuck], rows[stuck] = self._scan_allowed(queries[stuck], k, mask)
-            n_scored[stuck] += int(mask.sum())
+        scores = np.full((len(queries), k), np.nan, dtype=np.float32)
+        rows = np.full((len(queries), k), -1, dtype=np.int64)
+        share, n_allowed, away = mask.mean(), int(mask.sum()), []
+        for q, candidates in enumerate(shortlists):
+            found = self.vectors_[candidates] @ queries[q]  # all candidates, as the plain search scores them
+            allowed = mask[candidates]
+            n_allowed_near, n_near = local_selectivity(found, allowed, k)
+            short = n_allowed_near < min(k, n_allowed)  # its answer would certainly be short
+            if short or chance_of_so_few_allowed(n_allowed_near, n_near, share) < FALSE_ALARM:
+                away.append(q)
+                continue
+            kept, kept_scores = candidates[allowed], found[allowed]
+            best = np.argsort(-kept_scores, kind="stable")[:k]
+            scores[q, :len(best)], rows[q, :len(best)] = kept_scores[best], kept[best]
+        n_scored = np.array([len(candidates) for candidates in shortlists])
+        if away:
+            scores[away], rows[away] = self._scan_allowed(queries[away], k, mask)
+            n_scored[away] += n_allowed
         return scores, rows, n_scored
 
     def _inside_cost(self, n_allowed: int) -> float:

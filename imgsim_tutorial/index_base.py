@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
 import warnings
 from pathlib import Path
 
@@ -78,12 +79,51 @@ def _as_ids(ids, n: int) -> np.ndarray:
 
 
 PLANS = ("auto", "inside", "exact")  # how a search applies a filter (search_with_stats' ``plan``)
-# A query's neighbourhood counts as *filtered away* when the share of allowed items among what the
-# plain search would look at is below this part of the filter's share of all items (a filter that
-# excludes the query's own cluster). The index's structure then leads to the wrong places, so the
-# in-index searches scan the allowed rows exactly for such a query. For a random filter the two
-# shares agree up to sampling noise, which stays well above this line at a hundred candidates or more.
+# GraphIndex's check: a query's neighbourhood counts as *filtered away* when the share of allowed
+# items among the plain walk's results is below this part of the filter's share of all items.
+# IVFIndex and LSHIndex measure the same thing at the answer's own scale (``local_selectivity``).
 FILTERED_AWAY = 0.8
+# How often a search may take a random filter for one that removed the query's neighbourhood
+# (``chance_of_so_few_allowed`` below this). A false alarm costs an exact scan, never recall.
+FALSE_ALARM = 0.01
+
+
+def local_selectivity(scores, allowed, k: int) -> tuple[int, int]:
+    """How much of a query's neighbourhood a filter allows: ``(n_allowed_near, n_near)``.
+
+    ``scores`` (m,): the items a search scored for one query; ``allowed`` (m,): which of them the
+    filter allows. *Near* are the items at least as close as the k-th best allowed one, so the
+    filtered answer lies exactly this deep; with fewer than k allowed, every scored item is near.
+    Their ratio is the **local selectivity**. A random filter's equals its share of all items up to
+    sampling noise; a filter that excludes the query's own cluster has one near 0, however much
+    of the collection it allows.
+
+    >>> local_selectivity(np.array([0.9, 0.8, 0.7, 0.6]), np.array([False, True, False, True]), 2)
+    (2, 4)
+    """
+    scores, allowed = np.asarray(scores), np.asarray(allowed, dtype=bool)
+    kept = scores[allowed]
+    if len(kept) < k:
+        return len(kept), len(scores)
+    kth = np.partition(kept, len(kept) - k)[len(kept) - k]  # the k-th best allowed score
+    return int((kept >= kth).sum()), int((scores >= kth).sum())
+
+
+def chance_of_so_few_allowed(n_allowed_near: int, n_near: int, share: float) -> float:
+    """P(a filter that ignores where the query is leaves at most ``n_allowed_near`` of ``n_near`` items):
+    the binomial tail ``P(Binomial(n_near, share) <= n_allowed_near)``.
+
+    >>> round(chance_of_so_few_allowed(10, 20, 0.5), 3), chance_of_so_few_allowed(10, 22, 0.99) < 1e-12
+    (0.588, True)
+    """
+    if share >= 1 or n_allowed_near >= n_near:
+        return float(n_allowed_near >= n_near)
+    if share <= 0:
+        return 1.0
+    # Each term C(n, i) s^i (1 - s)^(n - i) in logarithms: C(n, i) alone overflows a float for large n.
+    log_terms = [math.lgamma(n_near + 1) - math.lgamma(i + 1) - math.lgamma(n_near - i + 1)
+                 + i * math.log(share) + (n_near - i) * math.log1p(-share) for i in range(n_allowed_near + 1)]
+    return min(1.0, sum(math.exp(term) for term in log_terms))
 
 
 def allowed_mask(allowed, ids, positions=None) -> np.ndarray:

@@ -19,9 +19,10 @@ few are huge. IVF learns its buckets from the data instead:
 
 ``n_probes == n_lists`` scans everything, so it is exact. Adding after training assigns new
 vectors to the existing centroids (as ``faiss.IndexIVFFlat`` does); it does not re-train.
-With a filter (``search(..., allowed=mask)``) a query scores only the allowed members of the
-lists it visits, and visits further lists until it has scored as many allowed vectors as the plain
-search scores in all (``_search_inside``; ``filtering.py`` tells the whole story).
+With a filter (``search(..., allowed=mask)``) a query returns only the allowed members of the
+lists it visits, and visits further lists, nearest first, until it has looked as deep past the
+filtered answer as the plain search looks past its own (``_search_inside``; ``filtering.py``
+tells the whole story).
 Left out: compressing the vectors inside the lists (that is ``pq.py``; FAISS's IVF-PQ is in
 ``faiss_factory.py``).
 """
@@ -31,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from .cosine_search import rerank, top_k
-from .index_base import FILTERED_AWAY, IndexBase, scan_rows
+from .index_base import IndexBase, local_selectivity
 from .vectors import as_matrix, check_int, normalize
 
 TRAIN_POINTS_PER_LIST = 256  # FAISS's ``max_points_per_centroid``: the training sample's size per list
@@ -215,39 +216,69 @@ class IVFIndex(IndexBase):
         return self.positions_
 
     def _inside_cost(self, n_allowed: int) -> float:
-        # The filtered scan scores as many allowed vectors as the plain search scores in all.
-        return self.n_probes * len(self) / self.n_lists
+        # Inside, a query scores whole lists until it has looked 1 / s times as deep as the plain
+        # search (s: the share allowed; see _search_inside), at most every item.
+        plain = self.n_probes * len(self) / self.n_lists
+        return min(len(self), plain * len(self) / max(1, n_allowed))
 
     def _search_inside(self, queries, k, mask):
-        """IVF with a filter: visit lists nearest first and score only their allowed members, and
-        keep visiting lists until this query has scored as many allowed vectors as the plain
-        search scores in all (its ``n_probes`` nearest lists), or every allowed one. FAISS's IVF
-        instead stops after ``nprobe`` lists whatever the filter: with 1 % allowed, those lists
-        hold a hundredth of the candidates, and recall falls with them. A query whose nearest
-        lists the filter has emptied (``FILTERED_AWAY``) scans the allowed rows exactly."""
-        allowed_rows = np.flatnonzero(mask)
-        # List j's allowed rows are allowed_rows[starts[j]:starts[j + 1]] (lists are slices of rows).
-        starts = np.searchsorted(allowed_rows, self.list_offsets_)
-        per_list, sizes = np.diff(starts), np.diff(self.list_offsets_)
+        """IVF with a filter: visit lists nearest first, as the plain search does, but look deeper.
+
+        The plain search scores its ``n_probes`` nearest lists, P items, to find the top k. With a
+        filter the answer, the k best *allowed* items, lies deeper: n_near items (allowed or not)
+        score at least as high as the k-th of them (``local_selectivity``). To find them as reliably
+        the search scores about ``P * n_near / k`` items, P divided by the *local* selectivity
+        ``k / n_near``. A random filter allowing a share s has ``n_near`` about ``k / s``, so it
+        visits lists until it has scored P allowed items. A filter that excludes the query's own
+        cluster makes ``n_near`` large however much it allows, and the search goes on until it has
+        found the allowed neighbours, in lists whose centroids rank far from the query (at most
+        every list: exact). FAISS's IVF instead stops after ``nprobe`` lists whatever the filter,
+        and loses recall. A query whose plain search would score more items than the filter allows
+        scans the allowed rows exactly (cheaper, and exact)."""
+        n_allowed = int(mask.sum())
+        sizes = np.diff(self.list_offsets_)
+        buffer = np.empty(len(self), dtype=self.vectors_.dtype)  # one query's scores, reused by every query
         scores = np.full((len(queries), k), np.nan, dtype=np.float32)
         rows = np.full((len(queries), k), -1, dtype=np.int64)
-        n_scored = np.zeros(len(queries), dtype=np.int64)
-        away = []  # queries whose own lists the filter emptied: scanned exactly below
+        n_scored = np.full(len(queries), n_allowed, dtype=np.int64)
+        exact = []
         for q, query in enumerate(queries):
             order = np.argsort(-(self.centroids_ @ query), kind="stable")  # every list, nearest first
-            probed = sizes[order[:self.n_probes]].sum()  # what the plain search scores
-            target = min(len(allowed_rows), probed)
-            if per_list[order[:self.n_probes]].sum() < FILTERED_AWAY * mask.mean() * probed:
-                away.append(q)
+            reached = np.cumsum(sizes[order])  # items scored after visiting 1, 2, ... lists
+            if n_allowed <= reached[self.n_probes - 1]:
+                exact.append(q)
                 continue
-            n_visit = max(self.n_probes, int(np.searchsorted(np.cumsum(per_list[order]), max(target, 1))) + 1)
-            shortlist = np.concatenate([allowed_rows[starts[j]:starts[j + 1]] for j in order[:n_visit]])
-            found, found_rows = scan_rows(query[None], self.vectors_[shortlist], shortlist, k)
-            scores[q], rows[q], n_scored[q] = found[0], found_rows[0], len(shortlist)
-        if away:
-            scores[away], rows[away] = self._scan_allowed(queries[away], k, mask)
-            n_scored[away] = len(allowed_rows)
+            found, found_rows, n_scored[q] = self._scan_deeper(query, k, mask, order, reached, buffer)
+            scores[q, :len(found)], rows[q, :len(found)] = found, found_rows
+        if exact:
+            scores[exact], rows[exact] = self._scan_allowed(queries[exact], k, mask)
         return scores, rows, n_scored
+
+    def _scan_deeper(self, query, k, mask, order, reached, buffer):
+        """Score whole lists in ``order`` (in place, as ``_scan`` does) until the items scored reach
+        ``P / local selectivity``, re-measured after each step; the best k allowed of them."""
+        plain = reached[self.n_probes - 1]
+        allowed = np.empty(len(buffer), dtype=bool)  # which scored items the filter allows
+        starts, fills = [], []  # per visited list: its first row, and its first place in buffer
+        target, n_visited, filled = plain, 0, 0
+        while filled < target and n_visited < len(order):
+            n_visit = min(len(order), int(np.searchsorted(reached, target)) + 1)
+            for j in order[n_visited:n_visit].tolist():
+                start, end = self._list_bounds[j]
+                np.dot(self.vectors_[start:end], query, out=buffer[filled:filled + end - start])
+                allowed[filled:filled + end - start] = mask[start:end]
+                starts.append(start)
+                fills.append(filled)
+                filled += end - start
+            n_visited = n_visit
+            n_allowed_near, n_near = local_selectivity(buffer[:filled], allowed[:filled], k)
+            target = plain * n_near / n_allowed_near if n_allowed_near else np.inf
+        places = np.flatnonzero(allowed[:filled])
+        if len(places) > k:  # the k best allowed places, then only those sorted
+            places = places[np.argpartition(-buffer[places], k - 1)[:k]]
+        best = places[np.argsort(-buffer[places], kind="stable")]
+        visited = np.searchsorted(fills, best, side="right") - 1  # which visited list each place is in
+        return buffer[best], np.asarray(starts)[visited] + best - np.asarray(fills)[visited], filled
 
     @classmethod
     def _expected_shapes(cls, params, n, dim):

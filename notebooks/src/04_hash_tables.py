@@ -351,7 +351,7 @@ for target, _best, measured in checked:  # what you should see: the suggestion m
 # %% [markdown]
 # ## Your turn
 #
-# Two exercises, marked by difficulty: ★ one idea, ★★ a few lines, ★★★ build, measure and
+# Three exercises, marked by difficulty: ★ one idea, ★★ a few lines, ★★★ build, measure and
 # compare. Replace the `None`, run the cell, read the verdict; run `ex.hint(n)` for a hint and
 # `ex.hint(n, level=2)` for a closer one. The check works the answer out from your own objects
 # and never shows it. Solutions: `%load solutions/04_ex1.py` (and so on) in a new cell.
@@ -382,3 +382,13 @@ answer_predicted = None  # your code here: the recall predict_lsh expects
 answer_measured = None  # your code here: the recall measured on the built index
 ex.check(2, answer_predicted, answer_measured, profile=profile, embeddings=candidate_embeddings,
          queries=query_embeddings)
+
+# %% [markdown]
+# **Exercise 3 ★★.** Union, not sum. With the dicts built by hand (`tables`, `hyperplanes`), look
+# up query 0's own bucket in each of the 10 tables (no probe). Give `[the sum of the 10 bucket
+# sizes, the number of distinct ids among them]`. Why is the second smaller, and which items are
+# counted more than once?
+
+# %% tags=["exercise"]
+answer_buckets = None  # your code here: [sum of the bucket sizes, distinct ids]
+ex.check(3, answer_buckets, hyperplanes=hyperplanes, embeddings=candidate_embeddings, queries=query_embeddings)

@@ -398,7 +398,7 @@ assert buckets_used[True] > buckets_used[False]  # centring spreads the items ov
 # %% [markdown]
 # ## Your turn
 #
-# Two exercises, marked by difficulty: ★ one idea, ★★ a few lines, ★★★ build, measure and
+# Three exercises, marked by difficulty: ★ one idea, ★★ a few lines, ★★★ build, measure and
 # compare. Replace the `None`, run the cell, read the verdict; run `ex.hint(n)` for a hint and
 # `ex.hint(n, level=2)` for a closer one. The check works the answer out from your own objects
 # and never shows it. Solutions: `%load solutions/05_ex1.py` (and so on) in a new cell.
@@ -426,3 +426,18 @@ ex.check(1, answer_votes_recall, index=index, embeddings=candidate_embeddings, q
 # %% tags=["exercise"]
 answer_bytes = None  # your code here: a number of bytes per image
 ex.check(2, answer_bytes)
+
+# %% [markdown]
+# **Exercise 3 ★★★ (predict, then measure).** The second filter, in numbers. *Predict* with
+# `tuning.predict_lsh` the share of `pool` a query re-ranks with the setting of "Count the
+# collisions" (11 bits, 40 tables, 9 probes, centred, seed 0) when it requires
+# `min_collisions=2`, from the profile `tuning.similarity_profile(pool, k=10, n_sample_queries=100,
+# seed=0)`. Then build that index on `pool` and *measure* the share over `pool_queries`. How close
+# is the formula, and how many times less does the filter leave to re-rank than the union of the
+# same buckets?
+
+# %% tags=["exercise"]
+answer_predicted = None  # your code here: the share predict_lsh expects
+filtered = None  # your code here: the LSHIndex with min_collisions=2, built on pool
+answer_measured = None  # your code here: the share a query of pool_queries re-ranks
+ex.check(3, answer_predicted, answer_measured, index=filtered, embeddings=pool, queries=pool_queries)

@@ -183,7 +183,7 @@ assert all(1.3 < recall / share < 3 for share, recall in (noise_ivf_point, noise
 # %% [markdown]
 # ## Your turn
 #
-# Two exercises, marked by difficulty: ★ one idea, ★★ a few lines, ★★★ build, measure and
+# Three exercises, marked by difficulty: ★ one idea, ★★ a few lines, ★★★ build, measure and
 # compare. Replace the `None`, run the cell, read the verdict; run `ex.hint(n)` for a hint and
 # `ex.hint(n, level=2)` for a closer one. The check works the answer out from your own objects
 # and never shows it. Solutions: `%load solutions/06_ex1.py` (and so on) in a new cell.
@@ -216,3 +216,12 @@ ex.check(1, answer_predicted, answer_measured, index=ivf, queries=queries)
 small_cells = None  # your code here: IVFIndex(n_lists=400, seed=0) built on embeddings
 answer_shares = None  # your code here: [share with 100 lists, share with 400 lists]
 ex.check(2, answer_shares, ivf=ivf, small_cells=small_cells, embeddings=embeddings, queries=queries)
+
+# %% [markdown]
+# **Exercise 3 ★.** How unequal are the cells? What share of the collection do the 10 largest of
+# `ivf`'s 100 lists hold together? Ten lists of equal size would hold a tenth. What does that mean
+# for a query that lands in one of the large cells?
+
+# %% tags=["exercise"]
+answer_largest = None  # your code here: a share of the collection
+ex.check(3, answer_largest, index=ivf)

@@ -20,7 +20,9 @@ if "google.colab" in sys.modules:
 
 # %%
 import copy
+import json
 import warnings
+from importlib import resources
 
 import faiss
 import numpy as np
@@ -165,9 +167,56 @@ assert all(by_setting[True, ef][0] >= by_setting[False, ef][0] - 0.01
 # columns in notebook 08's stored lines at 50,000).
 
 # %% [markdown]
+# ## HNSW's knobs: where the recall ceiling comes from
+#
+# `efSearch` is the knob at query time, and raising it buys recall, but only up to a point: the
+# curve flattens short of perfect recall however wide the beam. That ceiling is set when the graph is built,
+# by two settings: `M`, the number of links per node (twice that on the bottom layer), and
+# `efConstruction`, the beam each insertion searches with to find its neighbours. Varying
+# them takes minutes at 50,000 (16 builds), so the numbers below come from a stored run of
+# `benchmarks/index_knobs.py` on the same kind of SYNTHETIC data: raw `faiss.IndexHNSWFlat`,
+# one thread, single queries timed against exact search in the same rounds.
+
+# %%
+knobs_file = resources.files("imgsim_tutorial") / "assets" / "measured" / "index_knobs.json"
+knobs = json.loads(knobs_file.read_text())
+builds = {(row["M"], row["ef_construction"]): row for row in knobs["hnsw"]["rows"]}
+print(f"STORED, {knobs['data']}, n={knobs['n']:,}, measured {knobs['measured_at']}, faiss {knobs['faiss_version']}")
+print("recall@10 at efSearch 1024 (the ceiling); rows M, columns efConstruction "
+      + " ".join(f"{ef:>6}" for ef in knobs["hnsw"]["ef_construction"]))
+for M in knobs["hnsw"]["M"]:
+    print(f"  M={M:<3} ({plotting.readable_bytes(builds[M, 40]['link_bytes_per_vector'])} of links per vector) "
+          + " ".join(f"{builds[M, ef]['ceiling']:6.3f}" for ef in knobs["hnsw"]["ef_construction"]))
+course, better = builds[16, 40], builds[16, 100]
+print(f"the course's M=16, efConstruction=40: ceiling {course['ceiling']:.4f}, built in {course['build_cpu_s']:.1f} "
+      f"CPU s; efConstruction=100: ceiling {better['ceiling']:.4f} in {better['build_cpu_s']:.1f} CPU s "
+      f"({better['build_cpu_s'] / course['build_cpu_s']:.1f}x)")
+figure = plotting.hnsw_knobs_figure(knobs)
+
+# %%
+# What you should see: the ceiling is below 1 for the course's setting, and more build effort
+# (a larger efConstruction) raises it for every M, at a cost in build time.
+assert course["ceiling"] < 0.995 < better["ceiling"] and better["build_cpu_s"] > course["build_cpu_s"]
+for M in knobs["hnsw"]["M"]:
+    ceilings = [builds[M, ef]["ceiling"] for ef in knobs["hnsw"]["ef_construction"]]
+    assert ceilings[-1] > ceilings[0], (M, ceilings)
+links = [builds[M, 40]["link_bytes_per_vector"] for M in knobs["hnsw"]["M"]]
+assert links == sorted(links)  # more links per node, more bytes per vector
+
+# %% [markdown]
+# Read the left panel: every line climbs as `efSearch` grows, and the well-built ones flatten
+# near the top. Lines with few links (M = 8) or a hasty build (efConstruction = 16) end lowest:
+# the walk through the graph that was built does not reach some true neighbours, and no beam
+# width at query time can repair links that were never made. The right panel puts the
+# price next to it: a larger `efConstruction` costs build time (printed above for M = 16), a
+# larger `M` costs memory per vector, on top of the vector itself. So the recipe is to choose
+# `M` and `efConstruction` for the ceiling you need (with room above your recall target), and
+# then the smallest `efSearch` that reaches the target.
+
+# %% [markdown]
 # ## Your turn
 #
-# One exercise, marked by difficulty: ★ one idea, ★★ a few lines, ★★★ build, measure and
+# Three exercises, marked by difficulty: ★ one idea, ★★ a few lines, ★★★ build, measure and
 # compare. Replace the `None`, run the cell, read the verdict; run `ex.hint(n)` for a hint and
 # `ex.hint(n, level=2)` for a closer one. The check works the answer out from your own objects
 # and never shows it. Solutions: `%load solutions/07_ex1.py` (and so on) in a new cell.
@@ -184,3 +233,30 @@ ex
 # %% tags=["exercise"]
 answer_ef = None  # your code here: one of 8, 12, 16, 24, 32, 48, 64
 ex.check(1, answer_ef, index=graph, embeddings=embeddings, queries=queries)
+
+# %% [markdown]
+# **Exercise 2 ★★ (predict, then measure).** FAISS sends each node of an HNSW index up one more
+# layer with probability 1/M. *Predict* how many of the N nodes of
+# `hnsw_index(embeddings, M=16, ef_construction=40)` reach layer 1 or above. Then build it (the
+# loop above left the one-layer index in `hnsw`) and *measure*:
+# `faiss.vector_to_array(layered.hnsw.levels)` holds, per node, how many layers it is on
+# (1 = the bottom layer only). Why is the count not exactly the prediction?
+
+# %% tags=["exercise"]
+answer_predicted = None  # your code here: nodes above the bottom layer, from the chance 1/M
+layered = None  # your code here: the layered FAISS HNSW index
+answer_measured = None  # your code here: nodes above the bottom layer, counted
+ex.check(2, answer_predicted, answer_measured, index=layered)
+
+# %% [markdown]
+# **Exercise 3 ★★★.** Many entry points instead of long links. `islands` has no long links, and
+# some of its walks never leave the wrong island. Make a deep copy of it with
+# `n_entry_points = 400` (N / 25), rebuild its links with `relink()`, and measure at
+# `ef_search = 32` its recall@10 against `exact_ids` and the mean share of the data a query
+# scores. Give `[recall@10, share scored]`. Compare with `graph` (long links) and `islands`
+# (neither) at the same beam: which fixes the islands, and which scores fewer nodes?
+
+# %% tags=["exercise"]
+entries = None  # your code here: a deep copy of islands with 400 entry points, relinked
+answer_entries = None  # your code here: [recall@10, share of the data scored]
+ex.check(3, answer_entries, index=entries, embeddings=embeddings, queries=queries)

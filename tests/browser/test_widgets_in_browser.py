@@ -265,3 +265,19 @@ def test_07_graph_walk(page, lab, artifacts):
     assert walk.inner_text() != before and "scored" in walk.inner_text()
     check_page(page)
     screenshot(page, artifacts, "07_graph_walk", "steps from the entry point")
+
+
+def test_10_filter_explorer(page, lab, artifacts):
+    run_notebook(page, lab, "10_filtered_search.ipynb")
+    summary = page.locator(".widget-html", has_text="against exact filtered search").first
+    before = summary.inner_text()
+    assert "IVFIndex, filter allows 1 %" in before and "post-filter (over-fetch): recall" in before
+    # A SelectionSlider's readout cannot be typed into: move its handle with the keyboard, as a learner can.
+    slider(page, "selectivity").locator(".noUi-handle").focus()
+    page.keyboard.press("ArrowLeft")  # one stop less selective
+    wait_for_text(page, "IVFIndex, filter allows 5 %")
+    assert summary.inner_text() != before
+    choose(page, "index", "HNSWIndex")
+    wait_for_text(page, "HNSWIndex, filter allows 5 %")
+    check_page(page)
+    screenshot(page, artifacts, "10_filter_explorer", "against exact filtered search")

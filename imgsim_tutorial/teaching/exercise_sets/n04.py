@@ -1,5 +1,5 @@
-"""Notebook 04, hash tables: the fewest tables for a recall target, and the recall of one setting
-predicted, then measured.
+"""Notebook 04, hash tables: the fewest tables for a recall target, the recall of one setting
+predicted, then measured, and the union of a query's buckets against the sum of their sizes.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from ..exercises import RIGHT, WRONG, Check, check_value, known_mistake
 
 TARGET, TABLE_BITS = 0.95, 8  # exercise 1: recall@10 wanted with tables of 8 bits
 PREDICT_BITS, PREDICT_TABLES = 12, 8  # exercise 2
+UNION_QUERY = 0  # exercise 3: the query whose buckets are looked up by hand
 MAX_TABLES = 256  # more than any exercise needs; keeps a check fast
 
 
@@ -88,6 +89,50 @@ def predicted_recall(predicted, measured=None, *, profile, embeddings, queries, 
     ], otherwise, atol=1e-6)
 
 
+def _codes(vectors, hyperplanes) -> np.ndarray:
+    """Bucket code of every vector in every table, as the lesson's dicts key them: (n_tables, n)."""
+    place_values = 2 ** np.arange(hyperplanes.shape[1])
+    return np.stack([(vectors @ planes.T > 0) @ place_values for planes in hyperplanes])
+
+
+def _bucket_counts(hyperplanes, embeddings, query) -> dict:
+    """The query's own buckets (no probe): sum of their sizes, distinct ids; and with one probe per table."""
+    codes, query_codes = _codes(embeddings, hyperplanes), _codes(query[None], hyperplanes)[:, 0]
+    own = codes == query_codes[:, None]  # (n_tables, n)
+    margins = hyperplanes @ query  # (n_tables, n_bits)
+    probe_codes = query_codes ^ (1 << np.argmin(np.abs(margins), axis=1))
+    probed = own | (codes == probe_codes[:, None])
+    return {"sum": int(own.sum()), "distinct": int(own.any(axis=0).sum()), "probed": int(probed.any(axis=0).sum()),
+            "table 0": int(own[0].sum())}
+
+
+def union_not_sum(answer, *, hyperplanes, embeddings, queries, **_) -> Check:
+    hyperplanes = np.asarray(hyperplanes)
+    if hyperplanes.ndim != 3 or hyperplanes.shape[2] != np.shape(embeddings)[1]:
+        return Check(WRONG, "buckets", f"pass the lesson's hyperplanes, (n_tables, n_bits, d); got shape "
+                     f"{hyperplanes.shape}")
+    values = [_whole_number(value) for value in answer] if np.ndim(answer) == 1 else []
+    if len(values) != 2 or None in values:
+        return Check(WRONG, "buckets", f"got {answer!r}; give two whole numbers: [sum of the bucket sizes, "
+                     "distinct ids]")
+    counts = _bucket_counts(hyperplanes, np.asarray(embeddings), np.asarray(queries)[UNION_QUERY])
+    if values == [counts["sum"], counts["distinct"]]:
+        return Check(RIGHT, "buckets", f"right ({counts['sum'] - counts['distinct']} look-ups found an id "
+                     "another table had found already)")
+    if values == [counts["distinct"], counts["sum"]]:
+        return Check(WRONG, "buckets", "swapped: give [sum of the bucket sizes, distinct ids]")
+    problems = []
+    if values[0] != counts["sum"]:
+        problems.append("the sum is off" + (": that is table 0's bucket alone; add the query's bucket of every "
+                                            "table" if values[0] == counts["table 0"] else ""))
+    if values[1] == counts["probed"] and counts["probed"] != counts["distinct"]:
+        problems.append("the distinct ids include the probed buckets; look up the query's own code only")
+    elif values[1] != counts["distinct"]:
+        problems.append("the distinct ids are off" + (" (the sum again? put the ids in a set)"
+                                                      if values[1] == counts["sum"] else ""))
+    return Check(WRONG, "buckets", "; ".join(problems))
+
+
 EXERCISES = [
     Exercise(1, 2, "The fewest tables for recall@10 >= 0.95",
              ("More tables never lower recall: try 1, 2, 3, ... tables and stop at the first that is enough.",
@@ -106,4 +151,13 @@ EXERCISES = [
              wrong=("answer_measured = answer_predicted",
                     "answer_predicted = tuning.predict_lsh(profile, n, 8, 12)['predicted_recall']",
                     "answer_measured = t.recall_at_k(index.search(query_embeddings, 10)[1], exact_ids)")),
+    Exercise(3, 2, "Union, not sum: query 0's own buckets by hand",
+             ("Hash query 0 with each table's hyperplanes, as build_tables hashes the items, and look its code "
+              "up in that table's dict; no probe.",
+              "code = int((hyperplanes[i] @ query > 0) @ 2 ** np.arange(8)); tables[i].get(code, []) is the "
+              "bucket; add up len() of the 10 buckets, and put all their ids into one set()."),
+             union_not_sum,
+             wrong=("answer_buckets = answer_buckets[::-1]",
+                    "answer_buckets = [answer_buckets[0], len(reference.candidates(query_embeddings[0]))]",
+                    "answer_buckets = [answer_buckets[0], answer_buckets[0]]")),
 ]

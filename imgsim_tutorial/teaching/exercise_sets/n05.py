@@ -1,4 +1,5 @@
-"""Notebook 05, LSH in practice: ranking by votes, and what an index stores per image.
+"""Notebook 05, LSH in practice: ranking by votes, what an index stores per image, and the share a
+second filter (``min_collisions``) leaves to re-rank, predicted, then measured.
 """
 
 from __future__ import annotations
@@ -9,12 +10,17 @@ import numpy as np
 
 from ...cosine_search import CosineIndex
 from ...evaluation import recall_at_k
+from ...hash_tables import LSHIndex
 from ...index_base import ShortResultWarning
-from ...tuning import lsh_memory_bytes
+from ...tuning import lsh_memory_bytes, predict_lsh, similarity_profile
 from ..exercise_book import Exercise
 from ..exercises import Check, check_value, known_mistake
 
 MEMORY_SETTING = {"n_tables": 20, "dim": 768, "n_bits": 16}  # exercise 2
+# Exercise 3: the lesson's setting with the second filter, and the profile the prediction reads.
+FILTER_SETTING = {"n_bits": 11, "n_tables": 40, "n_probes": 9, "center": True, "min_collisions": 2}
+PROFILE_SETTING = {"k": 10, "n_sample_queries": 100, "seed": 0}
+FILTER_TEXT = "LSHIndex(" + ", ".join(f"{key}={value}" for key, value in {**FILTER_SETTING, "seed": 0}.items()) + ")"
 
 
 def _exact_top10(embeddings, queries) -> np.ndarray:
@@ -60,6 +66,57 @@ def bytes_per_image(answer, **_) -> Check:
     ], verdict, atol=0.5, rtol=0)
 
 
+def _wrong(message: str) -> Check:
+    return Check("wrong", "answer", message)
+
+
+def _predicted_share(profile, n: int, **changes) -> float:
+    return predict_lsh(profile, n, **{**FILTER_SETTING, **changes})["fraction_scanned"]
+
+
+def _prediction_mistake(predicted, profile, n: int) -> str | None:
+    """What a wrong prediction most likely did, or None."""
+    mistakes = [({"min_collisions": 1}, "that is the share without the filter (min_collisions=1)"),
+                ({"center": False}, "that is the share of an uncentred index: pass center=True"),
+                ({"n_probes": 1}, "that leaves out the probes: pass n_probes=9")]
+    for changes, why in mistakes:
+        if check_value(predicted, _predicted_share(profile, n, **changes), rtol=1e-6, atol=0):
+            return why
+    return None
+
+
+def filtered_share(predicted, measured=None, *, index, embeddings, queries, **_) -> Check:
+    profile = similarity_profile(embeddings, **PROFILE_SETTING)
+    theory = _predicted_share(profile, len(embeddings))
+    verdict = check_value(predicted, theory, name="prediction", rtol=1e-6, atol=0)
+    if not verdict:
+        why = _prediction_mistake(predicted, profile, len(embeddings))
+        return _wrong(f"the prediction is not predict_lsh's fraction_scanned for {FILTER_TEXT} on the profile "
+                      "of pool (k=10, n_sample_queries=100, seed=0): " + (why or verdict.message))
+    if measured is None:
+        return _wrong("the prediction is right; now build the index and measure it (answer_measured)")
+    wanted = {**FILTER_SETTING, "seed": 0}
+    if not isinstance(index, LSHIndex) or any(getattr(index, key, None) != value for key, value in wanted.items()) \
+            or len(index) != len(embeddings):
+        return _wrong(f"pass the index you measured as index=: {FILTER_TEXT} built on all {len(embeddings):,} "
+                      f"vectors of pool; got {index!r}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ShortResultWarning)
+        found = index.search_with_stats(queries, 10)[2]["n_candidates"]
+    truth = float(found.mean() / len(embeddings))
+    if check_value(measured, predicted, atol=0, rtol=1e-12) and not check_value(truth, theory, atol=1e-9):
+        return _wrong("your measurement equals your prediction exactly: search pool_queries with the index and "
+                      "average its n_candidates instead of copying the prediction")
+    verdict = check_value(measured, truth, name="measurement", rtol=1e-6, atol=0)
+    if verdict:
+        return Check("right", "answer", f"right (measured {truth / theory:.2f} times the prediction)")
+    return known_mistake(measured, [
+        (found.mean(), "that is a number of candidates per query; as a share, divide by the size of pool"),
+        (truth * 100, "that looks like a percentage: give a fraction between 0 and 1"),
+    ], _wrong("the prediction is right, the measurement is off: " + verdict.message
+              + "; the mean of search_with_stats(pool_queries, 10)[2]['n_candidates'] over len(pool)"), rtol=1e-6)
+
+
 EXERCISES = [
     Exercise(1, 2, "Ranking by votes alone",
              ("index.collision_counts(query) gives the ids ranked by the share of tables they share with the "
@@ -79,4 +136,16 @@ EXERCISES = [
              wrong=("answer_bytes = 768 * 4 + 8 + 20 * 16 / 8",
                     "answer_bytes = 768 * 8 + 8 + 20 * 24",
                     "answer_bytes = 8 + 20 * 24")),
+    Exercise(3, 3, "The second filter: the share left to re-rank, predicted, then measured",
+             ("The prediction needs no index: tuning.predict_lsh takes the profile, N and the setting "
+              "(min_collisions and center included) and returns a dict with the share scanned.",
+              "pool_profile = tuning.similarity_profile(pool, k=10, n_sample_queries=100, seed=0); "
+              "tuning.predict_lsh(pool_profile, len(pool), 11, 40, n_probes=9, min_collisions=2, "
+              "center=True)['fraction_scanned']; then build that LSHIndex (seed=0) on pool and average "
+              "search_with_stats(pool_queries, 10)[2]['n_candidates'] over len(pool)."),
+             filtered_share, predict=True,
+             wrong=("answer_measured = answer_predicted",
+                    "answer_predicted = tuning.predict_lsh(pool_profile, len(pool), 11, 40, n_probes=9, "
+                    "center=True)['fraction_scanned']",
+                    "answer_measured = answer_measured * len(pool)")),
 ]

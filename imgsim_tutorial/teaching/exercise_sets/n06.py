@@ -1,5 +1,5 @@
-"""Notebook 06, IVF: the share one IVF query scans (predicted, then measured), and small cells
-against large at equal recall.
+"""Notebook 06, IVF: the share one IVF query scans (predicted, then measured), small cells against
+large at equal recall, and how much of the collection the largest cells hold.
 
 Every setting a check tries is set on a copy of the learner's index (``copy.copy``: the arrays
 are shared, only the setting differs), so checking never changes what the notebook holds.
@@ -18,6 +18,7 @@ from ..exercise_book import Exercise
 from ..exercises import Check, check_value
 
 K = 10
+N_LARGEST = 10  # exercise 3: the share held by this many of the largest lists
 
 
 def _wrong(message: str) -> Check:
@@ -127,6 +128,28 @@ def cells(answer, *, ivf, small_cells, embeddings, queries, **_) -> Check:
                             if not np.isclose(value, right, atol=1e-9, rtol=0)))
 
 
+def largest_lists(answer, *, index, **_) -> Check:
+    if not isinstance(index, IVFIndex):
+        return _wrong(f"pass the notebook's IVFIndex as index=, got {type(index).__name__}")
+    sizes, n = index.list_sizes(), len(index)
+    truth = np.sort(sizes)[-N_LARGEST:].sum() / n
+    value = _number(answer)
+    if value is None:
+        return _wrong(f"give one number, a share of the collection; got {answer!r}")
+    mistakes = [(truth * n, "that is a number of embeddings; as a share, divide by the collection size"),
+                (np.sort(sizes)[:N_LARGEST].sum() / n, "those are the smallest lists: sort, then take the last 10"),
+                (sizes[:N_LARGEST].sum() / n, "those are lists 0 to 9, whatever their size: sort the sizes first"),
+                (N_LARGEST / index.n_lists, "that is what 10 lists of equal size would hold; add up the real sizes")]
+    for wrong, why in mistakes:
+        if wrong != truth and np.isclose(value, wrong, atol=1e-9, rtol=0):
+            return _wrong(why)
+    verdict = check_value(answer, truth, atol=1e-9)
+    if not verdict:
+        return _wrong(verdict.message + "; the 10 largest of ivf.list_sizes(), added up, over the collection size")
+    return Check("right", "answer", f"right ({truth * index.n_lists / N_LARGEST:.1f} times what lists of equal "
+                                    "size would hold)")
+
+
 EXERCISES = [
     Exercise(1, 2, "The share one IVF query scans",
              ("Predict as if all 100 lists held the same number of embeddings; then look at the real sizes.",
@@ -145,4 +168,11 @@ EXERCISES = [
                     "answer_shares = [ivf.n_probes / ivf.n_lists, small_cells.n_probes / small_cells.n_lists]",
                     "answer_shares = [float(np.mean([index.list_sizes()[lists].sum() for lists in "
                     "index.probed_lists(queries, n_probes=5)])) / N for index in (ivf, small_cells)]")),
+    Exercise(3, 1, "How much the largest cells hold",
+             ("ivf.list_sizes() holds how many embeddings each of the 100 lists has; sort it.",
+              "np.sort(ivf.list_sizes())[-10:] are the 10 largest; add them up and divide by N."),
+             largest_lists,
+             wrong=("answer_largest = np.sort(ivf.list_sizes())[:10].sum() / N",
+                    "answer_largest = ivf.list_sizes()[:10].sum() / N",
+                    "answer_largest = answer_largest * N")),
 ]
