@@ -18,6 +18,7 @@ without printing the value that would be right.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -245,3 +246,27 @@ def known_mistake(answer, mistakes, otherwise: Check, **tolerance) -> Check:
         if check_value(answer, value, **tolerance):
             return Check(WRONG, "answer", message)
     return otherwise
+
+
+# Shared by the checkers of the exercise sets (teaching/exercise_sets/nNN.py).
+def wrong(message: str) -> Check:
+    """A verdict "wrong" with ``message`` (what is off, never the right answer)."""
+    return Check(WRONG, "answer", message)
+
+
+def one_number(value):
+    """``value`` as a float if it is one number, else None (the checker then says what it expected)."""
+    if np.ndim(value) != 0 or isinstance(value, (bool, str, np.bool_)):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def with_settings(index, **settings):
+    """A copy of ``index`` with other query-time settings; the original keeps its own."""
+    changed = copy.copy(index)
+    for name, value in settings.items():
+        setattr(changed, name, value)
+    return changed

@@ -15,6 +15,7 @@ from ...index_base import ShortResultWarning
 from ...tuning import lsh_memory_bytes, predict_lsh, similarity_profile
 from ..exercise_book import Exercise
 from ..exercises import Check, check_value, known_mistake
+from ..exercises import wrong as _wrong
 
 MEMORY_SETTING = {"n_tables": 20, "dim": 768, "n_bits": 16}  # exercise 2
 # Exercise 3: the lesson's setting with the second filter, and the profile the prediction reads.
@@ -64,10 +65,6 @@ def bytes_per_image(answer, **_) -> Check:
         (truth - parts["vectors"], "the float vectors are kept too, for the exact re-rank"),
         (truth - parts["codes"], "counted the sorted tables, but not each item's codes kept in insertion order"),
     ], verdict, atol=0.5, rtol=0)
-
-
-def _wrong(message: str) -> Check:
-    return Check("wrong", "answer", message)
 
 
 def _predicted_share(profile, n: int, **changes) -> float:

@@ -7,8 +7,6 @@ are shared, only the setting differs), so checking never changes what the notebo
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 
 from ...cosine_search import CosineIndex
@@ -16,35 +14,16 @@ from ...evaluation import recall_at_k
 from ...ivf import IVFIndex
 from ..exercise_book import Exercise
 from ..exercises import Check, check_value
+from ..exercises import one_number as _number
+from ..exercises import with_settings as _with
+from ..exercises import wrong as _wrong
 
 K = 10
 N_LARGEST = 10  # exercise 3: the share held by this many of the largest lists
 
 
-def _wrong(message: str) -> Check:
-    return Check("wrong", "answer", message)
-
-
 def _exact_ids(embeddings, queries):
     return CosineIndex().add(embeddings).search(queries, K)[1]
-
-
-def _with(index, **settings):
-    """A copy of ``index`` with other query-time settings; the original keeps its own."""
-    changed = copy.copy(index)
-    for name, value in settings.items():
-        setattr(changed, name, value)
-    return changed
-
-
-def _number(value):
-    """``value`` as a float if it is one number, else None (the checker then says what it expected)."""
-    if np.ndim(value) != 0 or isinstance(value, (bool, str, np.bool_)):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _share(index, queries, n_probes: int) -> float:

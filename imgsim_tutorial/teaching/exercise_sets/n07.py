@@ -16,36 +16,17 @@ from ...evaluation import recall_at_k
 from ...graph import GraphIndex
 from ..exercise_book import Exercise
 from ..exercises import Check, check_value
+from ..exercises import one_number as _number
+from ..exercises import with_settings as _with
+from ..exercises import wrong as _wrong
 
 K = 10
 BEAM_WIDTHS = (8, 12, 16, 24, 32, 48, 64)
 ENTRY_POINTS, ENTRY_BEAM = 400, 32  # exercise 3: n / 25 entry points, at the beam islands was built with
 
 
-def _wrong(message: str) -> Check:
-    return Check("wrong", "answer", message)
-
-
 def _exact_ids(embeddings, queries):
     return CosineIndex().add(embeddings).search(queries, K)[1]
-
-
-def _with(index, **settings):
-    """A copy of ``index`` with other query-time settings; the original keeps its own."""
-    changed = copy.copy(index)
-    for name, value in settings.items():
-        setattr(changed, name, value)
-    return changed
-
-
-def _number(value):
-    """``value`` as a float if it is one number, else None (the checker then says what it expected)."""
-    if np.ndim(value) != 0 or isinstance(value, (bool, str, np.bool_)):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _recall(index, queries, true_ids, **settings) -> float:

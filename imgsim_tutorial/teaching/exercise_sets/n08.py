@@ -12,6 +12,8 @@ import numpy as np
 from ...pq import PQIndex
 from ..exercise_book import Exercise
 from ..exercises import Check, check_value
+from ..exercises import one_number as _number
+from ..exercises import wrong as _wrong
 
 N_IMAGES, DIM, PQ_BYTES = 50e6, 384, 64  # exercise 2's collection
 BUDGET_PER_IMAGE, ID_BYTES = 100, 8  # exercise 3: the memory budget, and an int64 id per image
@@ -20,20 +22,6 @@ _UNIT_MISTAKES = {2**30 / 1e9: "is in GB (10**9 bytes), not GiB (2**30 bytes)",
                   1024.0: "is in MiB, not GiB", 8.0: "counts bits, not bytes"}
 _FLOAT_MISTAKES = {1 / 4: "counts numbers, not bytes: how many bytes does one float32 number take?",
                    2.0: "counts 8 bytes per number; float32 numbers are smaller"}
-
-
-def _wrong(message: str) -> Check:
-    return Check("wrong", "answer", message)
-
-
-def _number(value):
-    """``value`` as a float if it is one number, else None (the checker then says what it expected)."""
-    if np.ndim(value) != 0 or isinstance(value, (bool, str, np.bool_)):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def compression(answer, *, embeddings, **_) -> Check:

@@ -16,23 +16,11 @@ from ...evaluation import recall_at_k
 from ...faiss_index import FaissLSHIndex, HNSWIndex, dataset_search
 from ..exercise_book import Exercise
 from ..exercises import Check, check_value
+from ..exercises import one_number as _number
+from ..exercises import wrong as _wrong
 
 K = 10
 RERANK_LENGTHS = (20, 50, 100, 200, 500)
-
-
-def _wrong(message: str) -> Check:
-    return Check("wrong", "answer", message)
-
-
-def _number(value):
-    """``value`` as a float if it is one number, else None."""
-    if np.ndim(value) != 0 or isinstance(value, (bool, str, np.bool_)):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _recall(index, queries, true_ids, **settings) -> float:

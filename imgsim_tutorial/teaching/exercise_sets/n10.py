@@ -17,23 +17,11 @@ from ...filtering import prefilter_search
 from ...index_base import ShortResultWarning
 from ..exercise_book import Exercise
 from ..exercises import Check, check_ids, check_value
+from ..exercises import one_number as _number
+from ..exercises import wrong as _wrong
 
 K, TOP, FETCH, TARGET = 10, 5, 100, 0.95
 LABEL = "bean_rust"
-
-
-def _wrong(message: str) -> Check:
-    return Check("wrong", "answer", message)
-
-
-def _number(value):
-    """``value`` as a float if it is one number, else None (the checker then says what it expected)."""
-    if np.ndim(value) != 0 or isinstance(value, (bool, str, np.bool_)):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _unit(vectors):

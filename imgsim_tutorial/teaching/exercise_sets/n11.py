@@ -11,13 +11,10 @@ from ...random_projection import bit_agreement_probability
 from ...vectors import normalize
 from ..exercise_book import Exercise
 from ..exercises import Check, check_value
+from ..exercises import wrong as _wrong
 
 QUERY, TOP = 3, 5  # exercise 1: the 5 nearest of query 3
 BUCKET_BITS, SEEDS = 16, range(10)  # exercise 4: one table of 16 bits, averaged over 10 draws
-
-
-def _wrong(message: str) -> Check:
-    return Check("wrong", "answer", message)
 
 
 def _numbers(answer, count: int):

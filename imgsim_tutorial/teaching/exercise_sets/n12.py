@@ -16,25 +16,13 @@ from ...neardup import Pairs, brute_force_pairs, compare_pairs, near_duplicate_p
 from ...random_projection import any_table_collision_probability
 from ..exercise_book import Exercise
 from ..exercises import Check, check_value
+from ..exercises import one_number as _number
+from ..exercises import wrong as _wrong
 
 COSINE = 0.95  # exercise 1
 N_IMAGES = 10**6  # exercise 2
 WEAKEST, N_BITS, N_TABLES = 0.92, 20, 32  # exercise 3
 THRESHOLD, MIN_RECALL, MAX_SHARE = 0.9, 0.97, 0.005  # exercise 4
-
-
-def _wrong(message: str) -> Check:
-    return Check("wrong", "answer", message)
-
-
-def _number(value):
-    """``value`` as a float if it is one number, else None."""
-    if np.ndim(value) != 0 or isinstance(value, (bool, str, np.bool_)):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def join_distance(answer, **_) -> Check:
