@@ -270,3 +270,17 @@ def with_settings(index, **settings):
     for name, value in settings.items():
         setattr(changed, name, value)
     return changed
+
+
+def exact_top_ids(embeddings, queries, k: int = 10) -> np.ndarray:
+    """The true top-``k`` ids of each query (exact search, the oracle every check compares with)."""
+    from ..cosine_search import CosineIndex
+
+    return CosineIndex().add(embeddings).search(queries, k)[1]
+
+
+def recall_with(index, queries, true_ids, k: int = 10, **settings) -> float:
+    """recall@``k`` of a copy of ``index`` with other query-time settings (the original keeps its own)."""
+    from ..evaluation import recall_at_k
+
+    return recall_at_k(with_settings(index, **settings).search_with_stats(queries, k)[1], true_ids)

@@ -8,13 +8,13 @@ import warnings
 
 import numpy as np
 
-from ...cosine_search import CosineIndex
 from ...evaluation import recall_at_k
 from ...hash_tables import LSHIndex
 from ...index_base import ShortResultWarning
 from ...tuning import lsh_memory_bytes, predict_lsh, similarity_profile
 from ..exercise_book import Exercise
 from ..exercises import Check, check_value, known_mistake
+from ..exercises import exact_top_ids as _exact_top10
 from ..exercises import wrong as _wrong
 
 MEMORY_SETTING = {"n_tables": 20, "dim": 768, "n_bits": 16}  # exercise 2
@@ -22,10 +22,6 @@ MEMORY_SETTING = {"n_tables": 20, "dim": 768, "n_bits": 16}  # exercise 2
 FILTER_SETTING = {"n_bits": 11, "n_tables": 40, "n_probes": 9, "center": True, "min_collisions": 2}
 PROFILE_SETTING = {"k": 10, "n_sample_queries": 100, "seed": 0}
 FILTER_TEXT = "LSHIndex(" + ", ".join(f"{key}={value}" for key, value in {**FILTER_SETTING, "seed": 0}.items()) + ")"
-
-
-def _exact_top10(embeddings, queries) -> np.ndarray:
-    return CosineIndex().add(embeddings).search(queries, 10)[1]
 
 
 def _top10_lists(rows) -> np.ndarray:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...cosine_search import CosineIndex
-from ...evaluation import recall_at_k
 from ...ivf import IVFIndex
 from ..exercise_book import Exercise
 from ..exercises import Check, check_value
+from ..exercises import exact_top_ids as _exact_ids
 from ..exercises import one_number as _number
+from ..exercises import recall_with as _recall
 from ..exercises import with_settings as _with
 from ..exercises import wrong as _wrong
 
@@ -22,18 +22,10 @@ K = 10
 N_LARGEST = 10  # exercise 3: the share held by this many of the largest lists
 
 
-def _exact_ids(embeddings, queries):
-    return CosineIndex().add(embeddings).search(queries, K)[1]
-
-
 def _share(index, queries, n_probes: int) -> float:
     """Mean share of the collection an IVF index scans per query at ``n_probes``."""
     found = _with(index, n_probes=n_probes).search_with_stats(queries, K)[2]
     return float(found["n_candidates"].mean() / len(index))
-
-
-def _recall(index, queries, true_ids, **settings) -> float:
-    return recall_at_k(_with(index, **settings).search_with_stats(queries, K)[1], true_ids)
 
 
 def share_scanned(predicted, measured=None, *, index, queries, **_) -> Check:

@@ -11,26 +11,19 @@ import copy
 
 import numpy as np
 
-from ...cosine_search import CosineIndex
 from ...evaluation import recall_at_k
 from ...graph import GraphIndex
 from ..exercise_book import Exercise
 from ..exercises import Check, check_value
+from ..exercises import exact_top_ids as _exact_ids
 from ..exercises import one_number as _number
+from ..exercises import recall_with as _recall
 from ..exercises import with_settings as _with
 from ..exercises import wrong as _wrong
 
 K = 10
 BEAM_WIDTHS = (8, 12, 16, 24, 32, 48, 64)
 ENTRY_POINTS, ENTRY_BEAM = 400, 32  # exercise 3: n / 25 entry points, at the beam islands was built with
-
-
-def _exact_ids(embeddings, queries):
-    return CosineIndex().add(embeddings).search(queries, K)[1]
-
-
-def _recall(index, queries, true_ids, **settings) -> float:
-    return recall_at_k(_with(index, **settings).search_with_stats(queries, K)[1], true_ids)
 
 
 def narrowest_beam(answer, *, index, embeddings, queries, **_) -> Check:

@@ -7,8 +7,6 @@ Settings a check tries are set on a copy of the learner's index (``copy.copy``),
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 
 from ...cosine_search import CosineIndex
@@ -17,18 +15,11 @@ from ...faiss_index import FaissLSHIndex, HNSWIndex, dataset_search
 from ..exercise_book import Exercise
 from ..exercises import Check, check_value
 from ..exercises import one_number as _number
+from ..exercises import recall_with as _recall
 from ..exercises import wrong as _wrong
 
 K = 10
 RERANK_LENGTHS = (20, 50, 100, 200, 500)
-
-
-def _recall(index, queries, true_ids, **settings) -> float:
-    """recall@10 of a copy of ``index`` with other query-time settings."""
-    changed = copy.copy(index)
-    for name, value in settings.items():
-        setattr(changed, name, value)
-    return recall_at_k(changed.search_with_stats(queries, K)[1], true_ids)
 
 
 def hnsw_recall(answer, *, index, queries, pool, **_) -> Check:
