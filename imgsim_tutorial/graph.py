@@ -31,7 +31,8 @@ With ``n_entry_points > 1`` a query first scores a seeded sample of that many no
 product and starts at the nearest: a flat stand-in for the upper layers of HNSW, which exist to
 start the walk near the query. About n / 25 works well (HNSW's first layer holds n / M nodes):
 fewer leave small clusters without an entry point, and a walk that starts in the wrong cluster
-spends most of its steps finding the right one.
+spends most of its steps finding the right one. From ``ENTRY_GROUPING_FROM`` entry points on, they
+are grouped by k-means and a query looks only inside its nearest groups: a second, coarse layer.
 
 **With a filter** the walk still steps through disallowed nodes but returns only allowed ones,
 and scans the allowed rows exactly when they are few (``_search_inside`` says why the walk gets stuck).
@@ -64,6 +65,8 @@ from .vectors import as_matrix, check_int
 CELL_SIZE = 256  # points per k-means cell when looking for candidate neighbours (on average)
 POOL_SIZE = 4096  # a cell's candidates: the points of its nearest cells (itself first), about this many
 EXPAND_PER_STEP = 8  # waiting nodes expanded together by one step of the search
+ENTRY_GROUPING_FROM = 256  # from this many entry points on, they are grouped (``_group_entries``)
+ENTRY_GROUPS_PROBED = 3  # groups of entry points a query looks inside
 
 
 class Scratch(threading.local):
@@ -193,7 +196,8 @@ class GraphIndex(IndexBase):
         self.n_entry_points = check_int(n_entry_points, "n_entry_points", low=1, sensible="1, or about n / 25")
 
     # The search's copies of the links and of the entry points' vectors count with what they copy.
-    _memory_groups = {"_table": "neighbors", "_entries": "entry_points", "_entry_vectors": "entry_points"}
+    _memory_groups = {"_table": "neighbors", "_entries": "entry_points", "_entry_vectors": "entry_points",
+                      "_entry_centres": "entry_points", "_entry_bounds": "entry_points"}
 
     # -- building -------------------------------------------------------------------------
     def add(self, embeddings, ids=None) -> GraphIndex:
@@ -293,6 +297,41 @@ class GraphIndex(IndexBase):
         others = np.random.default_rng(self.seed).choice(n, min(n, self.n_entry_points), replace=False)
         self._entries = np.r_[self.entry_point, others[others != self.entry_point]][:min(n, self.n_entry_points)]
         self._entry_vectors = self.vectors_[self._entries]
+        self._group_entries()
+
+    def _group_entries(self):
+        """Many entry points are grouped by k-means (about sqrt(n_entry_points) groups), so that a query
+        scores the groups' centres and then the members of its ``ENTRY_GROUPS_PROBED`` nearest groups, not
+        every entry point: about 130 products instead of 2,000 at n = 50,000 (a fifth of a query's time,
+        measured). A second, coarse layer above the entry points, as HNSW's upper layers are."""
+        self._entry_centres, self._entry_bounds = None, None
+        if len(self._entries) < ENTRY_GROUPING_FROM:
+            return
+        n_groups = int(np.sqrt(len(self._entries)))
+        centres = spherical_kmeans(self._entry_vectors, n_groups, n_iter=10, seed=self.seed)
+        group = nearest_centroids(self._entry_vectors, centres)[:, 0]
+        order = np.argsort(group, kind="stable")
+        order = np.r_[order[group[order] == group[0]], order[group[order] != group[0]]]  # entry_point first
+        self._entries, self._entry_vectors, group = self._entries[order], self._entry_vectors[order], group[order]
+        first_seen = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])  # where each group starts
+        self._entry_centres, self._entry_bounds = centres[group[first_seen]], np.r_[first_seen, len(group)]
+
+    def _start(self, query) -> tuple[int, int]:
+        """The entry point nearest ``query`` (among all of them, or in its nearest groups), and how
+        many vectors finding it scored (the start's own among them)."""
+        if len(self._entries) == 1:
+            return self.entry_point, 1
+        if self._entry_centres is None:
+            return int(self._entries[np.argmax(self._entry_vectors @ query)]), len(self._entries)
+        near = np.argsort(self._entry_centres @ query)[-ENTRY_GROUPS_PROBED:]
+        best_score, best, n_scored = -np.inf, self.entry_point, len(self._entry_centres)
+        for group in near.tolist():
+            low, high = self._entry_bounds[group], self._entry_bounds[group + 1]
+            scores = self._entry_vectors[low:high] @ query
+            at, n_scored = int(np.argmax(scores)), n_scored + high - low
+            if scores[at] > best_score:
+                best_score, best = scores[at], int(self._entries[low + at])
+        return best, n_scored
 
     def walk(self, query, k: int = 5, ef_search: int | None = None) -> dict:
         """One search, traced: ``expanded`` nodes in order, ``path`` (entry point -> best result
@@ -315,13 +354,12 @@ class GraphIndex(IndexBase):
         vectors, table = self.vectors_, self._table
         stamp = SCRATCH.next_query(len(self), EXPAND_PER_STEP * table.shape[1])
         visited, slot, positions = SCRATCH.visited, SCRATCH.slot, SCRATCH.positions
-        start = (self.entry_point if len(self._entries) == 1
-                 else int(self._entries[np.argmax(self._entry_vectors @ query)]))
+        start, n_scored = self._start(query)
         visited[start] = stamp
         first = float(vectors[start] @ query)
         # max-heap of nodes to expand, min-heap of the ef best (allowed) results
         frontier, best = [(-first, start)], [(first, start)] if allowed is None or allowed[start] else []
-        parent, expanded, n_scored = {start: start}, [], len(self._entries)
+        parent, expanded = {start: start}, []
         while frontier:
             nodes = []  # the best few waiting nodes, while they can still improve the results
             while frontier and len(nodes) < EXPAND_PER_STEP and (len(best) < ef or -frontier[0][0] >= best[0][0]):
@@ -347,6 +385,8 @@ class GraphIndex(IndexBase):
             if len(best) >= ef:  # only a link better than the worst result can change anything
                 better = scores > best[0][0]
                 links, scores = links[better], scores[better]
+            if len(links) > ef:  # and only one that beats the ef-th best of these new ones
+                links, scores = _contenders(links, scores, ef, allowed)
             _admit(scores.tolist(), links.tolist(), frontier, best, ef, allowed)
         top = sorted(best, reverse=True)[:k]  # (score, row) pairs, best first
         return (top, parent, expanded) if trace else (top, n_scored)
@@ -385,6 +425,18 @@ class GraphIndex(IndexBase):
         # The plain walk scores about ef_search x (links per node) vectors; the filtered one 1 / s times as many.
         links_per_node = len(self.neighbors_) / len(self)
         return self.ef_search * links_per_node * len(self) / max(1, n_allowed)
+
+
+def _contenders(links, scores, ef, allowed):
+    """The new links that can still matter: at most ``ef`` of them can end among the ``ef`` best, so
+    any link scoring below the ``ef``-th best *allowed* new one will neither be a result nor be
+    expanded (the walk expands only nodes at least as good as the worst result). One partial sort
+    here spares the Python loop in ``_admit`` most of a step's links (the first step's, above all)."""
+    eligible = scores if allowed is None else scores[allowed[links]]
+    if len(eligible) <= ef:
+        return links, scores
+    keep = scores >= np.partition(eligible, len(eligible) - ef)[len(eligible) - ef]
+    return links[keep], scores[keep]
 
 
 def _admit(scores, links, frontier, best, ef, allowed) -> None:

@@ -218,6 +218,25 @@ def test_entry_points_start_the_walk_near_the_query(data):
     assert steps["many"] < steps["one"]  # it starts nearer, so the path to the best result is shorter
 
 
+def test_grouped_entry_points_find_nearly_the_best_start_for_a_fraction_of_the_products(data):
+    embeddings, queries = data
+    grouped = GraphIndex(n_neighbors=8, ef_search=16, n_entry_points=400).add(embeddings)
+    assert grouped._entry_centres is not None and grouped._entries[0] == grouped.entry_point
+    assert sorted(grouped._entries.tolist()) == sorted(set(grouped._entries.tolist()))  # each entry point once
+    assert np.array_equal(grouped._entry_vectors, embeddings[grouped._entries] / np.linalg.norm(
+        embeddings[grouped._entries], axis=1, keepdims=True))
+    best_any = (grouped._entry_vectors @ queries.T).max(axis=0)
+    starts = [grouped._start(query) for query in queries]
+    found = np.array([grouped.vectors_[start] @ query for (start, _), query in zip(starts, queries)])
+    assert (found <= best_any + 1e-6).all() and np.mean(found >= best_any - 1e-6) >= 0.8
+    assert max(n_scored for _, n_scored in starts) < 400 / 2  # the centres and a few groups, not every entry
+    flat = GraphIndex(n_neighbors=8, ef_search=16, n_entry_points=400).add(embeddings)
+    flat._entry_centres = None  # the same entry points, all of them scored
+    _, exact_ids = CosineIndex().add(embeddings).search(queries, 10)
+    assert recall_at_k(grouped.search(queries, 10)[1], exact_ids) >= recall_at_k(flat.search(queries, 10)[1],
+                                                                                  exact_ids) - 0.03
+
+
 def test_visited_marks_start_again_when_the_stamps_run_out(index, data):
     from imgsim_tutorial.graph import SCRATCH
 
