@@ -23,11 +23,10 @@ Two passes, two stand-ins:
 
 Each notebook has a cache of its own. In each pass the course (``load_course``: the photos notebooks
 02-12 search, and their embeddings) is embedded once from an empty cache on its own, by the worker
-a notebook would start, and measured; in the correctness pass 02 embeds it again from nothing, as on a
-fresh Colab runtime; the other notebooks that call ``load_course`` start from a copy of the first cache.
+a notebook would start, and measured; the notebooks that call ``load_course`` start from a copy of that cache.
 Embedding the course in each of them (200 photos at 1-3 per second with ViT-base on 2 cores) was most of
 the rehearsal's time and measured the same worker again and again; a kernel that reads the vectors from
-the cache holds what it holds after receiving them from the worker. See ``COLD_COURSE``.
+the cache holds what it holds after receiving them from the worker. See ``prepare_cache``.
 
 A notebook that never holds an encoder (03-10 today) has its memory checked in the correctness pass,
 with an allowance for ViT-base's wider vectors, and the memory pass skips it (``holds_no_encoder``).
@@ -252,14 +251,13 @@ def summary(result: dict) -> str:
 
 # Where a notebook starts an embedding worker (imgsim_tutorial/course.py, _support/worker.py): in load_course,
 # when the course is not in the cache yet, and in course.embed_images (02's non-leaves, 10's grey square, 11's
-# copies). 00 and 05 never embed; 01 embeds in its own kernel, from its own empty cache. In the correctness
-# pass the course is embedded from an empty cache twice: once on its own (course_cache) and once inside 02, as
-# a learner who opens 02 on a fresh Colab runtime meets it. Every other notebook that calls load_course starts
-# from a copy of the first one's cache: the same vectors, bit for bit, without a minute or two of embedding
-# each. The memory pass embeds the course once, on its own (vit_base_course_cache), where its worker's peak is
-# measured: 02's kernel holds the same vectors whether its worker computed them or the cache gave them, and
-# embedding them again inside 02 took 165-430 s with ViT-base for no new number.
-COLD_COURSE = "02"
+# copies). 00 and 05 never embed; 01 embeds in its own kernel, from its own empty cache. Each pass embeds the
+# course once from an empty cache, on its own (course_cache, vit_base_course_cache), where the worker's peak is
+# measured; every notebook that calls load_course starts from a copy of that cache: the same vectors, bit for
+# bit, without a minute or two of embedding each. A kernel holds the same vectors whether its worker computed
+# them or the cache gave them (embedding them again inside 02 took 165-430 s with ViT-base for no new number).
+# An empty cache inside a kernel is what nbval meets (offline: a fresh cache for all notebooks); until 2026-12-03
+# the correctness pass also embedded the course inside 02 from nothing, 20-35 s for what those two runs prove.
 # What a notebook's first load_course() does on an empty cache, in a process of its own; prints what its
 # workers measured.
 EMBED_COURSE = ("import json, sys\n"
@@ -307,11 +305,10 @@ def load_course_cell(path: Path) -> str | None:
 
 def prepare_cache(notebook: Path, cache: Path, request, course_fixture: str) -> str | None:
     """Give ``notebook`` its own course cache at ``cache``: a copy of the pass's embedded course if it calls
-    ``load_course`` (COLD_COURSE excepted in the correctness pass), so that nothing one notebook writes
-    reaches the next; else nothing (an empty cache). Returns the id of the cell whose ``load_course`` must
-    then read the copy, or None."""
+    ``load_course``, so that nothing one notebook writes reaches the next; else nothing (an empty cache).
+    Returns the id of the cell whose ``load_course`` must then read the copy, or None."""
     course_cell = load_course_cell(notebook)
-    if course_cell is None or (notebook.stem[:2] == COLD_COURSE and course_fixture == "course_cache"):
+    if course_cell is None:
         return None
     # Requested here, not as an argument, so that running only 00, 01 or 05 never embeds the course.
     shutil.copytree(request.getfixturevalue(course_fixture)[0], cache)
