@@ -273,3 +273,33 @@ def test_factory_n_probes_reaches_the_ivf_behind_opq_and_rflat(data, exact):
     finally:
         faiss.omp_set_num_threads(threads)
     assert (rotated.search_with_stats(queries, 10)[2]["n_candidates"] < 500).all()
+
+
+def inner_ivf_pq(index):
+    import faiss
+
+    inner = faiss.downcast_index(index)
+    return faiss.downcast_index(inner.index) if isinstance(inner, faiss.IndexPreTransform) else inner
+
+
+def test_factory_ivf_pq_skips_polysemous_training_and_scores_the_same(data):
+    """FactoryIndex turns FAISS's polysemous training off (a renumbering of the codes that only a Hamming
+    pre-filter uses, and most of the build's time): every id and score is what FAISS's default gives."""
+    import faiss
+
+    from imgsim_tutorial.faiss_factory import FactoryIndex
+
+    vectors, queries = data[0][:600], data[1]  # FAISS's default (the polysemous step) is the slow part here
+    ours = FactoryIndex(factory="IVF16,PQ4", n_probes=4).add(vectors)
+    assert inner_ivf_pq(ours.index_).do_polysemous_training is False
+    default = faiss.index_factory(vectors.shape[1], "IVF16,PQ4", faiss.METRIC_INNER_PRODUCT)
+    assert inner_ivf_pq(default).do_polysemous_training is True  # FAISS's default, which FactoryIndex changes
+    default.train(vectors)
+    default.add(vectors)
+    faiss.extract_index_ivf(default).nprobe = 4
+    scores, rows = default.search(queries, 10)
+    our_scores, our_ids = ours.search(queries, 10)
+    np.testing.assert_array_equal(our_ids, rows)
+    np.testing.assert_allclose(our_scores, scores, atol=1e-6)
+    behind_opq = FactoryIndex(factory="OPQ8,IVF16,PQ8", n_probes=4)._build(vectors.shape[1])
+    assert inner_ivf_pq(behind_opq).do_polysemous_training is False

@@ -1,6 +1,7 @@
 # Solution 3 (notebook 07). Starting the walk at the nearest of 400 sampled nodes puts it in the
-# query's island, so recall comes back without a single long link. The entry points are scored
-# in one matrix product, and they are counted among the nodes scored: compare with graph's share.
+# query's island, so recall comes back without a single long link. Finding that start scores the
+# centres of the entry points' groups and the entry points of the nearest groups (not all 400),
+# and they count among the nodes scored: compare with graph's share.
 entries = copy.deepcopy(islands)
 entries.n_entry_points = 400
 entries.relink()  # the entry points are chosen when the links are rebuilt

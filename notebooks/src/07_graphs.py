@@ -162,7 +162,8 @@ assert all(by_setting[True, ef][0] >= by_setting[False, ef][0] - 0.01
 # nodes, linked over long distances) make that crossing in a few jumps and hand the beam a
 # starting point already near the query. Our `GraphIndex`'s random long links do the same job
 # more crudely, and `GraphIndex(n_entry_points=...)` starts each walk from the nearest of many
-# entry points instead, a flat stand-in for the upper layers. The recall gap grows with the
+# entry points instead, a stand-in for the upper layers (from 256 entry points on, grouped by k-means:
+# a query scores the groups' centres, then the entry points of its 3 nearest groups). The recall gap grows with the
 # collection, because the crossing gets longer; the saving in cosines need not (read both
 # columns in notebook 08's stored lines at 50,000).
 

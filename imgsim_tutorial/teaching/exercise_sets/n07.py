@@ -100,8 +100,8 @@ def entry_points(answer, *, index, embeddings, queries, **_) -> Check:
     truth, as_held = np.array(_scored(rebuilt, queries, true_ids)), np.array(_scored(index, queries, true_ids))
     values = np.array(values)
     if np.allclose(values, truth, atol=1e-9, rtol=0):
-        return Check("right", "answer", f"right ({ENTRY_POINTS} of the nodes a query scores are the entry "
-                                        "points, all in one matrix product)")
+        return Check("right", "answer", f"right (before it walks, a query scores the centres of the {ENTRY_POINTS} "
+                                        "entry points' groups and the entry points in its nearest groups)")
     if np.allclose(values, truth[::-1], atol=1e-9, rtol=0):
         return _wrong("swapped: give [recall@10, share scored]")
     if not np.allclose(truth, as_held) and np.allclose(values, as_held, atol=1e-9, rtol=0):
