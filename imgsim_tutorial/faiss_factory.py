@@ -35,7 +35,7 @@ def _faiss():
 
 
 def skip_polysemous_training(index):
-    """``index`` with FAISS's *polysemous training* turned off in its IVF-PQ part (if it has one).
+    """``index`` with FAISS's *polysemous training* turned off in its PQ part (if it has one).
 
     That step renumbers each PQ codebook so that codes close in Hamming distance decode to close
     pieces, which only a polysemous search (``polysemous_ht``, a Hamming pre-filter) uses; our
@@ -48,7 +48,7 @@ def skip_polysemous_training(index):
         inner = faiss.downcast_index(inner.base_index)
     if isinstance(inner, faiss.IndexPreTransform):
         inner = faiss.downcast_index(inner.index)
-    if isinstance(inner, faiss.IndexIVFPQ):
+    if isinstance(inner, (faiss.IndexIVFPQ, faiss.IndexPQ)):  # "IVF..,PQ.." and a bare "PQ.."
         inner.do_polysemous_training = False
     return index
 

@@ -301,5 +301,8 @@ def test_factory_ivf_pq_skips_polysemous_training_and_scores_the_same(data):
     our_scores, our_ids = ours.search(queries, 10)
     np.testing.assert_array_equal(our_ids, rows)
     np.testing.assert_allclose(our_scores, scores, atol=1e-6)
-    behind_opq = FactoryIndex(factory="OPQ8,IVF16,PQ8", n_probes=4)._build(vectors.shape[1])
-    assert inner_ivf_pq(behind_opq).do_polysemous_training is False
+    for factory in ("OPQ8,IVF16,PQ8", "PQ8", "IVF16,PQ8,RFlat"):
+        built = FactoryIndex(factory=factory, n_probes=4)._build(vectors.shape[1])
+        inner = faiss.downcast_index(built)
+        inner = faiss.downcast_index(inner.base_index) if isinstance(inner, faiss.IndexRefine) else inner
+        assert inner_ivf_pq(inner).do_polysemous_training is False, factory
