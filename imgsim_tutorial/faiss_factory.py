@@ -43,14 +43,23 @@ def skip_polysemous_training(index):
     ``IndexIVFPQ`` does it by default: training ``"IVF39,PQ16"`` on 3,000 x 768 took 25.6 s with it
     and 0.45 s without, one thread, with the same ids and scores for every query (2026-12-03)."""
     faiss = _faiss()
-    inner = faiss.downcast_index(index)
-    if isinstance(inner, faiss.IndexRefine):
-        inner = faiss.downcast_index(inner.base_index)
-    if isinstance(inner, faiss.IndexPreTransform):
-        inner = faiss.downcast_index(inner.index)
+    inner, _ = _unwrapped(index)
     if isinstance(inner, (faiss.IndexIVFPQ, faiss.IndexPQ)):  # "IVF..,PQ.." and a bare "PQ.."
         inner.do_polysemous_training = False
     return index
+
+
+def _unwrapped(index):
+    """``(inner index, pre-transform steps)``: a factory index past its ``RFlat`` refine step and its
+    ``OPQ`` rotation, downcast to its own FAISS class."""
+    faiss = _faiss()
+    index, steps = faiss.downcast_index(index), []
+    if isinstance(index, faiss.IndexRefine):
+        index = faiss.downcast_index(index.base_index)
+    if isinstance(index, faiss.IndexPreTransform):
+        steps = [index.chain.at(step) for step in range(index.chain.size())]
+        index = faiss.downcast_index(index.index)
+    return index, steps
 
 
 def _check_probes(n_probes, factory: str) -> int:
@@ -119,14 +128,8 @@ class FactoryIndex(FaissIndexBase):
         search (downcasts through SWIG) cost more than a small IVF search itself."""
         cached = getattr(self, "_structure_of", None)  # (index, ivf, steps), replaced in one assignment
         if cached is None or cached[0] is not self.index_:
-            faiss = _faiss()
-            index, steps = faiss.downcast_index(self.index_), []
-            if isinstance(index, faiss.IndexRefine):
-                index = faiss.downcast_index(index.base_index)
-            if isinstance(index, faiss.IndexPreTransform):
-                steps = [index.chain.at(step) for step in range(index.chain.size())]
-                index = faiss.downcast_index(index.index)
-            cached = (self.index_, index if isinstance(index, faiss.IndexIVF) else None, steps)
+            index, steps = _unwrapped(self.index_)
+            cached = (self.index_, index if isinstance(index, _faiss().IndexIVF) else None, steps)
             self._structure_of = cached
         return cached[1], cached[2]
 

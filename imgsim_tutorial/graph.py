@@ -385,8 +385,6 @@ class GraphIndex(IndexBase):
             if len(best) >= ef:  # only a link better than the worst result can change anything
                 better = scores > best[0][0]
                 links, scores = links[better], scores[better]
-            if len(links) > ef:  # and only one that beats the ef-th best of these new ones
-                links, scores = _contenders(links, scores, ef, allowed)
             _admit(scores.tolist(), links.tolist(), frontier, best, ef, allowed)
         top = sorted(best, reverse=True)[:k]  # (score, row) pairs, best first
         return (top, parent, expanded) if trace else (top, n_scored)
@@ -425,18 +423,6 @@ class GraphIndex(IndexBase):
         # The plain walk scores about ef_search x (links per node) vectors; the filtered one 1 / s times as many.
         links_per_node = len(self.neighbors_) / len(self)
         return self.ef_search * links_per_node * len(self) / max(1, n_allowed)
-
-
-def _contenders(links, scores, ef, allowed):
-    """The new links that can still matter: at most ``ef`` of them can end among the ``ef`` best, so
-    any link scoring below the ``ef``-th best *allowed* new one will neither be a result nor be
-    expanded (the walk expands only nodes at least as good as the worst result). One partial sort
-    here spares the Python loop in ``_admit`` most of a step's links (the first step's, above all)."""
-    eligible = scores if allowed is None else scores[allowed[links]]
-    if len(eligible) <= ef:
-        return links, scores
-    keep = scores >= np.partition(eligible, len(eligible) - ef)[len(eligible) - ef]
-    return links[keep], scores[keep]
 
 
 def _admit(scores, links, frontier, best, ef, allowed) -> None:
